@@ -1,0 +1,1 @@
+//! Placeholder: the child-set emulating java.util.HashSet<String> iteration order.

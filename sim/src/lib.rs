@@ -1,0 +1,2 @@
+//! The simulated world that drives the zksim model.
+#![deny(missing_docs)]

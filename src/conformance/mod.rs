@@ -1,0 +1,3 @@
+//! Differential conformance: transcripts recorded from a real ZooKeeper, replayed on the model.
+
+pub mod transcript;

@@ -1,0 +1,159 @@
+//! The conformance transcript format (schema 1).
+//!
+//! A *script* is a list of steps run by named sessions; a *transcript* is the same script with
+//! what a real ZooKeeper server answered recorded in each step's `expect`. Scripts live in
+//! `tests/conformance/scripts/*.json`, transcripts recorded from a real 3.8.0 server in
+//! `tests/conformance/transcripts/*.json`. The format is documented in `docs/CONFORMANCE.md`.
+//!
+//! Normalization, so that transcripts compare across runs and against the model:
+//! - every zxid `z` (reply header, czxid, mzxid, pzxid) is written as `z - base`, where `base` is
+//!   the last zxid before the transcript's first session was created (0 stays 0);
+//! - `ctime` and `mtime` are written as the (normalized) zxid of the transaction that set them,
+//!   0 for the nodes that exist from the start;
+//! - `ephemeral_owner` is written as the 1-based ordinal of the owning session in the order the
+//!   sessions were first connected, 0 for non-ephemeral nodes.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use zksim_model::op::{Reply, Request, WatchedEvent};
+
+/// The schema version this build reads and writes.
+pub const SCHEMA: u32 = 1;
+
+/// A script or a recorded transcript.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transcript {
+    /// Must equal [`SCHEMA`].
+    pub schema: u32,
+    /// Short identifier, e.g. `sequential_naming`.
+    pub name: String,
+    /// What the transcript demonstrates.
+    pub about: String,
+    /// Numbers of the items of the conformance checklist (`docs/CONFORMANCE.md`) it covers.
+    #[serde(default)]
+    pub covers: Vec<u32>,
+    /// The server's tickTime in ms (session timeouts are clamped to [2, 20] ticks).
+    #[serde(default = "default_tick_ms")]
+    pub tick_ms: u32,
+    /// Present once recorded: which server and which client produced the expectations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<Recorded>,
+    /// The steps, run one at a time.
+    pub steps: Vec<Step>,
+}
+
+fn default_tick_ms() -> u32 {
+    200
+}
+
+/// Provenance of a recorded transcript.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recorded {
+    /// Server version and configuration.
+    pub server: String,
+    /// The client that spoke to it, and what that client does on its own side.
+    pub client: String,
+}
+
+/// One step of a script: something a session does, plus what was observed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// What to do.
+    #[serde(flatten)]
+    pub action: StepAction,
+    /// What the real server answered; absent in a script that was not recorded yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
+}
+
+/// What a step does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StepAction {
+    /// Open a new session named `session` asking for `timeout_ms`.
+    Connect {
+        /// Session name, unique in the transcript.
+        session: String,
+        /// Requested session timeout.
+        timeout_ms: u32,
+    },
+    /// Send one request and wait for its reply.
+    Request {
+        /// Session name.
+        session: String,
+        /// The request.
+        request: Request,
+    },
+    /// Send one request and drop the connection before reading its reply. The reply is
+    /// ConnectionLoss; whether the server applied the request is up to the server, and later
+    /// steps show which: the model must be able to produce either outcome.
+    SendThenDisconnect {
+        /// Session name.
+        session: String,
+        /// The request.
+        request: Request,
+    },
+    /// Drop the session's TCP connection (the session lives on at the server).
+    Disconnect {
+        /// Session name.
+        session: String,
+    },
+    /// Reconnect a disconnected session: same session id and lastZxid; watches are
+    /// re-registered (SetWatches) as the Java client does.
+    Reconnect {
+        /// Session name.
+        session: String,
+    },
+    /// Close the session (closeSession): its ephemerals go in one transaction.
+    Close {
+        /// Session name.
+        session: String,
+    },
+    /// Let time pass; connected sessions keep sending heartbeats, disconnected ones do not.
+    Wait {
+        /// How long, in ms.
+        ms: u32,
+    },
+}
+
+impl StepAction {
+    /// The session the step acts for, if any.
+    pub fn session(&self) -> Option<&str> {
+        match self {
+            StepAction::Connect { session, .. }
+            | StepAction::Request { session, .. }
+            | StepAction::SendThenDisconnect { session, .. }
+            | StepAction::Disconnect { session }
+            | StepAction::Reconnect { session }
+            | StepAction::Close { session } => Some(session),
+            StepAction::Wait { .. } => None,
+        }
+    }
+}
+
+/// What was observed for one step.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The reply to the step's request (`request`, `send_then_disconnect`, `close`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<Reply>,
+    /// The normalized zxid in the reply header (`request` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zxid: Option<i64>,
+    /// The negotiated session timeout (`connect`, and `reconnect` unless expired).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negotiated_timeout_ms: Option<u32>,
+    /// Every event each session received during the step, in arrival order. Sessions with
+    /// none are left out. Session events (`Disconnected`, `SyncConnected`, `Expired`) are
+    /// generated by the client as the Java client does.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub events: BTreeMap<String, Vec<WatchedEvent>>,
+    /// How many of the acting session's events arrived before its reply (`request` only,
+    /// written when the acting session received events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_reply: Option<usize>,
+}

@@ -1,0 +1,4 @@
+//! zksim: deterministic simulation and model checking of ZooKeeper coordination recipes.
+#![deny(missing_docs)]
+
+pub mod conformance;

@@ -1,0 +1,5 @@
+//! The `zksim` command line.
+
+fn main() {
+    println!("zksim");
+}
