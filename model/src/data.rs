@@ -114,9 +114,7 @@ fn unhex(s: &str) -> Result<Vec<u8>, String> {
     }
     (0..s.len())
         .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| format!("bad hex digits at {i}"))
-        })
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| format!("bad hex digits at {i}")))
         .collect()
 }
 
@@ -137,6 +135,9 @@ mod tests {
             let j = serde_json::to_string(&d).unwrap();
             assert_eq!(serde_json::from_str::<Data>(&j).unwrap(), d, "{j}");
         }
-        assert_eq!(serde_json::to_string(&Data::bytes(vec![b'x'; 64])).unwrap(), r#"{"fill":"x","len":64}"#);
+        assert_eq!(
+            serde_json::to_string(&Data::bytes(vec![b'x'; 64])).unwrap(),
+            r#"{"fill":"x","len":64}"#
+        );
     }
 }

@@ -56,12 +56,18 @@ impl CreateMode {
 
     /// Whether the node belongs to the creating session.
     pub const fn is_ephemeral(self) -> bool {
-        matches!(self, CreateMode::Ephemeral | CreateMode::EphemeralSequential)
+        matches!(
+            self,
+            CreateMode::Ephemeral | CreateMode::EphemeralSequential
+        )
     }
 
     /// Whether the node carries a TTL.
     pub const fn is_ttl(self) -> bool {
-        matches!(self, CreateMode::PersistentWithTtl | CreateMode::PersistentSequentialWithTtl)
+        matches!(
+            self,
+            CreateMode::PersistentWithTtl | CreateMode::PersistentSequentialWithTtl
+        )
     }
 }
 
@@ -95,7 +101,11 @@ pub struct Acl {
 impl Acl {
     /// `world:anyone` with these permissions.
     pub fn world(perms: u32) -> Self {
-        Acl { perms, scheme: "world".into(), id: "anyone".into() }
+        Acl {
+            perms,
+            scheme: "world".into(),
+            id: "anyone".into(),
+        }
     }
 
     /// `ZooDefs.Ids.OPEN_ACL_UNSAFE`: everything to `world:anyone`.
@@ -509,11 +519,19 @@ pub struct WatchedEvent {
 impl WatchedEvent {
     /// A znode event.
     pub fn node(kind: EventType, path: &str) -> Self {
-        WatchedEvent { kind, state: KeeperState::SyncConnected, path: path.to_string() }
+        WatchedEvent {
+            kind,
+            state: KeeperState::SyncConnected,
+            path: path.to_string(),
+        }
     }
 
     /// A session state event.
     pub fn session(state: KeeperState) -> Self {
-        WatchedEvent { kind: EventType::None, state, path: String::new() }
+        WatchedEvent {
+            kind: EventType::None,
+            state,
+            path: String::new(),
+        }
     }
 }

@@ -12,7 +12,9 @@ pub type Zxid = i64;
 ///
 /// `cversion` is the client-visible value `2·creates − numChildren` (= creates + deletes), not
 /// the server's internal creation counter; `ephemeral_owner` is 0 for every non-ephemeral node.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Stat {
     /// zxid of the create.
     pub czxid: Zxid,
