@@ -1,5 +1,6 @@
 //! zksim: deterministic simulation and model checking of ZooKeeper coordination recipes.
 #![deny(missing_docs)]
 
+pub mod conform_cmd;
 pub mod conformance;
 pub mod recorder;

@@ -2,13 +2,27 @@
 //!
 //! No I/O, no clock, no randomness that is not passed in: every function here is a plain
 //! state transition, so the simulator and the explorer in `zksim-sim` can drive it.
+//!
+//! - [`server::Server`]: the server (validation in the server's order, zxids, watches, sessions)
+//!   over [`tree::DataTree`] (the znodes) and [`watch::Watches`] (the watch tables);
+//! - [`client::Client`]: the client library (xids, FIFO replies, ConnectionLoss, reconnect);
+//! - [`op`]: the requests, replies and events between them; [`path`]: path validation;
+//!   [`children`]: getChildren order as a real server produces it.
 #![deny(missing_docs)]
 
 pub mod children;
+#[doc(hidden)]
+pub mod children_tmp;
+pub mod client;
 pub mod data;
 pub mod error;
+pub mod jute;
 pub mod op;
+pub mod path;
+pub mod server;
 pub mod stat;
+pub mod tree;
+pub mod watch;
 
 pub use data::Data;
 pub use error::ErrorCode;

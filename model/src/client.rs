@@ -1,0 +1,333 @@
+//! The client library (`ClientCnxn` + `ZKWatchManager` of the Java client), as a state machine.
+//!
+//! A [`Client`] is one ZooKeeper handle. It numbers requests (xids) and keeps those sent in a
+//! FIFO until their replies come, tracks `lastZxid` and the watches it holds, and turns
+//! connection changes into what the application sees:
+//! - a dropped connection fails every pending request with ConnectionLoss, in order, and
+//!   then delivers `(None, Disconnected)`; a request that was sent may or may not have been
+//!   applied, and nothing here can tell which;
+//! - a reconnect offers the same session with `lastZxid` and re-registers the watches
+//!   ([`Client::set_watches`]); if the server no longer knows the session the handle is dead:
+//!   `(None, Expired)`, and every later call fails with SessionExpired without being sent;
+//! - requests made while disconnected wait and are sent after the reconnect.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ErrorCode;
+use crate::op::{AddWatchMode, EventType, KeeperState, Reply, Request, Response, WatchedEvent};
+use crate::path;
+use crate::server::{SetWatches, ToClient};
+use crate::stat::{SessionId, Zxid};
+
+/// The handle's state (`ZooKeeper.States`, folded to what matters here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ClientState {
+    /// Connected to the server.
+    Connected,
+    /// Lost the connection; will reconnect with the same session.
+    Disconnected,
+    /// The session expired: the handle is dead.
+    Expired,
+    /// The application closed the handle.
+    Closed,
+}
+
+/// Something the client hands to the application, in delivery order.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "delivery", rename_all = "snake_case")]
+pub enum Delivery {
+    /// The completion of request `xid`.
+    Reply {
+        /// The request's xid.
+        xid: i32,
+        /// The code or the body, as the server sent it (an `exists` on a missing node is
+        /// `Err(NoNode)` on the wire; [`exists_stat`] gives the Java API's view).
+        reply: Reply,
+    },
+    /// A watch or session event for the session's watcher.
+    Event {
+        /// The event.
+        event: WatchedEvent,
+    },
+}
+
+/// The watches a client holds (`ZKWatchManager`'s tables), which it re-registers on reconnect.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ClientWatches {
+    /// Data watches (getData, exists on an existing node).
+    pub data: BTreeSet<String>,
+    /// Exists watches on missing nodes.
+    pub exist: BTreeSet<String>,
+    /// Child watches.
+    pub child: BTreeSet<String>,
+    /// Persistent watches.
+    pub persistent: BTreeSet<String>,
+    /// Persistent-recursive watches.
+    pub persistent_recursive: BTreeSet<String>,
+}
+
+/// One ZooKeeper handle.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Client {
+    session: SessionId,
+    state: ClientState,
+    timeout_ms: u32,
+    last_zxid: Zxid,
+    next_xid: i32,
+    /// Sent, awaiting a reply, oldest first.
+    pending: VecDeque<(i32, Request)>,
+    /// Made while disconnected, to send after the reconnect.
+    queued: VecDeque<(i32, Request)>,
+    watches: ClientWatches,
+}
+
+impl Client {
+    /// A handle whose session the server just created. The application's first delivery is
+    /// `(None, SyncConnected)`, returned here.
+    pub fn connected(session: SessionId, timeout_ms: u32) -> (Self, Delivery) {
+        let client = Client {
+            session,
+            state: ClientState::Connected,
+            timeout_ms,
+            last_zxid: 0,
+            next_xid: 1,
+            pending: VecDeque::new(),
+            queued: VecDeque::new(),
+            watches: ClientWatches::default(),
+        };
+        (client, session_event(KeeperState::SyncConnected))
+    }
+
+    /// The session id.
+    pub fn session(&self) -> SessionId {
+        self.session
+    }
+
+    /// The state.
+    pub fn state(&self) -> ClientState {
+        self.state
+    }
+
+    /// The negotiated session timeout.
+    pub fn timeout_ms(&self) -> u32 {
+        self.timeout_ms
+    }
+
+    /// The highest zxid seen in a reply.
+    pub fn last_zxid(&self) -> Zxid {
+        self.last_zxid
+    }
+
+    /// The watches the client holds.
+    pub fn watches(&self) -> &ClientWatches {
+        &self.watches
+    }
+
+    /// Requests sent and not answered yet, oldest first.
+    pub fn pending(&self) -> impl Iterator<Item = &(i32, Request)> {
+        self.pending.iter()
+    }
+
+    /// Makes a call. Connected: returns `Ok((xid, request))` to send now. Disconnected: the
+    /// request waits for the reconnect (`Ok(None)` here). Expired or closed: fails at once
+    /// with SessionExpired, as the Java client does for a CLOSED handle.
+    pub fn call(&mut self, req: Request) -> Result<Option<(i32, Request)>, Delivery> {
+        let xid = self.next_xid;
+        self.next_xid += 1;
+        match self.state {
+            ClientState::Connected => {
+                self.pending.push_back((xid, req.clone()));
+                Ok(Some((xid, req)))
+            }
+            ClientState::Disconnected => {
+                self.queued.push_back((xid, req));
+                Ok(None)
+            }
+            ClientState::Expired | ClientState::Closed => {
+                Err(Delivery::Reply { xid, reply: Err(ErrorCode::SessionExpired) })
+            }
+        }
+    }
+
+    /// Marks the handle closed after the application's `close()` was answered.
+    pub fn closed(&mut self) {
+        self.state = ClientState::Closed;
+    }
+
+    /// Takes one frame from the server. Replies must come in the order requests were sent.
+    pub fn receive(&mut self, frame: &ToClient) -> Vec<Delivery> {
+        match frame {
+            ToClient::Event { event } => {
+                self.materialize(event);
+                vec![Delivery::Event { event: event.clone() }]
+            }
+            ToClient::Reply { xid, zxid, reply } => {
+                let (sent_xid, req) = self.pending.pop_front().expect("a reply with nothing pending");
+                assert_eq!(sent_xid, *xid, "replies out of order: FIFO violated");
+                if *zxid > 0 {
+                    self.last_zxid = self.last_zxid.max(*zxid);
+                }
+                self.register(&req, reply);
+                vec![Delivery::Reply { xid: *xid, reply: reply.clone() }]
+            }
+            ToClient::Drop => self.disconnected(),
+        }
+    }
+
+    /// The connection is gone: pending requests fail with ConnectionLoss, in order, then
+    /// `(None, Disconnected)`. Watches are kept for the reconnect.
+    pub fn disconnected(&mut self) -> Vec<Delivery> {
+        if self.state != ClientState::Connected {
+            return Vec::new();
+        }
+        self.state = ClientState::Disconnected;
+        let mut out: Vec<Delivery> = self
+            .pending
+            .drain(..)
+            .map(|(xid, _)| Delivery::Reply { xid, reply: Err(ErrorCode::ConnectionLoss) })
+            .collect();
+        out.push(session_event(KeeperState::Disconnected));
+        out
+    }
+
+    /// What the client offers the server when it reconnects: its session, `lastZxid` and the
+    /// watches to re-register, each list in path order.
+    pub fn set_watches(&self) -> SetWatches {
+        let list = |s: &BTreeSet<String>| s.iter().cloned().collect();
+        SetWatches {
+            data: list(&self.watches.data),
+            exist: list(&self.watches.exist),
+            child: list(&self.watches.child),
+            persistent: list(&self.watches.persistent),
+            persistent_recursive: list(&self.watches.persistent_recursive),
+        }
+    }
+
+    /// The server's answer to the reconnect: `None` when it no longer knows the session
+    /// (Expired; queued calls then fail with SessionExpired), else the events SetWatches
+    /// fired. Returns the deliveries and the queued requests to send now.
+    pub fn reconnected(
+        &mut self,
+        answer: Option<(u32, Vec<WatchedEvent>)>,
+    ) -> (Vec<Delivery>, Vec<(i32, Request)>) {
+        let Some((timeout_ms, events)) = answer else {
+            self.state = ClientState::Expired;
+            self.watches = ClientWatches::default();
+            let mut out = vec![session_event(KeeperState::Expired)];
+            out.extend(self.queued.drain(..).map(|(xid, _)| Delivery::Reply {
+                xid,
+                reply: Err(ErrorCode::SessionExpired),
+            }));
+            return (out, Vec::new());
+        };
+        self.state = ClientState::Connected;
+        self.timeout_ms = timeout_ms;
+        let mut out = vec![session_event(KeeperState::SyncConnected)];
+        for event in events {
+            self.materialize(&event);
+            out.push(Delivery::Event { event });
+        }
+        let send: Vec<(i32, Request)> = self.queued.drain(..).collect();
+        self.pending.extend(send.iter().cloned());
+        (out, send)
+    }
+
+    /// Records the watch a successful (or, for exists, NoNode) read left at the server.
+    fn register(&mut self, req: &Request, reply: &Reply) {
+        let w = &mut self.watches;
+        match (req, reply) {
+            (Request::Exists { path, watch: true }, Ok(_)) => {
+                w.data.insert(path.clone());
+            }
+            (Request::Exists { path, watch: true }, Err(ErrorCode::NoNode)) => {
+                w.exist.insert(path.clone());
+            }
+            (Request::GetData { path, watch: true }, Ok(_)) => {
+                w.data.insert(path.clone());
+            }
+            (Request::GetChildren { path, watch: true, .. }, Ok(_)) => {
+                w.child.insert(path.clone());
+            }
+            (Request::AddWatch { path, mode }, Ok(Response::Empty)) => {
+                match mode {
+                    AddWatchMode::Persistent => w.persistent.insert(path.clone()),
+                    AddWatchMode::PersistentRecursive => w.persistent_recursive.insert(path.clone()),
+                };
+            }
+            (Request::RemoveWatches { path, watcher_type }, Ok(_)) => {
+                use crate::op::WatcherType::*;
+                if matches!(watcher_type, Data | Any) {
+                    w.data.remove(path);
+                    w.exist.remove(path);
+                }
+                if matches!(watcher_type, Children | Any) {
+                    w.child.remove(path);
+                }
+                if matches!(watcher_type, Any) {
+                    w.persistent.remove(path);
+                    w.persistent_recursive.remove(path);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `ZKWatchManager.materialize`: a fired event consumes the one-shot watches it answers.
+    fn materialize(&mut self, event: &WatchedEvent) {
+        let w = &mut self.watches;
+        let p = &event.path;
+        match event.kind {
+            EventType::NodeCreated | EventType::NodeDataChanged => {
+                w.data.remove(p);
+                w.exist.remove(p);
+            }
+            EventType::NodeChildrenChanged => {
+                w.child.remove(p);
+            }
+            EventType::NodeDeleted => {
+                w.data.remove(p);
+                w.exist.remove(p);
+                w.child.remove(p);
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether some watch the client holds would be told of `event` (used to check that the
+    /// server sends nothing unasked for).
+    pub fn expects(&self, event: &WatchedEvent) -> bool {
+        let w = &self.watches;
+        let p = event.path.as_str();
+        let recursive = || {
+            w.persistent_recursive.contains(p)
+                || path::ancestors(p).any(|a| w.persistent_recursive.contains(a))
+        };
+        match event.kind {
+            EventType::None => true,
+            EventType::NodeChildrenChanged => w.child.contains(p) || w.persistent.contains(p),
+            _ => {
+                w.data.contains(p)
+                    || w.exist.contains(p)
+                    || w.persistent.contains(p)
+                    || (event.kind == EventType::NodeDeleted && w.child.contains(p))
+                    || recursive()
+            }
+        }
+    }
+}
+
+fn session_event(state: KeeperState) -> Delivery {
+    Delivery::Event { event: WatchedEvent::session(state) }
+}
+
+/// The Java API's view of an `exists` reply: a Stat, or `None` for a missing node.
+pub fn exists_stat(reply: &Reply) -> Result<Option<crate::stat::Stat>, ErrorCode> {
+    match reply {
+        Ok(Response::Stat { stat }) => Ok(Some(*stat)),
+        Err(ErrorCode::NoNode) => Ok(None),
+        Ok(other) => panic!("not an exists reply: {other:?}"),
+        Err(code) => Err(*code),
+    }
+}

@@ -1,0 +1,745 @@
+//! The ZooKeeper server: request validation in the server's order, transactions, zxids, watch
+//! delivery and sessions. A standalone 3.8 server, as a pure state machine.
+//!
+//! ```
+//! use zksim_model::server::{Server, ServerConfig, ToClient};
+//! use zksim_model::op::{CreateMode, Request};
+//!
+//! let mut server = Server::new(ServerConfig::default());
+//! let (a, _timeout) = server.connect(0, 4000);
+//! let out = server.handle(0, a, 1, &Request::Create {
+//!     path: "/master".into(), data: "m1".into(), acl: zksim_model::op::Acl::open(),
+//!     mode: CreateMode::Ephemeral, ttl_ms: None, stat: false,
+//! });
+//! assert!(matches!(&out[0].message, ToClient::Reply { reply: Ok(_), .. }));
+//! ```
+//!
+//! Every call returns the frames the server sends, in order, as [`Outgoing`] values: watch
+//! events for any session, and the reply to the caller last (ZooKeeper fires a txn's watches
+//! before it sends the reply).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::children_tmp::ChildOrder;
+use crate::data::Data;
+use crate::error::ErrorCode;
+use crate::jute;
+use crate::op::{
+    perms, Acl, AddWatchMode, CreateMode, EventType, OpResult, Reply, Request, Response,
+    WatchedEvent, WatcherType,
+};
+use crate::path;
+use crate::stat::{SessionId, Zxid};
+use crate::tree::{DataTree, Node, NodeKind, Trigger, SPECIAL_PATHS};
+use crate::watch::{WatchMode, Watches};
+
+/// Server settings; the defaults are a standalone 3.8 server with `tickTime=2000`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// `tickTime`: the session-expiry granularity and the unit of the timeout bounds.
+    pub tick_ms: u32,
+    /// `minSessionTimeout`; `None` means 2 ticks.
+    pub min_session_timeout_ms: Option<u32>,
+    /// `maxSessionTimeout`; `None` means 20 ticks.
+    pub max_session_timeout_ms: Option<u32>,
+    /// `jute.maxbuffer`: the largest request packet (header and body) the server reads;
+    /// over it, it drops the connection and applies nothing.
+    pub max_request_bytes: usize,
+    /// How getChildren orders names.
+    pub child_order: ChildOrder,
+    /// `zookeeper.extendedTypesEnabled` (TTL nodes); off by default, as on a real server.
+    pub extended_types_enabled: bool,
+    /// The id of the first session; later ones count up by one.
+    pub first_session_id: SessionId,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            tick_ms: 2000,
+            min_session_timeout_ms: None,
+            max_session_timeout_ms: None,
+            max_request_bytes: 0xfffff,
+            child_order: ChildOrder::Java,
+            extended_types_enabled: false,
+            first_session_id: 0x0100_0000_0000_0000,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The negotiated timeout for a requested one: clamped to [min, max].
+    pub fn negotiate_timeout_ms(&self, requested_ms: u32) -> u32 {
+        let min = self.min_session_timeout_ms.unwrap_or(2 * self.tick_ms);
+        let max = self.max_session_timeout_ms.unwrap_or(20 * self.tick_ms);
+        requested_ms.clamp(min, max.max(min))
+    }
+}
+
+/// What the server sends to one session.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "frame", rename_all = "snake_case")]
+pub enum ToClient {
+    /// A watch notification.
+    Event {
+        /// The event.
+        event: WatchedEvent,
+    },
+    /// The reply to request `xid`; `zxid` is the reply header's zxid (the txn's for a write,
+    /// the last committed one for a read).
+    Reply {
+        /// The request's xid.
+        xid: i32,
+        /// Reply-header zxid.
+        zxid: Zxid,
+        /// The code or the body.
+        reply: Reply,
+    },
+    /// The server closed the connection (an oversize packet, or the session expired while
+    /// connected). The session itself lives on unless it expired.
+    Drop,
+}
+
+/// A frame addressed to a session.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Outgoing {
+    /// The receiving session.
+    pub session: SessionId,
+    /// The frame.
+    pub message: ToClient,
+}
+
+/// The server's record of a session (`SessionTrackerImpl`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SessionInfo {
+    /// The negotiated timeout.
+    pub timeout_ms: u32,
+    /// When the session expires unless the client is heard from: `lastHeard + timeout`
+    /// rounded up to the next tick boundary, as `ExpiryQueue` buckets it.
+    pub deadline_ms: u64,
+    /// Whether the session has a live connection.
+    pub connected: bool,
+}
+
+/// The watches a reconnecting client re-registers (`SetWatches2`), each list in the order the
+/// client sends it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SetWatches {
+    /// Paths with a data watch (getData, or exists on an existing node).
+    pub data: Vec<String>,
+    /// Paths with an exists watch on a missing node.
+    pub exist: Vec<String>,
+    /// Paths with a child watch.
+    pub child: Vec<String>,
+    /// Paths with a persistent watch.
+    pub persistent: Vec<String>,
+    /// Paths with a persistent-recursive watch.
+    pub persistent_recursive: Vec<String>,
+}
+
+impl SetWatches {
+    /// Whether there is nothing to re-register.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+            && self.exist.is_empty()
+            && self.child.is_empty()
+            && self.persistent.is_empty()
+            && self.persistent_recursive.is_empty()
+    }
+}
+
+/// A standalone ZooKeeper server.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Server {
+    config: ServerConfig,
+    tree: DataTree,
+    watches: Watches,
+    sessions: BTreeMap<SessionId, SessionInfo>,
+    /// The last zxid handed out.
+    zxid: Zxid,
+    next_session_id: SessionId,
+}
+
+/// The result of a write before its reply is built.
+type Applied = (Result<Response, ErrorCode>, Vec<Trigger>);
+
+impl Server {
+    /// A fresh server with an initial tree and no sessions, at zxid 0.
+    pub fn new(config: ServerConfig) -> Self {
+        let next_session_id = config.first_session_id;
+        Server {
+            config,
+            tree: DataTree::new(),
+            watches: Watches::default(),
+            sessions: BTreeMap::new(),
+            zxid: 0,
+            next_session_id,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// The tree.
+    pub fn tree(&self) -> &DataTree {
+        &self.tree
+    }
+
+    /// The watch tables.
+    pub fn watches(&self) -> &Watches {
+        &self.watches
+    }
+
+    /// The last zxid handed out.
+    pub fn last_zxid(&self) -> Zxid {
+        self.zxid
+    }
+
+    /// The live sessions.
+    pub fn sessions(&self) -> &BTreeMap<SessionId, SessionInfo> {
+        &self.sessions
+    }
+
+    /// Whether the server still knows the session (neither closed nor expired).
+    pub fn is_live(&self, session: SessionId) -> bool {
+        self.sessions.contains_key(&session)
+    }
+
+    fn next_zxid(&mut self) -> Zxid {
+        self.zxid += 1;
+        self.zxid
+    }
+
+    fn deadline(&self, now_ms: u64, timeout_ms: u32) -> u64 {
+        let tick = u64::from(self.config.tick_ms.max(1));
+        (now_ms + u64::from(timeout_ms)) / tick * tick + tick
+    }
+
+    /// A new session (`createSession` txn, one zxid); returns its id and negotiated timeout.
+    pub fn connect(&mut self, now_ms: u64, requested_timeout_ms: u32) -> (SessionId, u32) {
+        let id = self.next_session_id;
+        self.next_session_id += 1;
+        let timeout_ms = self.config.negotiate_timeout_ms(requested_timeout_ms);
+        self.next_zxid();
+        let deadline_ms = self.deadline(now_ms, timeout_ms);
+        self.sessions.insert(id, SessionInfo { timeout_ms, deadline_ms, connected: true });
+        (id, timeout_ms)
+    }
+
+    /// A client reconnects with its session (`ConnectRequest` with the session id). An
+    /// unknown (expired or closed) session gets `None`: the server answers timeout 0 and the
+    /// client raises Expired. Otherwise the session is renewed and the client's watches are
+    /// re-registered (`DataTree.setWatches`); the returned events are those it fires at once.
+    pub fn reconnect(
+        &mut self,
+        now_ms: u64,
+        session: SessionId,
+        last_zxid: Zxid,
+        watches: &SetWatches,
+    ) -> Option<(u32, Vec<WatchedEvent>)> {
+        let deadline = self.deadline(now_ms, self.sessions.get(&session)?.timeout_ms);
+        let info = self.sessions.get_mut(&session)?;
+        info.deadline_ms = deadline;
+        info.connected = true;
+        let timeout_ms = info.timeout_ms;
+        Some((timeout_ms, self.set_watches(session, last_zxid, watches)))
+    }
+
+    fn set_watches(&mut self, s: SessionId, rel: Zxid, w: &SetWatches) -> Vec<WatchedEvent> {
+        let mut events = Vec::new();
+        let mut fire = |kind, p: &str| events.push(WatchedEvent::node(kind, p));
+        for p in &w.data {
+            match self.tree.get(p) {
+                None => fire(EventType::NodeDeleted, p),
+                Some(n) if n.mzxid > rel => fire(EventType::NodeDataChanged, p),
+                Some(_) => self.watches.data.add(p, s, WatchMode::Standard),
+            }
+        }
+        for p in &w.exist {
+            match self.tree.get(p) {
+                Some(_) => fire(EventType::NodeCreated, p),
+                None => self.watches.data.add(p, s, WatchMode::Standard),
+            }
+        }
+        for p in &w.child {
+            match self.tree.get(p) {
+                None => fire(EventType::NodeDeleted, p),
+                Some(n) if n.pzxid > rel => fire(EventType::NodeChildrenChanged, p),
+                Some(_) => self.watches.child.add(p, s, WatchMode::Standard),
+            }
+        }
+        for p in &w.persistent {
+            self.watches.child.add(p, s, WatchMode::Persistent);
+            self.watches.data.add(p, s, WatchMode::Persistent);
+        }
+        for p in &w.persistent_recursive {
+            self.watches.data.add(p, s, WatchMode::PersistentRecursive);
+        }
+        events
+    }
+
+    /// The session's connection closed (the server removes its watches, as it does for a
+    /// closed `ServerCnxn`); the session itself lives on until it expires.
+    pub fn disconnect(&mut self, session: SessionId) {
+        if let Some(info) = self.sessions.get_mut(&session) {
+            info.connected = false;
+        }
+        self.watches.remove_session(session);
+    }
+
+    /// A packet (a ping or any request) arrived from the session: renew it.
+    pub fn touch(&mut self, now_ms: u64, session: SessionId) {
+        if let Some(timeout) = self.sessions.get(&session).map(|i| i.timeout_ms) {
+            let deadline = self.deadline(now_ms, timeout);
+            if let Some(info) = self.sessions.get_mut(&session) {
+                info.deadline_ms = deadline;
+            }
+        }
+    }
+
+    /// The earliest deadline among live sessions.
+    pub fn next_deadline_ms(&self) -> Option<u64> {
+        self.sessions.values().map(|i| i.deadline_ms).min()
+    }
+
+    /// Expires every session whose deadline has come, earliest first (then by id): one
+    /// closeSession txn each.
+    pub fn expire_due(&mut self, now_ms: u64) -> Vec<Outgoing> {
+        let mut due: Vec<(u64, SessionId)> = self
+            .sessions
+            .iter()
+            .filter(|(_, i)| i.deadline_ms <= now_ms)
+            .map(|(s, i)| (i.deadline_ms, *s))
+            .collect();
+        due.sort_unstable();
+        due.into_iter().flat_map(|(_, s)| self.expire(now_ms, s)).collect()
+    }
+
+    /// Expires a session now, whatever its deadline (the explorer's abstraction of time):
+    /// its ephemerals go in one closeSession txn, their watches fire, and a still-open
+    /// connection is dropped.
+    pub fn expire(&mut self, now_ms: u64, session: SessionId) -> Vec<Outgoing> {
+        let Some(info) = self.sessions.get(&session) else { return Vec::new() };
+        let connected = info.connected;
+        let mut out = self.kill_session(now_ms, session);
+        if connected {
+            out.push(Outgoing { session, message: ToClient::Drop });
+        }
+        out
+    }
+
+    /// `closeSession` from the client: the reply comes after the events its ephemerals fire.
+    pub fn close(&mut self, now_ms: u64, session: SessionId, xid: i32) -> Vec<Outgoing> {
+        if !self.sessions.contains_key(&session) {
+            let reply = Err(ErrorCode::SessionExpired);
+            return vec![self.reply(session, xid, self.zxid, reply)];
+        }
+        let mut out = self.kill_session(now_ms, session);
+        out.push(self.reply(session, xid, self.zxid, Ok(Response::Empty)));
+        out
+    }
+
+    fn kill_session(&mut self, now_ms: u64, session: SessionId) -> Vec<Outgoing> {
+        let zxid = self.next_zxid();
+        let doomed: Vec<String> = self.tree.ephemerals(session).map(str::to_string).collect();
+        let triggers: Vec<Trigger> = doomed.iter().map(|p| self.tree.delete(p, zxid)).collect();
+        self.debug_check();
+        let out = self.fire(&triggers);
+        self.sessions.remove(&session);
+        self.watches.remove_session(session);
+        let _ = now_ms;
+        out
+    }
+
+    /// Handles one request from a connected session; returns the frames sent, the reply last.
+    /// An oversize request drops the connection instead (nothing applied, no zxid used).
+    pub fn handle(&mut self, now_ms: u64, session: SessionId, xid: i32, req: &Request) -> Vec<Outgoing> {
+        if jute::request_len(req) > self.config.max_request_bytes {
+            self.disconnect(session);
+            return vec![Outgoing { session, message: ToClient::Drop }];
+        }
+        if !self.sessions.contains_key(&session) {
+            return vec![self.reply(session, xid, self.zxid, Err(ErrorCode::SessionExpired))];
+        }
+        self.touch(now_ms, session);
+        if req.is_write() {
+            let zxid = self.next_zxid();
+            let (reply, triggers) = self.write(now_ms, session, zxid, req);
+            self.debug_check();
+            let mut out = self.fire(&triggers);
+            out.push(self.reply(session, xid, zxid, reply));
+            out
+        } else {
+            let reply = self.read(session, req);
+            vec![self.reply(session, xid, self.zxid, reply)]
+        }
+    }
+
+    fn reply(&self, session: SessionId, xid: i32, zxid: Zxid, reply: Reply) -> Outgoing {
+        Outgoing { session, message: ToClient::Reply { xid, zxid, reply } }
+    }
+
+    fn debug_check(&self) {
+        if cfg!(debug_assertions) {
+            self.tree.check_invariants();
+        }
+    }
+
+    // ---- writes ------------------------------------------------------------------------
+
+    fn write(&mut self, now: u64, session: SessionId, zxid: Zxid, req: &Request) -> Applied {
+        if let Request::Multi { ops } = req {
+            return self.multi(now, session, zxid, ops);
+        }
+        match self.apply_op(now, session, zxid, req) {
+            Ok((result, trigger)) => (Ok(op_response(result)), trigger.into_iter().collect()),
+            Err(code) => (Err(code), Vec::new()),
+        }
+    }
+
+    /// All ops validated in sequence against the tree as the earlier ops left it, at one zxid;
+    /// on the first failure the tree is restored and the results are
+    /// `[Ok…, the real code, RuntimeInconsistency…]`.
+    fn multi(&mut self, now: u64, session: SessionId, zxid: Zxid, ops: &[Request]) -> Applied {
+        // Restoring a copy keeps rollback obviously right; trees in checked models are small.
+        let before = self.tree.clone();
+        let mut results = Vec::with_capacity(ops.len());
+        let mut triggers = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            let applied = match op {
+                Request::Create { .. }
+                | Request::Delete { .. }
+                | Request::SetData { .. }
+                | Request::Check { .. } => self.apply_op(now, session, zxid, op),
+                _ => Err(ErrorCode::BadArguments),
+            };
+            match applied {
+                Ok((result, trigger)) => {
+                    results.push(result);
+                    triggers.extend(trigger);
+                }
+                Err(code) => {
+                    self.tree = before;
+                    let mut failed = vec![OpResult::Error { code: ErrorCode::Ok }; i];
+                    failed.push(OpResult::Error { code });
+                    failed.resize(ops.len(), OpResult::Error { code: ErrorCode::RuntimeInconsistency });
+                    return (Ok(Response::Multi { results: failed }), Vec::new());
+                }
+            }
+        }
+        (Ok(Response::Multi { results }), triggers)
+    }
+
+    /// Validates one write in the server's order and applies it.
+    fn apply_op(
+        &mut self,
+        now: u64,
+        session: SessionId,
+        zxid: Zxid,
+        req: &Request,
+    ) -> Result<(OpResult, Option<Trigger>), ErrorCode> {
+        let time = now as i64;
+        match req {
+            Request::Create { path, data, acl, mode, ttl_ms, stat } => {
+                let (final_path, node) =
+                    self.prep_create(session, path, data, acl, *mode, *ttl_ms, zxid, time)?;
+                let trigger = self.tree.create(&final_path, node, zxid);
+                let stat = stat.then(|| self.tree.get(&final_path).expect("created").stat());
+                Ok((OpResult::Create { path: final_path, stat }, Some(trigger)))
+            }
+            Request::Delete { path, version } => {
+                self.prep_delete(path, *version)?;
+                Ok((OpResult::Delete, Some(self.tree.delete(path, zxid))))
+            }
+            Request::SetData { path, data, version } => {
+                let new_version = self.prep_set_data(path, *version)?;
+                let trigger = self.tree.set_data(path, data.clone(), new_version, zxid, time);
+                let stat = self.tree.get(path).expect("set").stat();
+                Ok((OpResult::SetData { stat }, Some(trigger)))
+            }
+            Request::SetAcl { path, acl, version } => {
+                let aversion = self.prep_set_acl(path, acl, *version)?;
+                self.tree.set_acl(path, acl.clone(), aversion);
+                let stat = self.tree.get(path).expect("set").stat();
+                Ok((OpResult::SetData { stat }, None))
+            }
+            Request::Check { path, version } => {
+                self.prep_check(path, *version)?;
+                Ok((OpResult::Check, None))
+            }
+            _ => unreachable!("not a write: {req:?}"),
+        }
+    }
+
+    fn node_for(&self, p: &str) -> Result<&Node, ErrorCode> {
+        self.tree.get(p).ok_or(ErrorCode::NoNode)
+    }
+
+    /// `PrepRequestProcessor.pRequest2TxnCreate`, in its order: flags and TTL, the parent
+    /// split (before validation, so `/missing/` is NoNode), ACL, parent lookup, CREATE
+    /// permission, the sequence suffix, validation of the final name, NodeExists, then
+    /// NoChildrenForEphemerals.
+    #[allow(clippy::too_many_arguments)]
+    fn prep_create(
+        &self,
+        session: SessionId,
+        p: &str,
+        data: &Data,
+        acl: &[Acl],
+        mode: CreateMode,
+        ttl_ms: Option<i64>,
+        zxid: Zxid,
+        time: i64,
+    ) -> Result<(String, Node), ErrorCode> {
+        if p.is_empty() {
+            // Seen on a real 3.8.0 server: an empty path fails in the final processor.
+            return Err(ErrorCode::MarshallingError);
+        }
+        let kind = match (mode.is_ttl(), ttl_ms) {
+            (true, _) if !self.config.extended_types_enabled => {
+                return Err(ErrorCode::Unimplemented);
+            }
+            (true, Some(ttl)) if ttl > 0 && ttl <= MAX_TTL_MS => NodeKind::Ttl { ttl_ms: ttl },
+            (true, _) => return Err(ErrorCode::BadArguments),
+            (false, Some(_)) => return Err(ErrorCode::BadArguments),
+            (false, None) if mode.is_ephemeral() => NodeKind::Ephemeral(session),
+            (false, None) if mode == CreateMode::Container => NodeKind::Container,
+            (false, None) => NodeKind::Persistent,
+        };
+        let parent_path = match path::parent_of(p) {
+            Some(parent) if !p.contains('\0') => parent,
+            _ => return Err(ErrorCode::BadArguments),
+        };
+        check_acl(acl)?;
+        let parent = self.node_for(parent_path)?;
+        if !parent.allows(perms::CREATE) {
+            return Err(ErrorCode::NoAuth);
+        }
+        let final_path = if mode.is_sequential() {
+            format!("{p}{:010}", parent.child_creates)
+        } else {
+            p.to_string()
+        };
+        path::validate(&final_path).map_err(|_| ErrorCode::BadArguments)?;
+        if self.tree.contains(&final_path) {
+            return Err(ErrorCode::NodeExists);
+        }
+        if parent.owner().is_some() {
+            return Err(ErrorCode::NoChildrenForEphemerals);
+        }
+        Ok((final_path, Node::new(data.clone(), acl.to_vec(), kind, zxid, time)))
+    }
+
+    /// delete: special paths and the parent split, parent lookup, DELETE permission, node
+    /// lookup, version, then emptiness (so a wrong version on a non-empty node is BadVersion).
+    fn prep_delete(&self, p: &str, version: i32) -> Result<(), ErrorCode> {
+        if p.is_empty() {
+            return Err(ErrorCode::MarshallingError);
+        }
+        let parent_path = match path::parent_of(p) {
+            Some(parent) if !p.contains('\0') && !SPECIAL_PATHS.contains(&p) => parent,
+            _ => return Err(ErrorCode::BadArguments),
+        };
+        if !self.node_for(parent_path)?.allows(perms::DELETE) {
+            return Err(ErrorCode::NoAuth);
+        }
+        let node = self.node_for(p)?;
+        check_version(node.version, version)?;
+        if !node.children.is_empty() {
+            return Err(ErrorCode::NotEmpty);
+        }
+        Ok(())
+    }
+
+    /// setData: validation, lookup, WRITE permission, version; returns the new version.
+    fn prep_set_data(&self, p: &str, version: i32) -> Result<i32, ErrorCode> {
+        path::validate(p).map_err(|_| ErrorCode::BadArguments)?;
+        let node = self.node_for(p)?;
+        if !node.allows(perms::WRITE) {
+            return Err(ErrorCode::NoAuth);
+        }
+        check_version(node.version, version)
+    }
+
+    /// setACL: validation, the ACL itself, lookup, ADMIN permission, aversion.
+    fn prep_set_acl(&self, p: &str, acl: &[Acl], version: i32) -> Result<i32, ErrorCode> {
+        path::validate(p).map_err(|_| ErrorCode::BadArguments)?;
+        check_acl(acl)?;
+        let node = self.node_for(p)?;
+        if !node.allows(perms::ADMIN) {
+            return Err(ErrorCode::NoAuth);
+        }
+        check_version(node.aversion, version)
+    }
+
+    /// check: validation, lookup, READ permission, version.
+    fn prep_check(&self, p: &str, version: i32) -> Result<(), ErrorCode> {
+        path::validate(p).map_err(|_| ErrorCode::BadArguments)?;
+        let node = self.node_for(p)?;
+        if !node.allows(perms::READ) {
+            return Err(ErrorCode::NoAuth);
+        }
+        check_version(node.version, version).map(|_| ())
+    }
+
+    /// Delivers the watch events of applied changes, in emission order, one per session per
+    /// trigger (`WatchManager.triggerWatch` with the delete's data/child deduplication).
+    fn fire(&mut self, triggers: &[Trigger]) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        let none = BTreeSet::new();
+        for t in triggers {
+            let mut send = |sessions: BTreeSet<SessionId>, kind, p: &str| {
+                out.extend(sessions.into_iter().map(|session| Outgoing {
+                    session,
+                    message: ToClient::Event { event: WatchedEvent::node(kind, p) },
+                }))
+            };
+            match t {
+                Trigger::Created { path, parent } => {
+                    send(self.watches.data.trigger(path, EventType::NodeCreated, &none), EventType::NodeCreated, path);
+                    let kind = EventType::NodeChildrenChanged;
+                    send(self.watches.child.trigger(parent, kind, &none), kind, parent);
+                }
+                Trigger::Deleted { path, parent } => {
+                    let kind = EventType::NodeDeleted;
+                    let data = self.watches.data.trigger(path, kind, &none);
+                    let child = self.watches.child.trigger(path, kind, &data);
+                    send(data.union(&child).copied().collect(), kind, path);
+                    let kind = EventType::NodeChildrenChanged;
+                    send(self.watches.child.trigger(parent, kind, &none), kind, parent);
+                }
+                Trigger::DataChanged { path } => {
+                    let kind = EventType::NodeDataChanged;
+                    send(self.watches.data.trigger(path, kind, &none), kind, path);
+                }
+            }
+        }
+        out
+    }
+
+    // ---- reads -------------------------------------------------------------------------
+
+    fn read(&mut self, session: SessionId, req: &Request) -> Reply {
+        if req.path() == Some("") && !matches!(req, Request::Sync { .. }) {
+            // Seen on a real 3.8.0 server: an empty path fails in the final processor.
+            return Err(ErrorCode::MarshallingError);
+        }
+        match req {
+            Request::Exists { path, watch } => {
+                if path.contains('\0') {
+                    return Err(ErrorCode::BadArguments);
+                }
+                // The watch is left before the lookup: exists on a missing node watches it.
+                if *watch {
+                    self.watches.data.add(path, session, WatchMode::Standard);
+                }
+                let stat = self.node_for(path)?.stat();
+                Ok(Response::Stat { stat })
+            }
+            Request::GetData { path, watch } => {
+                let node = self.node_for(path)?;
+                if !node.allows(perms::READ) {
+                    return Err(ErrorCode::NoAuth);
+                }
+                let (data, stat) = (node.data.clone(), node.stat());
+                if *watch {
+                    self.watches.data.add(path, session, WatchMode::Standard);
+                }
+                Ok(Response::Data { data, stat })
+            }
+            Request::GetChildren { path, watch, stat } => {
+                let node = self.node_for(path)?;
+                if !node.allows(perms::READ) {
+                    return Err(ErrorCode::NoAuth);
+                }
+                let children = node.children.ordered(self.config.child_order, node.pzxid as u64);
+                let stat = stat.then(|| node.stat());
+                if *watch {
+                    self.watches.child.add(path, session, WatchMode::Standard);
+                }
+                Ok(Response::Children { children, stat })
+            }
+            Request::GetAcl { path } => {
+                let node = self.node_for(path)?;
+                Ok(Response::Acl { acl: node.acl.clone(), stat: node.stat() })
+            }
+            Request::Sync { path } => Ok(Response::Sync { path: path.clone() }),
+            Request::AddWatch { path, mode } => {
+                match mode {
+                    AddWatchMode::Persistent => {
+                        self.watches.data.add(path, session, WatchMode::Persistent);
+                        self.watches.child.add(path, session, WatchMode::Persistent);
+                    }
+                    AddWatchMode::PersistentRecursive => {
+                        self.watches.data.add(path, session, WatchMode::PersistentRecursive);
+                    }
+                }
+                Ok(Response::Empty)
+            }
+            Request::RemoveWatches { path, watcher_type } => {
+                self.remove_watches(session, path, *watcher_type)
+            }
+            _ => unreachable!("not a read: {req:?}"),
+        }
+    }
+
+    /// `removeWatches`: NoWatcher when the session has no watch of that type on the path.
+    fn remove_watches(&mut self, session: SessionId, p: &str, kind: WatcherType) -> Reply {
+        let any = |_| true;
+        let removed = match kind {
+            WatcherType::Children => self.watches.child.remove_where(p, session, any),
+            WatcherType::Data => self.watches.data.remove_where(p, session, any),
+            WatcherType::Any => {
+                let c = self.watches.child.remove_where(p, session, any);
+                let d = self.watches.data.remove_where(p, session, any);
+                c || d
+            }
+        };
+        if removed {
+            Ok(Response::Empty)
+        } else {
+            Err(ErrorCode::NoWatcher)
+        }
+    }
+}
+
+/// `EphemeralType.TTL` allows TTLs up to 2^40 − 1 ms.
+const MAX_TTL_MS: i64 = (1 << 40) - 1;
+
+/// `checkAndIncVersion`: −1 matches any version; the new version is one more (wrapping, as a
+/// Java int does in 3.8).
+fn check_version(current: i32, expected: i32) -> Result<i32, ErrorCode> {
+    if expected != -1 && expected != current {
+        return Err(ErrorCode::BadVersion);
+    }
+    Ok(current.wrapping_add(1))
+}
+
+/// `fixupACL` for an unauthenticated client: a non-empty list of well-formed entries that
+/// need no authentication (`auth` entries need an authenticated identity, which zksim's
+/// clients never have).
+fn check_acl(acl: &[Acl]) -> Result<(), ErrorCode> {
+    let well_formed = |a: &Acl| match a.scheme.as_str() {
+        "world" => a.id == "anyone",
+        "digest" => a.id.contains(':'),
+        "ip" => !a.id.is_empty(),
+        _ => false,
+    };
+    if acl.is_empty() || !acl.iter().all(well_formed) {
+        return Err(ErrorCode::InvalidAcl);
+    }
+    Ok(())
+}
+
+fn op_response(result: OpResult) -> Response {
+    match result {
+        OpResult::Create { path, stat } => Response::Create { path, stat },
+        OpResult::SetData { stat } => Response::Stat { stat },
+        OpResult::Delete | OpResult::Check | OpResult::Error { .. } => Response::Empty,
+    }
+}

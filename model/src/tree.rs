@@ -1,0 +1,296 @@
+//! The znode tree (`DataTree`): nodes, their Stat bookkeeping and the ephemerals index.
+//!
+//! The tree only applies changes that were already validated (the server's `prep` decides what
+//! is allowed); each change returns the watch triggers it causes, as values, in ZooKeeper's
+//! emission order. [`DataTree::check_invariants`] re-derives every redundant field and runs
+//! after each apply in debug builds.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::children_tmp::ChildSet;
+use crate::data::Data;
+use crate::op::{perms, Acl};
+use crate::path;
+use crate::stat::{SessionId, Stat, Zxid};
+
+/// What a node is, beyond persistent: who owns it or what removes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NodeKind {
+    /// Removed only by a delete.
+    Persistent,
+    /// Owned by a session; removed when it closes or expires.
+    Ephemeral(SessionId),
+    /// Removed by the server once empty after having had a child.
+    Container,
+    /// Removed by the server when unmodified for `ttl_ms` and childless.
+    Ttl {
+        /// The TTL.
+        ttl_ms: i64,
+    },
+}
+
+/// One znode.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Node {
+    /// The data.
+    pub data: Data,
+    /// The ACL.
+    pub acl: Vec<Acl>,
+    /// What kind of node.
+    pub kind: NodeKind,
+    /// zxid of the create.
+    pub czxid: Zxid,
+    /// zxid of the last data change.
+    pub mzxid: Zxid,
+    /// zxid of the last child create or delete.
+    pub pzxid: Zxid,
+    /// Time of the create.
+    pub ctime: i64,
+    /// Time of the last data change.
+    pub mtime: i64,
+    /// Data version.
+    pub version: i32,
+    /// ACL version.
+    pub aversion: i32,
+    /// The server's internal child-*creation* counter (`cversion` in the DataTree). It names
+    /// sequential children and is never decremented; clients see `2·creates − numChildren`.
+    pub child_creates: i32,
+    /// Child names, in the order getChildren reports them.
+    pub children: ChildSet,
+}
+
+impl Node {
+    /// A node as a create makes it.
+    pub fn new(data: Data, acl: Vec<Acl>, kind: NodeKind, zxid: Zxid, time: i64) -> Self {
+        Node {
+            data,
+            acl,
+            kind,
+            czxid: zxid,
+            mzxid: zxid,
+            pzxid: zxid,
+            ctime: time,
+            mtime: time,
+            version: 0,
+            aversion: 0,
+            child_creates: 0,
+            children: ChildSet::new(),
+        }
+    }
+
+    /// The owning session of an ephemeral.
+    pub fn owner(&self) -> Option<SessionId> {
+        match self.kind {
+            NodeKind::Ephemeral(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The Stat a client sees (`DataNode.copyStat`).
+    pub fn stat(&self) -> Stat {
+        let num_children = self.children.len() as i32;
+        Stat {
+            czxid: self.czxid,
+            mzxid: self.mzxid,
+            ctime: self.ctime,
+            mtime: self.mtime,
+            version: self.version,
+            cversion: self.child_creates.wrapping_mul(2).wrapping_sub(num_children),
+            aversion: self.aversion,
+            ephemeral_owner: self.owner().unwrap_or(0),
+            data_length: self.data.len() as i32,
+            num_children,
+            pzxid: self.pzxid,
+        }
+    }
+
+    /// Whether world:anyone holds every bit of `perm` (zksim models unauthenticated clients;
+    /// an ACL with no world:anyone entry grants them nothing).
+    pub fn allows(&self, perm: u32) -> bool {
+        self.acl
+            .iter()
+            .any(|a| a.scheme == "world" && a.id == "anyone" && a.perms & perm == perm)
+    }
+}
+
+/// A change the tree made that may fire watches, in emission order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// A node was created: NodeCreated(path) to data watchers, then NodeChildrenChanged(parent).
+    Created {
+        /// The new node.
+        path: String,
+        /// Its parent.
+        parent: String,
+    },
+    /// A node was deleted: NodeDeleted(path) to data then (deduplicated) child watchers, then
+    /// NodeChildrenChanged(parent).
+    Deleted {
+        /// The deleted node.
+        path: String,
+        /// Its parent.
+        parent: String,
+    },
+    /// A node's data was set: NodeDataChanged(path).
+    DataChanged {
+        /// The node.
+        path: String,
+    },
+}
+
+/// The tree of znodes, keyed by full path (`/` for the root).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DataTree {
+    nodes: BTreeMap<String, Node>,
+    ephemerals: BTreeMap<SessionId, BTreeSet<String>>,
+}
+
+impl Default for DataTree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The nodes every server has from the start.
+pub const SPECIAL_PATHS: [&str; 4] = ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"];
+
+impl DataTree {
+    /// A fresh tree: `/`, `/zookeeper`, `/zookeeper/quota`, `/zookeeper/config`, all at zxid
+    /// and time 0, as a new 3.8 server has them (`/zookeeper/config` read-only, aversion −1).
+    pub fn new() -> Self {
+        let mut t = DataTree { nodes: BTreeMap::new(), ephemerals: BTreeMap::new() };
+        let initial = |acl| Node::new(Data::bytes(""), acl, NodeKind::Persistent, 0, 0);
+        t.nodes.insert("/".into(), initial(Acl::open()));
+        for p in ["/zookeeper", "/zookeeper/quota"] {
+            t.insert_child_name(p);
+            t.nodes.insert(p.into(), initial(Acl::open()));
+        }
+        t.insert_child_name("/zookeeper/config");
+        let mut config = initial(vec![Acl::world(perms::READ)]);
+        config.aversion = -1;
+        t.nodes.insert("/zookeeper/config".into(), config);
+        // The initial children are not counted as creations (cv stays 0), which is why a fresh
+        // root shows cversion -1 and /zookeeper -2, as on a real server.
+        t
+    }
+
+    fn insert_child_name(&mut self, p: &str) {
+        let parent = path::node_key(path::parent_of(p).expect("absolute"));
+        let node = self.nodes.get_mut(parent).expect("parent inserted first");
+        node.children.insert(path::name_of(p));
+    }
+
+    /// The node at `path`, if any. The server's internal `""` names the root.
+    pub fn get(&self, p: &str) -> Option<&Node> {
+        self.nodes.get(path::node_key(p))
+    }
+
+    /// Whether a node exists.
+    pub fn contains(&self, p: &str) -> bool {
+        self.get(p).is_some()
+    }
+
+    /// Every node, in path order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
+        self.nodes.iter().map(|(p, n)| (p.as_str(), n))
+    }
+
+    /// Number of nodes, the initial ones included.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Always false: the root exists.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The ephemerals a session owns, in path order.
+    pub fn ephemerals(&self, session: SessionId) -> impl Iterator<Item = &str> {
+        self.ephemerals.get(&session).into_iter().flatten().map(String::as_str)
+    }
+
+    /// Every session that owns an ephemeral.
+    pub fn ephemeral_owners(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.ephemerals.keys().copied()
+    }
+
+    /// Creates a node under an existing parent (`DataTree.createNode`).
+    pub fn create(&mut self, p: &str, node: Node, zxid: Zxid) -> Trigger {
+        let parent = path::node_key(path::parent_of(p).expect("validated")).to_string();
+        let name = path::name_of(p);
+        let parent_node = self.nodes.get_mut(&parent).expect("validated parent");
+        parent_node.children.insert(name);
+        parent_node.child_creates = parent_node.child_creates.wrapping_add(1);
+        parent_node.pzxid = zxid;
+        if let Some(owner) = node.owner() {
+            self.ephemerals.entry(owner).or_default().insert(p.to_string());
+        }
+        self.nodes.insert(p.to_string(), node);
+        Trigger::Created { path: p.to_string(), parent }
+    }
+
+    /// Deletes a childless node (`DataTree.deleteNode`).
+    pub fn delete(&mut self, p: &str, zxid: Zxid) -> Trigger {
+        let node = self.nodes.remove(p).expect("validated node");
+        debug_assert!(node.children.is_empty(), "delete of {p} with children");
+        if let Some(owner) = node.owner() {
+            let set = self.ephemerals.get_mut(&owner).expect("indexed ephemeral");
+            set.remove(p);
+            if set.is_empty() {
+                self.ephemerals.remove(&owner);
+            }
+        }
+        let parent = path::node_key(path::parent_of(p).expect("validated")).to_string();
+        let parent_node = self.nodes.get_mut(&parent).expect("parent of a node");
+        parent_node.children.remove(path::name_of(p));
+        parent_node.pzxid = parent_node.pzxid.max(zxid);
+        Trigger::Deleted { path: p.to_string(), parent }
+    }
+
+    /// Sets a node's data and version (`DataTree.setData`).
+    pub fn set_data(&mut self, p: &str, data: Data, version: i32, zxid: Zxid, time: i64) -> Trigger {
+        let node = self.nodes.get_mut(p).expect("validated node");
+        node.data = data;
+        node.version = version;
+        node.mzxid = zxid;
+        node.mtime = time;
+        Trigger::DataChanged { path: p.to_string() }
+    }
+
+    /// Sets a node's ACL and aversion (`DataTree.setACL`); fires nothing.
+    pub fn set_acl(&mut self, p: &str, acl: Vec<Acl>, aversion: i32) {
+        let node = self.nodes.get_mut(p).expect("validated node");
+        node.acl = acl;
+        node.aversion = aversion;
+    }
+
+    /// Checks every redundant piece of state against the nodes: each non-root node's parent
+    /// exists and lists it, each listed child exists, ephemerals have no children and are
+    /// indexed under their owner, and the index holds nothing else. Panics with the broken rule.
+    pub fn check_invariants(&self) {
+        let mut indexed = 0;
+        for (p, node) in &self.nodes {
+            for name in node.children.iter() {
+                let child = path::join(p, name);
+                assert!(self.nodes.contains_key(&child), "{p} lists missing child {name}");
+            }
+            if p != "/" {
+                let parent = path::node_key(path::parent_of(p).expect("absolute"));
+                let pn = self.nodes.get(parent).unwrap_or_else(|| panic!("{p} has no parent"));
+                assert!(pn.children.contains(path::name_of(p)), "{parent} does not list {p}");
+            }
+            if let Some(owner) = node.owner() {
+                assert!(node.children.is_empty(), "ephemeral {p} has children");
+                assert!(
+                    self.ephemerals.get(&owner).is_some_and(|s| s.contains(p)),
+                    "ephemeral {p} not indexed under its owner"
+                );
+                indexed += 1;
+            }
+        }
+        let in_index: usize = self.ephemerals.values().map(BTreeSet::len).sum();
+        assert_eq!(indexed, in_index, "the ephemerals index lists nodes that are not ephemeral");
+        assert!(self.ephemerals.values().all(|s| !s.is_empty()), "empty ephemerals entry");
+    }
+}
