@@ -11,8 +11,6 @@
 #![deny(missing_docs)]
 
 pub mod children;
-#[doc(hidden)]
-pub mod children_tmp;
 pub mod client;
 pub mod data;
 pub mod error;

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::children_tmp::ChildOrder;
+use crate::children::ChildOrder;
 use crate::data::Data;
 use crate::error::ErrorCode;
 use crate::jute;
@@ -227,7 +227,14 @@ impl Server {
         let timeout_ms = self.config.negotiate_timeout_ms(requested_timeout_ms);
         self.next_zxid();
         let deadline_ms = self.deadline(now_ms, timeout_ms);
-        self.sessions.insert(id, SessionInfo { timeout_ms, deadline_ms, connected: true });
+        self.sessions.insert(
+            id,
+            SessionInfo {
+                timeout_ms,
+                deadline_ms,
+                connected: true,
+            },
+        );
         (id, timeout_ms)
     }
 
@@ -317,18 +324,25 @@ impl Server {
             .map(|(s, i)| (i.deadline_ms, *s))
             .collect();
         due.sort_unstable();
-        due.into_iter().flat_map(|(_, s)| self.expire(now_ms, s)).collect()
+        due.into_iter()
+            .flat_map(|(_, s)| self.expire(now_ms, s))
+            .collect()
     }
 
     /// Expires a session now, whatever its deadline (the explorer's abstraction of time):
     /// its ephemerals go in one closeSession txn, their watches fire, and a still-open
     /// connection is dropped.
     pub fn expire(&mut self, now_ms: u64, session: SessionId) -> Vec<Outgoing> {
-        let Some(info) = self.sessions.get(&session) else { return Vec::new() };
+        let Some(info) = self.sessions.get(&session) else {
+            return Vec::new();
+        };
         let connected = info.connected;
         let mut out = self.kill_session(now_ms, session);
         if connected {
-            out.push(Outgoing { session, message: ToClient::Drop });
+            out.push(Outgoing {
+                session,
+                message: ToClient::Drop,
+            });
         }
         out
     }
@@ -358,10 +372,19 @@ impl Server {
 
     /// Handles one request from a connected session; returns the frames sent, the reply last.
     /// An oversize request drops the connection instead (nothing applied, no zxid used).
-    pub fn handle(&mut self, now_ms: u64, session: SessionId, xid: i32, req: &Request) -> Vec<Outgoing> {
+    pub fn handle(
+        &mut self,
+        now_ms: u64,
+        session: SessionId,
+        xid: i32,
+        req: &Request,
+    ) -> Vec<Outgoing> {
         if jute::request_len(req) > self.config.max_request_bytes {
             self.disconnect(session);
-            return vec![Outgoing { session, message: ToClient::Drop }];
+            return vec![Outgoing {
+                session,
+                message: ToClient::Drop,
+            }];
         }
         if !self.sessions.contains_key(&session) {
             return vec![self.reply(session, xid, self.zxid, Err(ErrorCode::SessionExpired))];
@@ -381,7 +404,10 @@ impl Server {
     }
 
     fn reply(&self, session: SessionId, xid: i32, zxid: Zxid, reply: Reply) -> Outgoing {
-        Outgoing { session, message: ToClient::Reply { xid, zxid, reply } }
+        Outgoing {
+            session,
+            message: ToClient::Reply { xid, zxid, reply },
+        }
     }
 
     fn debug_check(&self) {
@@ -425,9 +451,19 @@ impl Server {
                 }
                 Err(code) => {
                     self.tree = before;
-                    let mut failed = vec![OpResult::Error { code: ErrorCode::Ok }; i];
+                    let mut failed = vec![
+                        OpResult::Error {
+                            code: ErrorCode::Ok
+                        };
+                        i
+                    ];
                     failed.push(OpResult::Error { code });
-                    failed.resize(ops.len(), OpResult::Error { code: ErrorCode::RuntimeInconsistency });
+                    failed.resize(
+                        ops.len(),
+                        OpResult::Error {
+                            code: ErrorCode::RuntimeInconsistency,
+                        },
+                    );
                     return (Ok(Response::Multi { results: failed }), Vec::new());
                 }
             }
@@ -445,20 +481,39 @@ impl Server {
     ) -> Result<(OpResult, Option<Trigger>), ErrorCode> {
         let time = now as i64;
         match req {
-            Request::Create { path, data, acl, mode, ttl_ms, stat } => {
+            Request::Create {
+                path,
+                data,
+                acl,
+                mode,
+                ttl_ms,
+                stat,
+            } => {
                 let (final_path, node) =
                     self.prep_create(session, path, data, acl, *mode, *ttl_ms, zxid, time)?;
                 let trigger = self.tree.create(&final_path, node, zxid);
                 let stat = stat.then(|| self.tree.get(&final_path).expect("created").stat());
-                Ok((OpResult::Create { path: final_path, stat }, Some(trigger)))
+                Ok((
+                    OpResult::Create {
+                        path: final_path,
+                        stat,
+                    },
+                    Some(trigger),
+                ))
             }
             Request::Delete { path, version } => {
                 self.prep_delete(path, *version)?;
                 Ok((OpResult::Delete, Some(self.tree.delete(path, zxid))))
             }
-            Request::SetData { path, data, version } => {
+            Request::SetData {
+                path,
+                data,
+                version,
+            } => {
                 let new_version = self.prep_set_data(path, *version)?;
-                let trigger = self.tree.set_data(path, data.clone(), new_version, zxid, time);
+                let trigger = self
+                    .tree
+                    .set_data(path, data.clone(), new_version, zxid, time);
                 let stat = self.tree.get(path).expect("set").stat();
                 Ok((OpResult::SetData { stat }, Some(trigger)))
             }
@@ -532,7 +587,10 @@ impl Server {
         if parent.owner().is_some() {
             return Err(ErrorCode::NoChildrenForEphemerals);
         }
-        Ok((final_path, Node::new(data.clone(), acl.to_vec(), kind, zxid, time)))
+        Ok((
+            final_path,
+            Node::new(data.clone(), acl.to_vec(), kind, zxid, time),
+        ))
     }
 
     /// delete: special paths and the parent split, parent lookup, DELETE permission, node
@@ -596,14 +654,26 @@ impl Server {
             let mut send = |sessions: BTreeSet<SessionId>, kind, p: &str| {
                 out.extend(sessions.into_iter().map(|session| Outgoing {
                     session,
-                    message: ToClient::Event { event: WatchedEvent::node(kind, p) },
+                    message: ToClient::Event {
+                        event: WatchedEvent::node(kind, p),
+                    },
                 }))
             };
             match t {
                 Trigger::Created { path, parent } => {
-                    send(self.watches.data.trigger(path, EventType::NodeCreated, &none), EventType::NodeCreated, path);
+                    send(
+                        self.watches
+                            .data
+                            .trigger(path, EventType::NodeCreated, &none),
+                        EventType::NodeCreated,
+                        path,
+                    );
                     let kind = EventType::NodeChildrenChanged;
-                    send(self.watches.child.trigger(parent, kind, &none), kind, parent);
+                    send(
+                        self.watches.child.trigger(parent, kind, &none),
+                        kind,
+                        parent,
+                    );
                 }
                 Trigger::Deleted { path, parent } => {
                     let kind = EventType::NodeDeleted;
@@ -611,7 +681,11 @@ impl Server {
                     let child = self.watches.child.trigger(path, kind, &data);
                     send(data.union(&child).copied().collect(), kind, path);
                     let kind = EventType::NodeChildrenChanged;
-                    send(self.watches.child.trigger(parent, kind, &none), kind, parent);
+                    send(
+                        self.watches.child.trigger(parent, kind, &none),
+                        kind,
+                        parent,
+                    );
                 }
                 Trigger::DataChanged { path } => {
                     let kind = EventType::NodeDataChanged;
@@ -657,7 +731,9 @@ impl Server {
                 if !node.allows(perms::READ) {
                     return Err(ErrorCode::NoAuth);
                 }
-                let children = node.children.ordered(self.config.child_order, node.pzxid as u64);
+                let children = node
+                    .children
+                    .ordered(self.config.child_order, node.pzxid as u64);
                 let stat = stat.then(|| node.stat());
                 if *watch {
                     self.watches.child.add(path, session, WatchMode::Standard);
@@ -666,7 +742,10 @@ impl Server {
             }
             Request::GetAcl { path } => {
                 let node = self.node_for(path)?;
-                Ok(Response::Acl { acl: node.acl.clone(), stat: node.stat() })
+                Ok(Response::Acl {
+                    acl: node.acl.clone(),
+                    stat: node.stat(),
+                })
             }
             Request::Sync { path } => Ok(Response::Sync { path: path.clone() }),
             Request::AddWatch { path, mode } => {
@@ -676,7 +755,9 @@ impl Server {
                         self.watches.child.add(path, session, WatchMode::Persistent);
                     }
                     AddWatchMode::PersistentRecursive => {
-                        self.watches.data.add(path, session, WatchMode::PersistentRecursive);
+                        self.watches
+                            .data
+                            .add(path, session, WatchMode::PersistentRecursive);
                     }
                 }
                 Ok(Response::Empty)

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::children_tmp::ChildSet;
+use crate::children::ChildSet;
 use crate::data::Data;
 use crate::op::{perms, Acl};
 use crate::path;
@@ -95,7 +95,10 @@ impl Node {
             ctime: self.ctime,
             mtime: self.mtime,
             version: self.version,
-            cversion: self.child_creates.wrapping_mul(2).wrapping_sub(num_children),
+            cversion: self
+                .child_creates
+                .wrapping_mul(2)
+                .wrapping_sub(num_children),
             aversion: self.aversion,
             ephemeral_owner: self.owner().unwrap_or(0),
             data_length: self.data.len() as i32,
@@ -158,7 +161,10 @@ impl DataTree {
     /// A fresh tree: `/`, `/zookeeper`, `/zookeeper/quota`, `/zookeeper/config`, all at zxid
     /// and time 0, as a new 3.8 server has them (`/zookeeper/config` read-only, aversion −1).
     pub fn new() -> Self {
-        let mut t = DataTree { nodes: BTreeMap::new(), ephemerals: BTreeMap::new() };
+        let mut t = DataTree {
+            nodes: BTreeMap::new(),
+            ephemerals: BTreeMap::new(),
+        };
         let initial = |acl| Node::new(Data::bytes(""), acl, NodeKind::Persistent, 0, 0);
         t.nodes.insert("/".into(), initial(Acl::open()));
         for p in ["/zookeeper", "/zookeeper/quota"] {
@@ -207,7 +213,11 @@ impl DataTree {
 
     /// The ephemerals a session owns, in path order.
     pub fn ephemerals(&self, session: SessionId) -> impl Iterator<Item = &str> {
-        self.ephemerals.get(&session).into_iter().flatten().map(String::as_str)
+        self.ephemerals
+            .get(&session)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
     }
 
     /// Every session that owns an ephemeral.
@@ -224,10 +234,16 @@ impl DataTree {
         parent_node.child_creates = parent_node.child_creates.wrapping_add(1);
         parent_node.pzxid = zxid;
         if let Some(owner) = node.owner() {
-            self.ephemerals.entry(owner).or_default().insert(p.to_string());
+            self.ephemerals
+                .entry(owner)
+                .or_default()
+                .insert(p.to_string());
         }
         self.nodes.insert(p.to_string(), node);
-        Trigger::Created { path: p.to_string(), parent }
+        Trigger::Created {
+            path: p.to_string(),
+            parent,
+        }
     }
 
     /// Deletes a childless node (`DataTree.deleteNode`).
@@ -245,17 +261,29 @@ impl DataTree {
         let parent_node = self.nodes.get_mut(&parent).expect("parent of a node");
         parent_node.children.remove(path::name_of(p));
         parent_node.pzxid = parent_node.pzxid.max(zxid);
-        Trigger::Deleted { path: p.to_string(), parent }
+        Trigger::Deleted {
+            path: p.to_string(),
+            parent,
+        }
     }
 
     /// Sets a node's data and version (`DataTree.setData`).
-    pub fn set_data(&mut self, p: &str, data: Data, version: i32, zxid: Zxid, time: i64) -> Trigger {
+    pub fn set_data(
+        &mut self,
+        p: &str,
+        data: Data,
+        version: i32,
+        zxid: Zxid,
+        time: i64,
+    ) -> Trigger {
         let node = self.nodes.get_mut(p).expect("validated node");
         node.data = data;
         node.version = version;
         node.mzxid = zxid;
         node.mtime = time;
-        Trigger::DataChanged { path: p.to_string() }
+        Trigger::DataChanged {
+            path: p.to_string(),
+        }
     }
 
     /// Sets a node's ACL and aversion (`DataTree.setACL`); fires nothing.
@@ -273,12 +301,21 @@ impl DataTree {
         for (p, node) in &self.nodes {
             for name in node.children.iter() {
                 let child = path::join(p, name);
-                assert!(self.nodes.contains_key(&child), "{p} lists missing child {name}");
+                assert!(
+                    self.nodes.contains_key(&child),
+                    "{p} lists missing child {name}"
+                );
             }
             if p != "/" {
                 let parent = path::node_key(path::parent_of(p).expect("absolute"));
-                let pn = self.nodes.get(parent).unwrap_or_else(|| panic!("{p} has no parent"));
-                assert!(pn.children.contains(path::name_of(p)), "{parent} does not list {p}");
+                let pn = self
+                    .nodes
+                    .get(parent)
+                    .unwrap_or_else(|| panic!("{p} has no parent"));
+                assert!(
+                    pn.children.contains(path::name_of(p)),
+                    "{parent} does not list {p}"
+                );
             }
             if let Some(owner) = node.owner() {
                 assert!(node.children.is_empty(), "ephemeral {p} has children");
@@ -290,7 +327,13 @@ impl DataTree {
             }
         }
         let in_index: usize = self.ephemerals.values().map(BTreeSet::len).sum();
-        assert_eq!(indexed, in_index, "the ephemerals index lists nodes that are not ephemeral");
-        assert!(self.ephemerals.values().all(|s| !s.is_empty()), "empty ephemerals entry");
+        assert_eq!(
+            indexed, in_index,
+            "the ephemerals index lists nodes that are not ephemeral"
+        );
+        assert!(
+            self.ephemerals.values().all(|s| !s.is_empty()),
+            "empty ephemerals entry"
+        );
     }
 }

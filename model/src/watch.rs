@@ -33,7 +33,11 @@ pub struct WatchTable {
 impl WatchTable {
     /// Registers (or re-registers, replacing the mode) a watch.
     pub fn add(&mut self, path: &str, session: SessionId, mode: WatchMode) {
-        let old = self.by_path.entry(path.to_string()).or_default().insert(session, mode);
+        let old = self
+            .by_path
+            .entry(path.to_string())
+            .or_default()
+            .insert(session, mode);
         self.recount(old, Some(mode));
     }
 
@@ -48,12 +52,17 @@ impl WatchTable {
 
     /// Whether the session has a watch of any mode on the path.
     pub fn contains(&self, path: &str, session: SessionId) -> bool {
-        self.by_path.get(path).is_some_and(|m| m.contains_key(&session))
+        self.by_path
+            .get(path)
+            .is_some_and(|m| m.contains_key(&session))
     }
 
     /// The mode of the session's watch on the path.
     pub fn mode(&self, path: &str, session: SessionId) -> Option<WatchMode> {
-        self.by_path.get(path).and_then(|m| m.get(&session)).copied()
+        self.by_path
+            .get(path)
+            .and_then(|m| m.get(&session))
+            .copied()
     }
 
     /// Removes the session's watches on `path` that `remove` selects; returns whether one went.
@@ -63,8 +72,12 @@ impl WatchTable {
         session: SessionId,
         remove: impl Fn(WatchMode) -> bool,
     ) -> bool {
-        let Some(m) = self.by_path.get_mut(path) else { return false };
-        let Some(mode) = m.get(&session).copied() else { return false };
+        let Some(m) = self.by_path.get_mut(path) else {
+            return false;
+        };
+        let Some(mode) = m.get(&session).copied() else {
+            return false;
+        };
         if !remove(mode) {
             return false;
         }
@@ -121,7 +134,9 @@ impl WatchTable {
         is_ancestor: bool,
         fired: &mut BTreeSet<SessionId>,
     ) {
-        let Some(m) = self.by_path.get_mut(at) else { return };
+        let Some(m) = self.by_path.get_mut(at) else {
+            return;
+        };
         m.retain(|session, mode| match mode {
             WatchMode::PersistentRecursive => {
                 if kind != EventType::NodeChildrenChanged {
@@ -193,8 +208,14 @@ mod tests {
         t.add("/x", A, WatchMode::Standard);
         t.add("/x", B, WatchMode::Persistent);
         let none = BTreeSet::new();
-        assert_eq!(t.trigger("/x", EventType::NodeDataChanged, &none), BTreeSet::from([A, B]));
-        assert_eq!(t.trigger("/x", EventType::NodeDataChanged, &none), BTreeSet::from([B]));
+        assert_eq!(
+            t.trigger("/x", EventType::NodeDataChanged, &none),
+            BTreeSet::from([A, B])
+        );
+        assert_eq!(
+            t.trigger("/x", EventType::NodeDataChanged, &none),
+            BTreeSet::from([B])
+        );
     }
 
     // Recursive watches see descendants but never NodeChildrenChanged; plain ones only their path.
@@ -204,10 +225,21 @@ mod tests {
         t.add("/a", A, WatchMode::PersistentRecursive);
         t.add("/a", B, WatchMode::Standard);
         let none = BTreeSet::new();
-        assert_eq!(t.trigger("/a/b/c", EventType::NodeCreated, &none), BTreeSet::from([A]));
-        assert!(t.trigger("/a", EventType::NodeChildrenChanged, &none).is_empty());
-        assert!(t.contains("/a", B));
-        assert_eq!(t.trigger("/a", EventType::NodeDataChanged, &none), BTreeSet::from([A, B]));
+        assert_eq!(
+            t.trigger("/a/b/c", EventType::NodeCreated, &none),
+            BTreeSet::from([A])
+        );
+        assert!(
+            t.contains("/a", B),
+            "an ancestor's one-shot watch is not consumed"
+        );
+        assert_eq!(
+            t.trigger("/a", EventType::NodeDataChanged, &none),
+            BTreeSet::from([A, B])
+        );
+        assert!(t
+            .trigger("/a/b", EventType::NodeChildrenChanged, &none)
+            .is_empty());
     }
 
     // A suppressed session is not notified, but its one-shot watch is consumed.
@@ -215,7 +247,9 @@ mod tests {
     fn suppressed_sessions_lose_their_watch_silently() {
         let mut t = WatchTable::default();
         t.add("/x", A, WatchMode::Standard);
-        assert!(t.trigger("/x", EventType::NodeDeleted, &BTreeSet::from([A])).is_empty());
+        assert!(t
+            .trigger("/x", EventType::NodeDeleted, &BTreeSet::from([A]))
+            .is_empty());
         assert!(t.is_empty());
     }
 }
