@@ -145,9 +145,10 @@ impl Client {
                 self.queued.push_back((xid, req));
                 Ok(None)
             }
-            ClientState::Expired | ClientState::Closed => {
-                Err(Delivery::Reply { xid, reply: Err(ErrorCode::SessionExpired) })
-            }
+            ClientState::Expired | ClientState::Closed => Err(Delivery::Reply {
+                xid,
+                reply: Err(ErrorCode::SessionExpired),
+            }),
         }
     }
 
@@ -161,16 +162,24 @@ impl Client {
         match frame {
             ToClient::Event { event } => {
                 self.materialize(event);
-                vec![Delivery::Event { event: event.clone() }]
+                vec![Delivery::Event {
+                    event: event.clone(),
+                }]
             }
             ToClient::Reply { xid, zxid, reply } => {
-                let (sent_xid, req) = self.pending.pop_front().expect("a reply with nothing pending");
+                let (sent_xid, req) = self
+                    .pending
+                    .pop_front()
+                    .expect("a reply with nothing pending");
                 assert_eq!(sent_xid, *xid, "replies out of order: FIFO violated");
                 if *zxid > 0 {
                     self.last_zxid = self.last_zxid.max(*zxid);
                 }
                 self.register(&req, reply);
-                vec![Delivery::Reply { xid: *xid, reply: reply.clone() }]
+                vec![Delivery::Reply {
+                    xid: *xid,
+                    reply: reply.clone(),
+                }]
             }
             ToClient::Drop => self.disconnected(),
         }
@@ -186,7 +195,10 @@ impl Client {
         let mut out: Vec<Delivery> = self
             .pending
             .drain(..)
-            .map(|(xid, _)| Delivery::Reply { xid, reply: Err(ErrorCode::ConnectionLoss) })
+            .map(|(xid, _)| Delivery::Reply {
+                xid,
+                reply: Err(ErrorCode::ConnectionLoss),
+            })
             .collect();
         out.push(session_event(KeeperState::Disconnected));
         out
@@ -247,13 +259,20 @@ impl Client {
             (Request::GetData { path, watch: true }, Ok(_)) => {
                 w.data.insert(path.clone());
             }
-            (Request::GetChildren { path, watch: true, .. }, Ok(_)) => {
+            (
+                Request::GetChildren {
+                    path, watch: true, ..
+                },
+                Ok(_),
+            ) => {
                 w.child.insert(path.clone());
             }
             (Request::AddWatch { path, mode }, Ok(Response::Empty)) => {
                 match mode {
                     AddWatchMode::Persistent => w.persistent.insert(path.clone()),
-                    AddWatchMode::PersistentRecursive => w.persistent_recursive.insert(path.clone()),
+                    AddWatchMode::PersistentRecursive => {
+                        w.persistent_recursive.insert(path.clone())
+                    }
                 };
             }
             (Request::RemoveWatches { path, watcher_type }, Ok(_)) => {
@@ -319,7 +338,9 @@ impl Client {
 }
 
 fn session_event(state: KeeperState) -> Delivery {
-    Delivery::Event { event: WatchedEvent::session(state) }
+    Delivery::Event {
+        event: WatchedEvent::session(state),
+    }
 }
 
 /// The Java API's view of an `exists` reply: a Stat, or `None` for a missing node.

@@ -24,13 +24,22 @@ fn buffer(d: &Data) -> usize {
 }
 
 fn acl_list(acl: &[Acl]) -> usize {
-    4 + acl.iter().map(|a| 4 + string(&a.scheme) + string(&a.id)).sum::<usize>()
+    4 + acl
+        .iter()
+        .map(|a| 4 + string(&a.scheme) + string(&a.id))
+        .sum::<usize>()
 }
 
 /// The body of one request (no header).
 fn body_len(req: &Request) -> usize {
     match req {
-        Request::Create { path, data, acl, ttl_ms, .. } => {
+        Request::Create {
+            path,
+            data,
+            acl,
+            ttl_ms,
+            ..
+        } => {
             let ttl = if ttl_ms.is_some() { 8 } else { 0 };
             string(path) + buffer(data) + acl_list(acl) + 4 + ttl
         }
@@ -41,7 +50,10 @@ fn body_len(req: &Request) -> usize {
         Request::GetAcl { path } | Request::Sync { path } => string(path),
         Request::SetAcl { path, acl, .. } => string(path) + acl_list(acl) + 4,
         Request::Multi { ops } => {
-            ops.iter().map(|op| MULTI_HEADER + body_len(op)).sum::<usize>() + MULTI_HEADER
+            ops.iter()
+                .map(|op| MULTI_HEADER + body_len(op))
+                .sum::<usize>()
+                + MULTI_HEADER
         }
         Request::RemoveWatches { path, .. } | Request::AddWatch { path, .. } => string(path) + 4,
     }

@@ -18,9 +18,17 @@ pub struct InvalidPath {
 /// `PathUtils.validatePath`: absolute, no empty component, no `.`/`..` component, no trailing
 /// `/` (except the root), and none of the characters ZooKeeper rejects.
 pub fn validate(path: &str) -> Result<(), InvalidPath> {
-    let bad = |reason, at| Err(InvalidPath { reason, at: Some(at) });
+    let bad = |reason, at| {
+        Err(InvalidPath {
+            reason,
+            at: Some(at),
+        })
+    };
     if path.is_empty() {
-        return Err(InvalidPath { reason: "path length must be > 0", at: None });
+        return Err(InvalidPath {
+            reason: "path length must be > 0",
+            at: None,
+        });
     }
     if !path.starts_with('/') {
         return bad("path must start with / character", 0);
@@ -118,13 +126,27 @@ mod tests {
     // Checklist items 1 to 3: the shapes and characters validatePath accepts and rejects.
     #[test]
     fn validate_accepts_and_rejects_as_zookeeper_does() {
-        for ok in ["/", "/a", "/a/b", "/a/...", "/a/.b", "/a/b.", "/ a", "/..a", "/é", "/中", "/a\u{a0}"]
-        {
+        for ok in [
+            "/", "/a", "/a/b", "/a/...", "/a/.b", "/a/b.", "/ a", "/..a", "/é", "/中", "/a\u{a0}",
+        ] {
             assert_eq!(validate(ok), Ok(()), "{ok:?}");
         }
         for bad in [
-            "", "a", "/a/", "//a", "/a//b", "/a/.", "/a/..", "/./a", "/\u{0}", "/\u{1}",
-            "/\u{7f}", "/\u{9f}", "/\u{e000}", "/\u{fff0}", "/\u{1F600}",
+            "",
+            "a",
+            "/a/",
+            "//a",
+            "/a//b",
+            "/a/.",
+            "/a/..",
+            "/./a",
+            "/\u{0}",
+            "/\u{1}",
+            "/\u{7f}",
+            "/\u{9f}",
+            "/\u{e000}",
+            "/\u{fff0}",
+            "/\u{1F600}",
         ] {
             assert!(validate(bad).is_err(), "{bad:?}");
         }
