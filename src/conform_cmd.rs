@@ -82,7 +82,10 @@ pub fn run(args: &ConformArgs) -> Result<bool, String> {
     }
     let summary = conform(&files)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?
+        );
     } else {
         print_text(&summary);
     }
@@ -90,7 +93,11 @@ pub fn run(args: &ConformArgs) -> Result<bool, String> {
 }
 
 fn show(paths: &[PathBuf]) -> String {
-    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn print_text(s: &Summary) {
@@ -107,10 +114,17 @@ fn print_text(s: &Summary) {
         s.steps,
         s.matched,
         s.mismatched,
-        if s.mismatched == 0 { "the model agrees with ZooKeeper 3.8.0" } else { "FAIL" }
+        if s.mismatched == 0 {
+            "the model agrees with ZooKeeper 3.8.0"
+        } else {
+            "FAIL"
+        }
     );
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }

@@ -53,6 +53,11 @@ const MIN_TREEIFY_CAPACITY: u32 = 64;
 /// `HashMap.MAXIMUM_CAPACITY`.
 const MAXIMUM_CAPACITY: u32 = 1 << 30;
 
+/// `HashMap.tableSizeFor`: the smallest power of two at least `c` (at least 1).
+fn table_size_for(c: u32) -> u32 {
+    c.max(1).next_power_of_two().min(MAXIMUM_CAPACITY)
+}
+
 /// `String.hashCode`: `s[0]·31^(n-1) + … + s[n-1]` over UTF-16 code units, wrapping.
 fn java_string_hash(s: &str) -> i32 {
     s.encode_utf16()
@@ -94,6 +99,8 @@ struct Entry {
 pub struct ChildSet {
     /// The table length; 0 until the first insert allocates it (Java allocates lazily).
     cap: u32,
+    /// The table length the first insert allocates (`tableSizeFor(initialCapacity)`).
+    initial_cap: u32,
     /// Every name in Java iteration order: ascending bin index, then the bin's list order.
     entries: Vec<Entry>,
     /// The bins that are red-black trees, ascending by bin index; almost always empty.
@@ -109,11 +116,31 @@ impl Default for ChildSet {
 impl ChildSet {
     /// An empty set whose table is not allocated yet, like a fresh `new HashSet<String>(8)`.
     pub fn new() -> Self {
+        Self::with_capacity(INITIAL_CAPACITY)
+    }
+
+    /// An empty set like `new HashSet<String>(initial_capacity)`; `with_capacity(16)` is also
+    /// `new HashSet<String>()` (the server's per-session ephemerals set, the Java client's
+    /// watch tables).
+    pub fn with_capacity(initial_capacity: u32) -> Self {
         ChildSet {
             cap: 0,
+            initial_cap: table_size_for(initial_capacity),
             entries: Vec::new(),
             trees: Vec::new(),
         }
+    }
+
+    /// `HashSet.clone` (`HashMap.putMapEntries` into a fresh map): a table sized for the
+    /// current count, `tableSizeFor((int) (size / 0.75f + 1))`, filled in this set's
+    /// iteration order. The clone can iterate differently from the original.
+    pub fn java_clone(&self) -> Self {
+        let wanted = (self.len() as f32 / 0.75f32 + 1.0f32) as u32;
+        let mut clone = ChildSet::with_capacity(if self.is_empty() { 16 } else { wanted });
+        for name in self.iter() {
+            clone.insert(name);
+        }
+        clone
     }
 
     /// `HashSet.add`: adds `name`, returning false (and changing nothing) if already present.
@@ -296,7 +323,7 @@ impl ChildSet {
     /// `resize`: allocate the initial table, or double it.
     fn resize(&mut self) {
         if self.cap == 0 {
-            self.cap = INITIAL_CAPACITY;
+            self.cap = self.initial_cap;
             return;
         }
         if self.cap >= MAXIMUM_CAPACITY {

@@ -11,7 +11,9 @@
 //!   `(None, Expired)`, and every later call fails with SessionExpired without being sent;
 //! - requests made while disconnected wait and are sent after the reconnect.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
+
+use crate::children::ChildSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -53,19 +55,34 @@ pub enum Delivery {
     },
 }
 
-/// The watches a client holds (`ZKWatchManager`'s tables), which it re-registers on reconnect.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// The watches a client holds (`ZKWatchManager`'s five `HashMap<String, Set<Watcher>>`
+/// tables), which it re-registers on reconnect in each table's Java iteration order (the order
+/// the server then fires the re-registration events in).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClientWatches {
     /// Data watches (getData, exists on an existing node).
-    pub data: BTreeSet<String>,
+    pub data: ChildSet,
     /// Exists watches on missing nodes.
-    pub exist: BTreeSet<String>,
+    pub exist: ChildSet,
     /// Child watches.
-    pub child: BTreeSet<String>,
+    pub child: ChildSet,
     /// Persistent watches.
-    pub persistent: BTreeSet<String>,
+    pub persistent: ChildSet,
     /// Persistent-recursive watches.
-    pub persistent_recursive: BTreeSet<String>,
+    pub persistent_recursive: ChildSet,
+}
+
+impl Default for ClientWatches {
+    fn default() -> Self {
+        let table = || ChildSet::with_capacity(16);
+        ClientWatches {
+            data: table(),
+            exist: table(),
+            child: table(),
+            persistent: table(),
+            persistent_recursive: table(),
+        }
+    }
 }
 
 /// One ZooKeeper handle.
@@ -205,9 +222,9 @@ impl Client {
     }
 
     /// What the client offers the server when it reconnects: its session, `lastZxid` and the
-    /// watches to re-register, each list in path order.
+    /// watches to re-register, each list in the Java client's order.
     pub fn set_watches(&self) -> SetWatches {
-        let list = |s: &BTreeSet<String>| s.iter().cloned().collect();
+        let list = |s: &ChildSet| s.iter().map(str::to_string).collect();
         SetWatches {
             data: list(&self.watches.data),
             exist: list(&self.watches.exist),
@@ -251,13 +268,13 @@ impl Client {
         let w = &mut self.watches;
         match (req, reply) {
             (Request::Exists { path, watch: true }, Ok(_)) => {
-                w.data.insert(path.clone());
+                w.data.insert(path);
             }
             (Request::Exists { path, watch: true }, Err(ErrorCode::NoNode)) => {
-                w.exist.insert(path.clone());
+                w.exist.insert(path);
             }
             (Request::GetData { path, watch: true }, Ok(_)) => {
-                w.data.insert(path.clone());
+                w.data.insert(path);
             }
             (
                 Request::GetChildren {
@@ -265,14 +282,12 @@ impl Client {
                 },
                 Ok(_),
             ) => {
-                w.child.insert(path.clone());
+                w.child.insert(path);
             }
             (Request::AddWatch { path, mode }, Ok(Response::Empty)) => {
                 match mode {
-                    AddWatchMode::Persistent => w.persistent.insert(path.clone()),
-                    AddWatchMode::PersistentRecursive => {
-                        w.persistent_recursive.insert(path.clone())
-                    }
+                    AddWatchMode::Persistent => w.persistent.insert(path),
+                    AddWatchMode::PersistentRecursive => w.persistent_recursive.insert(path),
                 };
             }
             (Request::RemoveWatches { path, watcher_type }, Ok(_)) => {

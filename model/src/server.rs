@@ -360,8 +360,9 @@ impl Server {
 
     fn kill_session(&mut self, now_ms: u64, session: SessionId) -> Vec<Outgoing> {
         let zxid = self.next_zxid();
-        let doomed: Vec<String> = self.tree.ephemerals(session).map(str::to_string).collect();
+        let doomed = self.tree.ephemerals_to_delete(session);
         let triggers: Vec<Trigger> = doomed.iter().map(|p| self.tree.delete(p, zxid)).collect();
+        self.tree.forget_session(session);
         self.debug_check();
         let out = self.fire(&triggers);
         self.sessions.remove(&session);
@@ -446,6 +447,12 @@ impl Server {
             };
             match applied {
                 Ok((result, trigger)) => {
+                    // A real 3.8.0 server answers a create2 inside a multi with a plain
+                    // create result: the path, no Stat.
+                    let result = match result {
+                        OpResult::Create { path, .. } => OpResult::Create { path, stat: None },
+                        other => other,
+                    };
                     results.push(result);
                     triggers.extend(trigger);
                 }
@@ -551,10 +558,6 @@ impl Server {
         zxid: Zxid,
         time: i64,
     ) -> Result<(String, Node), ErrorCode> {
-        if p.is_empty() {
-            // Seen on a real 3.8.0 server: an empty path fails in the final processor.
-            return Err(ErrorCode::MarshallingError);
-        }
         let kind = match (mode.is_ttl(), ttl_ms) {
             (true, _) if !self.config.extended_types_enabled => {
                 return Err(ErrorCode::Unimplemented);
@@ -596,9 +599,6 @@ impl Server {
     /// delete: special paths and the parent split, parent lookup, DELETE permission, node
     /// lookup, version, then emptiness (so a wrong version on a non-empty node is BadVersion).
     fn prep_delete(&self, p: &str, version: i32) -> Result<(), ErrorCode> {
-        if p.is_empty() {
-            return Err(ErrorCode::MarshallingError);
-        }
         let parent_path = match path::parent_of(p) {
             Some(parent) if !p.contains('\0') && !SPECIAL_PATHS.contains(&p) => parent,
             _ => return Err(ErrorCode::BadArguments),
@@ -699,10 +699,6 @@ impl Server {
     // ---- reads -------------------------------------------------------------------------
 
     fn read(&mut self, session: SessionId, req: &Request) -> Reply {
-        if req.path() == Some("") && !matches!(req, Request::Sync { .. }) {
-            // Seen on a real 3.8.0 server: an empty path fails in the final processor.
-            return Err(ErrorCode::MarshallingError);
-        }
         match req {
             Request::Exists { path, watch } => {
                 if path.contains('\0') {

@@ -5,7 +5,7 @@
 //! emission order. [`DataTree::check_invariants`] re-derives every redundant field and runs
 //! after each apply in debug builds.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::children::ChildSet;
 use crate::data::Data;
@@ -145,7 +145,9 @@ pub enum Trigger {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DataTree {
     nodes: BTreeMap<String, Node>,
-    ephemerals: BTreeMap<SessionId, BTreeSet<String>>,
+    /// Each session's ephemerals as the server keeps them, a `new HashSet<String>()`, whose
+    /// iteration order decides the order a closing session's nodes are deleted in.
+    ephemerals: BTreeMap<SessionId, ChildSet>,
 }
 
 impl Default for DataTree {
@@ -211,16 +213,22 @@ impl DataTree {
         false
     }
 
-    /// The ephemerals a session owns, in path order.
-    pub fn ephemerals(&self, session: SessionId) -> impl Iterator<Item = &str> {
-        self.ephemerals
-            .get(&session)
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
+    /// The ephemerals a session owns, in the order a closeSession deletes them: ZooKeeper
+    /// copies the session's set (`HashSet.clone`) and deletes in the copy's iteration order.
+    pub fn ephemerals_to_delete(&self, session: SessionId) -> Vec<String> {
+        self.ephemerals.get(&session).map_or_else(Vec::new, |set| {
+            set.java_clone().iter().map(str::to_string).collect()
+        })
     }
 
-    /// Every session that owns an ephemeral.
+    /// Forgets a session's ephemerals set once the session is gone (after its nodes were
+    /// deleted).
+    pub fn forget_session(&mut self, session: SessionId) {
+        debug_assert!(self.ephemerals.get(&session).is_none_or(ChildSet::is_empty));
+        self.ephemerals.remove(&session);
+    }
+
+    /// Every session that owns (or owned) an ephemeral and is not forgotten.
     pub fn ephemeral_owners(&self) -> impl Iterator<Item = SessionId> + '_ {
         self.ephemerals.keys().copied()
     }
@@ -234,10 +242,8 @@ impl DataTree {
         parent_node.child_creates = parent_node.child_creates.wrapping_add(1);
         parent_node.pzxid = zxid;
         if let Some(owner) = node.owner() {
-            self.ephemerals
-                .entry(owner)
-                .or_default()
-                .insert(p.to_string());
+            let set = self.ephemerals.entry(owner);
+            set.or_insert_with(|| ChildSet::with_capacity(16)).insert(p);
         }
         self.nodes.insert(p.to_string(), node);
         Trigger::Created {
@@ -251,11 +257,10 @@ impl DataTree {
         let node = self.nodes.remove(p).expect("validated node");
         debug_assert!(node.children.is_empty(), "delete of {p} with children");
         if let Some(owner) = node.owner() {
+            // The (possibly now empty) set stays until the session ends, as in ZooKeeper: its
+            // table size shapes the order of later ephemerals.
             let set = self.ephemerals.get_mut(&owner).expect("indexed ephemeral");
             set.remove(p);
-            if set.is_empty() {
-                self.ephemerals.remove(&owner);
-            }
         }
         let parent = path::node_key(path::parent_of(p).expect("validated")).to_string();
         let parent_node = self.nodes.get_mut(&parent).expect("parent of a node");
@@ -326,14 +331,10 @@ impl DataTree {
                 indexed += 1;
             }
         }
-        let in_index: usize = self.ephemerals.values().map(BTreeSet::len).sum();
+        let in_index: usize = self.ephemerals.values().map(ChildSet::len).sum();
         assert_eq!(
             indexed, in_index,
             "the ephemerals index lists nodes that are not ephemeral"
-        );
-        assert!(
-            self.ephemerals.values().all(|s| !s.is_empty()),
-            "empty ephemerals entry"
         );
     }
 }

@@ -81,7 +81,10 @@ impl std::error::Error for LoadError {}
 
 /// Reads and checks the shape of a recorded transcript.
 pub fn load(file: &Path) -> Result<Transcript, LoadError> {
-    let err = |problem: String| LoadError { file: file.to_path_buf(), problem };
+    let err = |problem: String| LoadError {
+        file: file.to_path_buf(),
+        problem,
+    };
     let text = std::fs::read_to_string(file).map_err(|e| err(format!("cannot read: {e}")))?;
     let t = parse(&text).map_err(err)?;
     if let Some(i) = t.steps.iter().position(|s| s.expect.is_none()) {
@@ -94,11 +97,18 @@ pub fn load(file: &Path) -> Result<Transcript, LoadError> {
 
 /// Parses a transcript or script from JSON text, naming the line and column of a problem.
 pub fn parse(text: &str) -> Result<Transcript, String> {
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| format!("malformed JSON at line {}, column {}: {e}", e.line(), e.column()))?;
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        format!(
+            "malformed JSON at line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        )
+    })?;
     if let Some(schema) = value.get("schema").and_then(serde_json::Value::as_u64) {
         if schema != u64::from(SCHEMA) {
-            return Err(format!("schema {schema} is not supported (this build reads {SCHEMA})"));
+            return Err(format!(
+                "schema {schema} is not supported (this build reads {SCHEMA})"
+            ));
         }
     }
     if let Some(steps) = value.get("steps").and_then(serde_json::Value::as_array) {
@@ -107,8 +117,13 @@ pub fn parse(text: &str) -> Result<Transcript, String> {
                 .map_err(|e| format!("step {i}: {e}"))?;
         }
     }
-    serde_json::from_str(text)
-        .map_err(|e| format!("invalid transcript at line {}, column {}: {e}", e.line(), e.column()))
+    serde_json::from_str(text).map_err(|e| {
+        format!(
+            "invalid transcript at line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        )
+    })
 }
 
 /// Replays a transcript on the model.
@@ -171,7 +186,8 @@ fn explore(mut h: Harness, t: &Transcript, from: usize) -> Result<Run, ScriptErr
             return Ok(run);
         }
         let got = h.step(&step.action, InFlight::Applied)?;
-        run.mismatches.extend(compare(i, &step.action, step.expect.as_ref(), &got));
+        run.mismatches
+            .extend(compare(i, &step.action, step.expect.as_ref(), &got));
     }
     Ok(run)
 }
@@ -181,12 +197,25 @@ fn json<T: Serialize>(v: &T) -> String {
 }
 
 /// Field-by-field comparison of a recorded observation with the model's.
-fn compare(step: usize, action: &StepAction, expected: Option<&Expect>, actual: &Expect) -> Vec<Mismatch> {
-    let Some(expected) = expected else { return Vec::new() };
+fn compare(
+    step: usize,
+    action: &StepAction,
+    expected: Option<&Expect>,
+    actual: &Expect,
+) -> Vec<Mismatch> {
+    let Some(expected) = expected else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     let mut field = |name: String, e: String, a: String| {
         if e != a {
-            out.push(Mismatch { step, action: json(action), field: name, expected: e, actual: a });
+            out.push(Mismatch {
+                step,
+                action: json(action),
+                field: name,
+                expected: e,
+                actual: a,
+            });
         }
     };
     field("reply".into(), json(&expected.reply), json(&actual.reply));
@@ -199,8 +228,16 @@ fn compare(step: usize, action: &StepAction, expected: Option<&Expect>, actual: 
     let sessions: std::collections::BTreeSet<&String> =
         expected.events.keys().chain(actual.events.keys()).collect();
     for s in sessions {
-        field(format!("events.{s}"), json(&expected.events.get(s)), json(&actual.events.get(s)));
+        field(
+            format!("events.{s}"),
+            json(&expected.events.get(s)),
+            json(&actual.events.get(s)),
+        );
     }
-    field("before_reply".into(), json(&expected.before_reply), json(&actual.before_reply));
+    field(
+        "before_reply".into(),
+        json(&expected.before_reply),
+        json(&actual.before_reply),
+    );
     out
 }

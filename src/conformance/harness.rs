@@ -47,7 +47,10 @@ struct Collected {
 impl Harness {
     /// A fresh server whose tickTime is `tick_ms`, at time 0.
     pub fn new(tick_ms: u32) -> Self {
-        let config = ServerConfig { tick_ms, ..ServerConfig::default() };
+        let config = ServerConfig {
+            tick_ms,
+            ..ServerConfig::default()
+        };
         Harness {
             server: Server::new(config),
             clients: BTreeMap::new(),
@@ -64,13 +67,22 @@ impl Harness {
     }
 
     /// Runs one step. `in_flight` decides a `send_then_disconnect` and is ignored otherwise.
-    pub fn step(&mut self, action: &StepAction, in_flight: InFlight) -> Result<Expect, ScriptError> {
+    pub fn step(
+        &mut self,
+        action: &StepAction,
+        in_flight: InFlight,
+    ) -> Result<Expect, ScriptError> {
         let mut c = Collected::default();
         let mut expect = Expect::default();
         match action {
-            StepAction::Connect { session, timeout_ms } => {
+            StepAction::Connect {
+                session,
+                timeout_ms,
+            } => {
                 if self.ids.contains_key(session) {
-                    return Err(ScriptError(format!("session {session:?} is connected twice")));
+                    return Err(ScriptError(format!(
+                        "session {session:?} is connected twice"
+                    )));
                 }
                 let (id, negotiated) = self.server.connect(self.now_ms, *timeout_ms);
                 let (client, hello) = Client::connected(id, negotiated);
@@ -127,7 +139,9 @@ impl Harness {
                 let id = self.id(session)?;
                 let client = self.client(session)?;
                 if client.state() != ClientState::Disconnected {
-                    return Err(ScriptError(format!("session {session:?} is not disconnected")));
+                    return Err(ScriptError(format!(
+                        "session {session:?} is not disconnected"
+                    )));
                 }
                 let (last_zxid, watches) = (client.last_zxid(), client.set_watches());
                 let answer = self.server.reconnect(self.now_ms, id, last_zxid, &watches);
@@ -146,16 +160,22 @@ impl Harness {
                     .into_iter()
                     .partition(|f| f.session == id && matches!(f.message, ToClient::Reply { .. }));
                 self.deliver(&mut c, rest, None);
-                if let Some(ToClient::Reply { reply, .. }) = reply.into_iter().next().map(|f| f.message) {
+                if let Some(ToClient::Reply { reply, .. }) =
+                    reply.into_iter().next().map(|f| f.message)
+                {
                     c.reply = Some(reply);
                 }
                 self.client(session)?.closed();
             }
             StepAction::Wait { ms } => self.wait(&mut c, u64::from(*ms)),
         }
+        // `before_reply` is written for requests whose session received events.
+        let acting_got_events = action.session().is_some_and(|a| c.events.contains_key(a));
+        if matches!(action, StepAction::Request { .. }) && acting_got_events {
+            expect.before_reply = c.before_reply;
+        }
         expect.reply = c.reply.map(|r| self.normalize_reply(r));
         expect.events = c.events;
-        expect.before_reply = c.before_reply;
         Ok(expect)
     }
 
@@ -173,10 +193,18 @@ impl Harness {
     }
 
     fn name_of(&self, id: SessionId) -> Option<String> {
-        self.ids.iter().find(|(_, v)| **v == id).map(|(k, _)| k.clone())
+        self.ids
+            .iter()
+            .find(|(_, v)| **v == id)
+            .map(|(k, _)| k.clone())
     }
 
-    fn drop_connection(&mut self, c: &mut Collected, session: &str, id: SessionId) -> Result<(), ScriptError> {
+    fn drop_connection(
+        &mut self,
+        c: &mut Collected,
+        session: &str,
+        id: SessionId,
+    ) -> Result<(), ScriptError> {
         self.server.disconnect(id);
         let deliveries = self.client(session)?.disconnected();
         self.collect(c, session, deliveries);
@@ -186,24 +214,24 @@ impl Harness {
     /// Hands frames to their clients in order and collects what the clients deliver.
     fn deliver(&mut self, c: &mut Collected, frames: Vec<Outgoing>, acting: Option<&str>) {
         for frame in frames {
-            let Some(name) = self.name_of(frame.session) else { continue };
+            let Some(name) = self.name_of(frame.session) else {
+                continue;
+            };
             if let ToClient::Reply { zxid, .. } = &frame.message {
                 if acting == Some(name.as_str()) {
                     c.reply_zxid = Some(*zxid);
-                    c.before_reply = Some(c.events.get(&name).map_or(0, Vec::len));
                 }
             }
             if matches!(frame.message, ToClient::Drop) {
                 self.server.disconnect(frame.session);
             }
             let deliveries = match self.clients.get_mut(&name) {
-                Some(client) if client.state() == ClientState::Connected => client.receive(&frame.message),
+                Some(client) if client.state() == ClientState::Connected => {
+                    client.receive(&frame.message)
+                }
                 _ => continue,
             };
             self.collect(c, &name, deliveries);
-        }
-        if c.before_reply.is_some() && acting.is_some_and(|a| !c.events.contains_key(a)) {
-            c.before_reply = None;
         }
     }
 
@@ -213,7 +241,10 @@ impl Harness {
                 Delivery::Event { event } => {
                     c.events.entry(session.to_string()).or_default().push(event)
                 }
-                Delivery::Reply { reply, .. } => c.reply = Some(reply),
+                Delivery::Reply { reply, .. } => {
+                    c.before_reply = Some(c.events.get(session).map_or(0, Vec::len));
+                    c.reply = Some(reply);
+                }
             }
         }
     }
@@ -246,18 +277,28 @@ impl Harness {
     fn normalize_response(&self, r: Response) -> Response {
         let n = |s: Stat| self.normalize_stat(s);
         match r {
-            Response::Create { path, stat } => Response::Create { path, stat: stat.map(n) },
+            Response::Create { path, stat } => Response::Create {
+                path,
+                stat: stat.map(n),
+            },
             Response::Stat { stat } => Response::Stat { stat: n(stat) },
-            Response::Data { data, stat } => Response::Data { data, stat: n(stat) },
+            Response::Data { data, stat } => Response::Data {
+                data,
+                stat: n(stat),
+            },
             Response::Acl { acl, stat } => Response::Acl { acl, stat: n(stat) },
-            Response::Children { children, stat } => {
-                Response::Children { children, stat: stat.map(n) }
-            }
+            Response::Children { children, stat } => Response::Children {
+                children,
+                stat: stat.map(n),
+            },
             Response::Multi { results } => Response::Multi {
                 results: results
                     .into_iter()
                     .map(|r| match r {
-                        OpResult::Create { path, stat } => OpResult::Create { path, stat: stat.map(n) },
+                        OpResult::Create { path, stat } => OpResult::Create {
+                            path,
+                            stat: stat.map(n),
+                        },
                         OpResult::SetData { stat } => OpResult::SetData { stat: n(stat) },
                         other => other,
                     })
