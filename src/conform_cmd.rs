@@ -19,6 +19,17 @@ pub struct ConformArgs {
 /// The committed transcripts, recorded from a real ZooKeeper 3.8.0.
 pub const DEFAULT_TRANSCRIPTS: &str = "tests/conformance/transcripts";
 
+/// The committed transcripts: relative to the working directory when run from a checkout,
+/// else where this build's sources are.
+pub fn default_transcripts() -> PathBuf {
+    let here = PathBuf::from(DEFAULT_TRANSCRIPTS);
+    if here.is_dir() {
+        here
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_TRANSCRIPTS)
+    }
+}
+
 /// Totals over a run of `zksim conform`.
 #[derive(Debug, Serialize)]
 pub struct Summary {
@@ -72,7 +83,7 @@ pub fn conform(files: &[PathBuf]) -> Result<Summary, String> {
 /// Runs `zksim conform`; `Ok(false)` when any step mismatched.
 pub fn run(args: &ConformArgs) -> Result<bool, String> {
     let paths = if args.transcripts.is_empty() {
-        vec![PathBuf::from(DEFAULT_TRANSCRIPTS)]
+        vec![default_transcripts()]
     } else {
         args.transcripts.clone()
     };

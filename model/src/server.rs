@@ -195,6 +195,13 @@ impl Server {
         &self.watches
     }
 
+    /// Sets a node's sequence counter, to reach states no short history reaches (the counter
+    /// overflow). For tests.
+    #[doc(hidden)]
+    pub fn seed_sequence_counter(&mut self, path: &str, value: i32) {
+        self.tree.seed_child_creates(path, value);
+    }
+
     /// The last zxid handed out.
     pub fn last_zxid(&self) -> Zxid {
         self.zxid
@@ -818,5 +825,92 @@ fn op_response(result: OpResult) -> Response {
         OpResult::Create { path, stat } => Response::Create { path, stat },
         OpResult::SetData { stat } => Response::Stat { stat },
         OpResult::Delete | OpResult::Check | OpResult::Error { .. } => Response::Empty,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(path: &str, mode: CreateMode) -> Request {
+        Request::Create {
+            path: path.into(),
+            data: Data::bytes("x"),
+            acl: Acl::open(),
+            mode,
+            ttl_ms: None,
+            stat: false,
+        }
+    }
+
+    fn reply(out: &[Outgoing]) -> &Reply {
+        match &out.last().expect("a frame").message {
+            ToClient::Reply { reply, .. } => reply,
+            other => panic!("not a reply: {other:?}"),
+        }
+    }
+
+    // Checklist item 23: past 2^31-1 the suffix is -2147483648, eleven characters.
+    #[test]
+    fn the_sequence_counter_overflows_to_a_negative_suffix() {
+        let mut server = Server::new(ServerConfig::default());
+        let (a, _) = server.connect(0, 4000);
+        server.handle(0, a, 1, &create("/q", CreateMode::Persistent));
+        server.seed_sequence_counter("/q", i32::MAX);
+        let seq = CreateMode::PersistentSequential;
+        let first = server.handle(0, a, 2, &create("/q/s-", seq));
+        let second = server.handle(0, a, 3, &create("/q/s-", seq));
+        let path = |r: &Reply| match r {
+            Ok(Response::Create { path, .. }) => path.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(path(reply(&first)), "/q/s-2147483647");
+        assert_eq!(path(reply(&second)), "/q/s--2147483648");
+    }
+
+    // Checklist item 54: expiry comes at lastHeard + timeout rounded up to the next tick, and
+    // a session heard from in time lives on.
+    #[test]
+    fn sessions_expire_at_the_tick_after_their_timeout_unless_heard_from() {
+        let mut server = Server::new(ServerConfig {
+            tick_ms: 200,
+            ..ServerConfig::default()
+        });
+        let (a, timeout) = server.connect(50, 400);
+        assert_eq!(timeout, 400);
+        assert_eq!(server.sessions()[&a].deadline_ms, 600);
+        for now in (100..5000).step_by(100) {
+            server.touch(now, a);
+            assert!(server.expire_due(now).is_empty());
+        }
+        assert!(server.is_live(a));
+        let deadline = server.sessions()[&a].deadline_ms;
+        assert!(server.expire_due(deadline - 1).is_empty());
+        server.expire_due(deadline);
+        assert!(!server.is_live(a));
+    }
+
+    // Checklist item 29: an oversize request drops the connection and applies nothing.
+    #[test]
+    fn an_oversize_request_drops_the_connection_and_applies_nothing() {
+        let mut server = Server::new(ServerConfig::default());
+        let (a, _) = server.connect(0, 4000);
+        let zxid = server.last_zxid();
+        let big = Request::SetData {
+            path: "/".into(),
+            data: Data::bytes(vec![0; 1 << 20]),
+            version: -1,
+        };
+        let out = server.handle(0, a, 1, &big);
+        assert_eq!(
+            out,
+            vec![Outgoing {
+                session: a,
+                message: ToClient::Drop
+            }]
+        );
+        assert_eq!(server.last_zxid(), zxid);
+        assert!(server.is_live(a));
+        assert_eq!(server.tree().get("/").unwrap().version, 0);
     }
 }

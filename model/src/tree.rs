@@ -298,6 +298,14 @@ impl DataTree {
         node.aversion = aversion;
     }
 
+    /// Sets a node's creation counter (tests reaching the overflow).
+    pub(crate) fn seed_child_creates(&mut self, p: &str, value: i32) {
+        self.nodes
+            .get_mut(p)
+            .expect("an existing node")
+            .child_creates = value;
+    }
+
     /// Checks every redundant piece of state against the nodes: each non-root node's parent
     /// exists and lists it, each listed child exists, ephemerals have no children and are
     /// indexed under their owner, and the index holds nothing else. Panics with the broken rule.

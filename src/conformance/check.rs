@@ -170,7 +170,7 @@ fn explore(mut h: Harness, t: &Transcript, from: usize) -> Result<Run, ScriptErr
             let mut best: Option<Run> = None;
             for fate in [InFlight::Applied, InFlight::Lost] {
                 let mut branch = h.clone();
-                let got = branch.step(&step.action, fate)?;
+                let got = branch.step(&step.action, fate).map_err(|e| at(i, e))?;
                 let mut rest = explore(branch, t, i + 1)?;
                 let mut here = compare(i, &step.action, step.expect.as_ref(), &got);
                 here.append(&mut rest.mismatches);
@@ -185,11 +185,17 @@ fn explore(mut h: Harness, t: &Transcript, from: usize) -> Result<Run, ScriptErr
             run.applied.extend(best.applied);
             return Ok(run);
         }
-        let got = h.step(&step.action, InFlight::Applied)?;
+        let got = h
+            .step(&step.action, InFlight::Applied)
+            .map_err(|e| at(i, e))?;
         run.mismatches
             .extend(compare(i, &step.action, step.expect.as_ref(), &got));
     }
     Ok(run)
+}
+
+fn at(step: usize, ScriptError(problem): ScriptError) -> ScriptError {
+    ScriptError(format!("step {step}: {problem}"))
 }
 
 fn json<T: Serialize>(v: &T) -> String {
