@@ -378,6 +378,34 @@ impl Server {
         out
     }
 
+    /// One run of the server's `ContainerManager` (every `znode.container.checkIntervalMs`,
+    /// 60 s by default): deletes each container that is childless and has had a child, then
+    /// each TTL node that is childless and unmodified for longer than its TTL. Each deletion is
+    /// its own transaction (a `deleteContainer` request from the server itself) and fires
+    /// watches as a delete does. Candidates are taken in path order (ZooKeeper iterates a
+    /// concurrent set whose order is unspecified).
+    pub fn check_containers(&mut self, now_ms: u64) -> Vec<Outgoing> {
+        let candidates: Vec<String> = self
+            .tree
+            .iter()
+            .filter(|(_, n)| n.children.is_empty())
+            .filter(|(_, n)| match n.kind {
+                NodeKind::Container => n.child_creates > 0,
+                NodeKind::Ttl { ttl_ms } => now_ms as i64 - n.mtime > ttl_ms,
+                _ => false,
+            })
+            .map(|(p, _)| p.to_string())
+            .collect();
+        let mut out = Vec::new();
+        for p in candidates {
+            let zxid = self.next_zxid();
+            let trigger = self.tree.delete(&p, zxid);
+            self.debug_check();
+            out.extend(self.fire(&[trigger]));
+        }
+        out
+    }
+
     /// Handles one request from a connected session; returns the frames sent, the reply last.
     /// An oversize request drops the connection instead (nothing applied, no zxid used).
     pub fn handle(
@@ -912,5 +940,70 @@ mod tests {
         assert_eq!(server.last_zxid(), zxid);
         assert!(server.is_live(a));
         assert_eq!(server.tree().get("/").unwrap().version, 0);
+    }
+
+    // Containers go once empty after having had a child; TTL nodes once childless and
+    // unmodified for longer than their TTL (extended types on).
+    #[test]
+    fn the_container_manager_removes_empty_containers_and_expired_ttl_nodes() {
+        let config = ServerConfig {
+            extended_types_enabled: true,
+            ..ServerConfig::default()
+        };
+        let mut server = Server::new(config);
+        let (a, _) = server.connect(0, 4000);
+        server.handle(0, a, 1, &create("/c", CreateMode::Container));
+        server.handle(0, a, 2, &create("/fresh", CreateMode::Container));
+        let ttl = Request::Create {
+            path: "/t".into(),
+            data: Data::bytes("x"),
+            acl: Acl::open(),
+            mode: CreateMode::PersistentWithTtl,
+            ttl_ms: Some(1000),
+            stat: false,
+        };
+        assert!(reply(&server.handle(0, a, 3, &ttl)).is_ok());
+        server.handle(0, a, 4, &create("/c/child", CreateMode::Persistent));
+        assert!(
+            server.check_containers(500).is_empty(),
+            "nothing is due yet"
+        );
+        server.handle(
+            0,
+            a,
+            5,
+            &Request::Delete {
+                path: "/c/child".into(),
+                version: -1,
+            },
+        );
+        server.check_containers(500);
+        assert!(!server.tree().contains("/c"));
+        assert!(
+            server.tree().contains("/fresh"),
+            "a container that never had a child stays"
+        );
+        assert!(server.tree().contains("/t"));
+        server.check_containers(1001);
+        assert!(!server.tree().contains("/t"));
+    }
+
+    // TTL nodes need extended types; without them the server answers Unimplemented.
+    #[test]
+    fn ttl_nodes_are_unimplemented_unless_extended_types_are_on() {
+        let mut server = Server::new(ServerConfig::default());
+        let (a, _) = server.connect(0, 4000);
+        let ttl = Request::Create {
+            path: "/t".into(),
+            data: Data::NULL,
+            acl: Acl::open(),
+            mode: CreateMode::PersistentWithTtl,
+            ttl_ms: Some(1000),
+            stat: false,
+        };
+        assert_eq!(
+            reply(&server.handle(0, a, 1, &ttl)),
+            &Err(ErrorCode::Unimplemented)
+        );
     }
 }
