@@ -18,7 +18,9 @@ use crate::children::ChildSet;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorCode;
-use crate::op::{AddWatchMode, EventType, KeeperState, Reply, Request, Response, WatchedEvent};
+use crate::op::{
+    AddWatchMode, EventType, KeeperState, Reply, Request, Response, WatchedEvent, WatcherType,
+};
 use crate::path;
 use crate::server::{SetWatches, ToClient};
 use crate::stat::{SessionId, Zxid};
@@ -81,6 +83,87 @@ impl Default for ClientWatches {
             child: table(),
             persistent: table(),
             persistent_recursive: table(),
+        }
+    }
+}
+
+impl ClientWatches {
+    /// Records the watch a reply leaves registered, as the Java client's
+    /// `WatchRegistration.register` does: only on success, except that `exists` also registers
+    /// (an exists watch) on NoNode. A successful `removeWatches` drops the local entries.
+    pub fn on_reply(&mut self, req: &Request, code: ErrorCode) {
+        let ok = code == ErrorCode::Ok;
+        match req {
+            Request::Exists { path, watch: true } if ok => {
+                self.data.insert(path);
+            }
+            Request::Exists { path, watch: true } if code == ErrorCode::NoNode => {
+                self.exist.insert(path);
+            }
+            Request::GetData { path, watch: true }
+            | Request::GetChildren {
+                path, watch: true, ..
+            } if ok => {
+                let table = if matches!(req, Request::GetData { .. }) {
+                    &mut self.data
+                } else {
+                    &mut self.child
+                };
+                table.insert(path);
+            }
+            Request::AddWatch { path, mode } if ok => {
+                match mode {
+                    AddWatchMode::Persistent => self.persistent.insert(path),
+                    AddWatchMode::PersistentRecursive => self.persistent_recursive.insert(path),
+                };
+            }
+            Request::RemoveWatches { path, watcher_type } if ok => {
+                if matches!(watcher_type, WatcherType::Data | WatcherType::Any) {
+                    self.data.remove(path);
+                    self.exist.remove(path);
+                }
+                if matches!(watcher_type, WatcherType::Children | WatcherType::Any) {
+                    self.child.remove(path);
+                }
+                if *watcher_type == WatcherType::Any {
+                    self.persistent.remove(path);
+                    self.persistent_recursive.remove(path);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `ZKWatchManager.materialize`: a delivered event consumes the one-shot watches it
+    /// answers; persistent ones stay.
+    pub fn on_event(&mut self, event: &WatchedEvent) {
+        let p = event.path.as_str();
+        match event.kind {
+            EventType::NodeCreated | EventType::NodeDataChanged => {
+                self.data.remove(p);
+                self.exist.remove(p);
+            }
+            EventType::NodeChildrenChanged => {
+                self.child.remove(p);
+            }
+            EventType::NodeDeleted => {
+                self.data.remove(p);
+                self.exist.remove(p);
+                self.child.remove(p);
+            }
+            _ => {}
+        }
+    }
+
+    /// What a reconnect re-registers: each table in the Java client's iteration order.
+    pub fn set_watches(&self) -> SetWatches {
+        let list = |s: &ChildSet| s.iter().map(str::to_string).collect();
+        SetWatches {
+            data: list(&self.data),
+            exist: list(&self.exist),
+            child: list(&self.child),
+            persistent: list(&self.persistent),
+            persistent_recursive: list(&self.persistent_recursive),
         }
     }
 }
@@ -178,7 +261,7 @@ impl Client {
     pub fn receive(&mut self, frame: &ToClient) -> Vec<Delivery> {
         match frame {
             ToClient::Event { event } => {
-                self.materialize(event);
+                self.watches.on_event(event);
                 vec![Delivery::Event {
                     event: event.clone(),
                 }]
@@ -192,7 +275,8 @@ impl Client {
                 if *zxid > 0 {
                     self.last_zxid = self.last_zxid.max(*zxid);
                 }
-                self.register(&req, reply);
+                let code = reply.as_ref().err().copied().unwrap_or(ErrorCode::Ok);
+                self.watches.on_reply(&req, code);
                 vec![Delivery::Reply {
                     xid: *xid,
                     reply: reply.clone(),
@@ -221,17 +305,10 @@ impl Client {
         out
     }
 
-    /// What the client offers the server when it reconnects: its session, `lastZxid` and the
-    /// watches to re-register, each list in the Java client's order.
+    /// What the client offers the server when it reconnects: its watches, each list in the
+    /// Java client's order (with [`Client::last_zxid`]).
     pub fn set_watches(&self) -> SetWatches {
-        let list = |s: &ChildSet| s.iter().map(str::to_string).collect();
-        SetWatches {
-            data: list(&self.watches.data),
-            exist: list(&self.watches.exist),
-            child: list(&self.watches.child),
-            persistent: list(&self.watches.persistent),
-            persistent_recursive: list(&self.watches.persistent_recursive),
-        }
+        self.watches.set_watches()
     }
 
     /// The server's answer to the reconnect: `None` when it no longer knows the session
@@ -255,78 +332,12 @@ impl Client {
         self.timeout_ms = timeout_ms;
         let mut out = vec![session_event(KeeperState::SyncConnected)];
         for event in events {
-            self.materialize(&event);
+            self.watches.on_event(&event);
             out.push(Delivery::Event { event });
         }
         let send: Vec<(i32, Request)> = self.queued.drain(..).collect();
         self.pending.extend(send.iter().cloned());
         (out, send)
-    }
-
-    /// Records the watch a successful (or, for exists, NoNode) read left at the server.
-    fn register(&mut self, req: &Request, reply: &Reply) {
-        let w = &mut self.watches;
-        match (req, reply) {
-            (Request::Exists { path, watch: true }, Ok(_)) => {
-                w.data.insert(path);
-            }
-            (Request::Exists { path, watch: true }, Err(ErrorCode::NoNode)) => {
-                w.exist.insert(path);
-            }
-            (Request::GetData { path, watch: true }, Ok(_)) => {
-                w.data.insert(path);
-            }
-            (
-                Request::GetChildren {
-                    path, watch: true, ..
-                },
-                Ok(_),
-            ) => {
-                w.child.insert(path);
-            }
-            (Request::AddWatch { path, mode }, Ok(Response::Empty)) => {
-                match mode {
-                    AddWatchMode::Persistent => w.persistent.insert(path),
-                    AddWatchMode::PersistentRecursive => w.persistent_recursive.insert(path),
-                };
-            }
-            (Request::RemoveWatches { path, watcher_type }, Ok(_)) => {
-                use crate::op::WatcherType::*;
-                if matches!(watcher_type, Data | Any) {
-                    w.data.remove(path);
-                    w.exist.remove(path);
-                }
-                if matches!(watcher_type, Children | Any) {
-                    w.child.remove(path);
-                }
-                if matches!(watcher_type, Any) {
-                    w.persistent.remove(path);
-                    w.persistent_recursive.remove(path);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// `ZKWatchManager.materialize`: a fired event consumes the one-shot watches it answers.
-    fn materialize(&mut self, event: &WatchedEvent) {
-        let w = &mut self.watches;
-        let p = &event.path;
-        match event.kind {
-            EventType::NodeCreated | EventType::NodeDataChanged => {
-                w.data.remove(p);
-                w.exist.remove(p);
-            }
-            EventType::NodeChildrenChanged => {
-                w.child.remove(p);
-            }
-            EventType::NodeDeleted => {
-                w.data.remove(p);
-                w.exist.remove(p);
-                w.child.remove(p);
-            }
-            _ => {}
-        }
     }
 
     /// Whether some watch the client holds would be told of `event` (used to check that the

@@ -288,11 +288,10 @@ impl Server {
             }
         }
         for p in &w.persistent {
-            self.watches.child.add(p, s, WatchMode::Persistent);
-            self.watches.data.add(p, s, WatchMode::Persistent);
+            self.add_persistent(s, p, WatchMode::Persistent);
         }
         for p in &w.persistent_recursive {
-            self.watches.data.add(p, s, WatchMode::PersistentRecursive);
+            self.add_persistent(s, p, WatchMode::PersistentRecursive);
         }
         events
     }
@@ -780,17 +779,11 @@ impl Server {
             }
             Request::Sync { path } => Ok(Response::Sync { path: path.clone() }),
             Request::AddWatch { path, mode } => {
-                match mode {
-                    AddWatchMode::Persistent => {
-                        self.watches.data.add(path, session, WatchMode::Persistent);
-                        self.watches.child.add(path, session, WatchMode::Persistent);
-                    }
-                    AddWatchMode::PersistentRecursive => {
-                        self.watches
-                            .data
-                            .add(path, session, WatchMode::PersistentRecursive);
-                    }
-                }
+                let mode = match mode {
+                    AddWatchMode::Persistent => WatchMode::Persistent,
+                    AddWatchMode::PersistentRecursive => WatchMode::PersistentRecursive,
+                };
+                self.add_persistent(session, path, mode);
                 Ok(Response::Empty)
             }
             Request::RemoveWatches { path, watcher_type } => {
@@ -798,6 +791,15 @@ impl Server {
             }
             _ => unreachable!("not a read: {req:?}"),
         }
+    }
+
+    /// `addWatch` (and its re-registration on reconnect): in 3.8.0 both kinds of persistent
+    /// watch go into both tables. The recursive one never fires NodeChildrenChanged and its
+    /// child-table copy only duplicates (and is deduplicated against) the data table's
+    /// NodeDeleted, but it is there for `removeWatches(Children)` to find, as on a real server.
+    fn add_persistent(&mut self, session: SessionId, p: &str, mode: WatchMode) {
+        self.watches.data.add(p, session, mode);
+        self.watches.child.add(p, session, mode);
     }
 
     /// `removeWatches`: NoWatcher when the session has no watch of that type on the path.

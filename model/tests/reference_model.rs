@@ -516,8 +516,9 @@ proptest! {
         let sids: Vec<SessionId> = (0..SESSIONS).map(|_| server.connect(0, 30_000).0).collect();
         let mut reference = Reference::new();
         reference.zxid = SESSIONS as i64;
-        let mut model_events: BTreeMap<usize, Vec<WatchedEvent>> = BTreeMap::new();
         for (i, (s, op)) in steps.iter().enumerate() {
+            let mut model_events: BTreeMap<usize, Vec<WatchedEvent>> = BTreeMap::new();
+            reference.events.clear();
             let frames = match op {
                 Op::Close => server.close(0, sids[*s], i as i32),
                 _ => server.handle(0, sids[*s], i as i32, &op.request()),
@@ -533,7 +534,15 @@ proptest! {
             }
             let expected = reference.apply(*s, op, &sids);
             prop_assert_eq!(normalize(model_reply.unwrap()), normalize(expected), "step {}: session {} {:?}", i, s, op);
-            prop_assert_eq!(&model_events, &reference.events, "events after step {}", i);
+            if matches!(op, Op::Close) {
+                // The reference deletes a closing session's ephemerals in path order; the
+                // server in ZooKeeper's hash order (pinned by the conformance transcripts).
+                // Here only the events themselves must agree.
+                for events in model_events.values_mut().chain(reference.events.values_mut()) {
+                    events.sort();
+                }
+            }
+            prop_assert_eq!(&model_events, &reference.events, "events of step {}", i);
             prop_assert_eq!(server.last_zxid(), reference.zxid, "zxid after step {}", i);
         }
     }

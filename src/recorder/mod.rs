@@ -1,6 +1,40 @@
-//! Records conformance transcripts from a real ZooKeeper server (owned by the recorder work).
+//! `zksim record`: runs conformance scripts against a real ZooKeeper server and writes the
+//! transcripts (see [`crate::conformance::transcript`] for the format).
+//!
+//! For every script the recorder starts a fresh standalone server ([`server`]), talks to it with
+//! a hand-written synchronous wire client ([`jute`], [`conn`]; the module doc of [`jute`] says
+//! why no client library is used), reproduces only the client-side behaviour of the Java
+//! client that a transcript depends on ([`record`], keeping its watch tables with the model's
+//! [`zksim_model::client::ClientWatches`]), and stops the server again.
+//!
+//! ## The `jute.maxbuffer` arithmetic (measured on 3.8.0 with `request_size_limit.json`)
+//! The server (`NIOServerCnxn.readLength`) reads the 4-byte frame length and closes the
+//! connection ("Len error") when it is greater than `jute.maxbuffer` = 1048575 (0xfffff). The
+//! length counts everything after the 4 length bytes themselves: the 8-byte `RequestHeader`
+//! (xid, type) plus the serialized request. So a request passes iff
+//! `8 + body_len <= 1048575`, where for the open ACL (`[31, "world", "anyone"]`, 27 bytes with
+//! its vector count):
+//! - create: `body = (4 + path) + (4 + data) + 27 + 4` (flags), so the frame is
+//!   `47 + path + data`; an 8-byte path allows 1048520 bytes of data;
+//! - setData: `body = (4 + path) + (4 + data) + 4` (version), so the frame is
+//!   `20 + path + data`; an 8-byte path allows 1048547 bytes of data;
+//! - createTTL adds 8 (the TTL), a multi adds a 9-byte `MultiHeader` per op plus 9 for the end
+//!   marker; null data counts 4 (the -1 length).
+//!
+//! One byte more and the server drops the connection without answering: the client sees
+//! ConnectionLoss, nothing is applied, no zxid is used, and the session survives.
 
-use std::path::PathBuf;
+pub mod conn;
+pub mod jute;
+pub mod record;
+pub mod server;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub use record::{record_transcript, RecordOptions};
+
+use crate::conformance::transcript::Transcript;
 
 /// Arguments of `zksim record`.
 #[derive(Clone, Debug, clap::Args)]
@@ -11,9 +45,116 @@ pub struct RecordArgs {
     /// Directory the recorded transcripts are written to.
     #[arg(long, short = 'o')]
     pub out: PathBuf,
+    /// Class path of the ZooKeeper server [default: /usr/share/java/zookeeper.jar plus
+    /// slf4j-nop.jar if present, else slf4j-simple.jar].
+    #[arg(long)]
+    pub zk_classpath: Option<String>,
+    /// The java executable.
+    #[arg(long, default_value = "java")]
+    pub java: String,
+    /// Seconds to wait for each server to start.
+    #[arg(long, default_value_t = 30)]
+    pub start_timeout_secs: u64,
 }
 
-/// Runs `zksim record`.
-pub fn run(_args: &RecordArgs) -> Result<(), String> {
-    Err("the recorder is not built yet".into())
+/// Runs `zksim record`: one fresh server per script, one transcript per script written to
+/// `--out` under the script's file name. A script that fails is reported (file, step, problem)
+/// and leaves no transcript behind; the others are still recorded.
+pub fn run(args: &RecordArgs) -> Result<(), String> {
+    let opts = RecordOptions {
+        java: args.java.clone(),
+        classpath: args
+            .zk_classpath
+            .clone()
+            .unwrap_or_else(server::default_classpath),
+        start_timeout: Duration::from_secs(args.start_timeout_secs),
+    };
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
+    let mut failures = Vec::new();
+    for script in &args.scripts {
+        if let Err(e) = record_file(script, &args.out, &opts) {
+            eprintln!("FAILED {}: {e}", script.display());
+            failures.push(format!("{}: {e}", script.display()));
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {} scripts failed to record:\n{}",
+            failures.len(),
+            args.scripts.len(),
+            failures.join("\n")
+        ))
+    }
+}
+
+// the recorder talks to a real server in real time
+#[allow(clippy::disallowed_methods)]
+fn record_file(script: &Path, out_dir: &Path, opts: &RecordOptions) -> Result<(), String> {
+    let started = Instant::now();
+    let text = std::fs::read_to_string(script).map_err(|e| format!("cannot read: {e}"))?;
+    let parsed = parse_script(&text).map_err(|e| format!("not a valid script: {e}"))?;
+    let recorded = record_transcript(&parsed, opts)?;
+    let file_name = script
+        .file_name()
+        .ok_or_else(|| "the script path has no file name".to_string())?;
+    let mut json = serde_json::to_string_pretty(&recorded)
+        .map_err(|e| format!("cannot serialize the transcript: {e}"))?;
+    json.push('\n');
+    write_atomically(&out_dir.join(file_name), json.as_bytes())?;
+    println!(
+        "recorded {} ({} steps) in {:.1} s",
+        recorded.name,
+        recorded.steps.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Reads a script (or a transcript) from JSON.
+pub fn parse_script(text: &str) -> Result<Transcript, String> {
+    serde_json::from_str(text).map_err(|e| e.to_string())
+}
+
+/// Writes `bytes` to `path` via a temporary file in the same directory and a rename, so a
+/// failure never leaves a half-written file or clobbers the old one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::File::open(&tmp).and_then(|f| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write {}: {e}", path.display())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp() {
+        let dir = std::env::temp_dir().join(format!("zksim-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("t.json");
+        write_atomically(&p, b"one").unwrap();
+        write_atomically(&p, b"two").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "two");
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        // Writing into a missing directory fails cleanly.
+        assert!(write_atomically(&dir.join("missing/x.json"), b"x").is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -1,0 +1,266 @@
+//! Starting and stopping a fresh standalone ZooKeeper server for one recording.
+//!
+//! Each [`Server`] gets its own temporary directory (config, data dir, log) and a free port on
+//! 127.0.0.1, and is stopped by its PID (SIGTERM, then SIGKILL) when dropped, so a failing or
+//! panicking recording never leaves a server behind. The directory is deleted afterwards.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// How to start the server.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The `java` executable.
+    pub java: String,
+    /// The class path holding `zookeeper.jar` and an slf4j binding.
+    pub classpath: String,
+    /// The server's tickTime in ms.
+    pub tick_ms: u32,
+    /// How long to wait for `srvr` to report `Mode: standalone`.
+    pub start_timeout: Duration,
+}
+
+/// The default class path: the Debian package's jar plus slf4j-nop (silent) if present, else
+/// slf4j-simple.
+pub fn default_classpath() -> String {
+    let nop = "/usr/share/java/slf4j-nop.jar";
+    let binding = if Path::new(nop).exists() {
+        nop
+    } else {
+        "/usr/share/java/slf4j-simple.jar"
+    };
+    format!("/usr/share/java/zookeeper.jar:{binding}")
+}
+
+/// A running server; stopped and cleaned up on drop.
+#[derive(Debug)]
+pub struct Server {
+    child: Option<Child>,
+    dir: PathBuf,
+    port: u16,
+    /// The `srvr` output seen when the server became ready.
+    pub srvr_at_start: String,
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A port that was free a moment ago (bind port 0 and let the OS choose).
+pub fn free_port() -> Result<u16, String> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot bind a port: {e}"))?;
+    l.local_addr()
+        .map(|a| a.port())
+        .map_err(|e| format!("cannot read the bound port: {e}"))
+}
+
+impl Server {
+    /// Starts a fresh server and waits until it serves.
+    pub fn start(cfg: &ServerConfig) -> Result<Server, String> {
+        let port = free_port()?;
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("zksim-record-{}-{n}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let data = dir.join("data");
+        std::fs::create_dir_all(&data)
+            .map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+        // From here on, Drop removes the directory even if starting fails.
+        let mut server = Server {
+            child: None,
+            dir: dir.clone(),
+            port,
+            srvr_at_start: String::new(),
+        };
+        let cfg_path = dir.join("zoo.cfg");
+        let cfg_text = format!(
+            "tickTime={tick}\n\
+             initLimit=10\n\
+             syncLimit=5\n\
+             dataDir={data}\n\
+             clientPort={port}\n\
+             clientPortAddress=127.0.0.1\n\
+             admin.enableServer=false\n\
+             4lw.commands.whitelist=*\n\
+             maxClientCnxns=0\n",
+            tick = cfg.tick_ms,
+            data = data.display(),
+        );
+        std::fs::write(&cfg_path, cfg_text)
+            .map_err(|e| format!("cannot write {}: {e}", cfg_path.display()))?;
+        let log_path = dir.join("server.log");
+        let log = std::fs::File::create(&log_path)
+            .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+        let log2 = log
+            .try_clone()
+            .map_err(|e| format!("cannot dup the log file: {e}"))?;
+        let child = Command::new(&cfg.java)
+            .arg("-Xmx512m")
+            .arg("-cp")
+            .arg(&cfg.classpath)
+            .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
+            .arg(&cfg_path)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .map_err(|e| format!("cannot start `{}`: {e}", cfg.java))?;
+        server.child = Some(child);
+        server.wait_ready(cfg.start_timeout)?;
+        Ok(server)
+    }
+
+    /// The client address.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The end of the server's log, for error messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    }
+
+    // the recorder talks to a real server in real time
+    #[allow(clippy::disallowed_methods)]
+    fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(format!(
+                        "the ZooKeeper server exited during startup ({status}); its log ends:\n{}",
+                        self.log_tail()
+                    ));
+                }
+            }
+            // A short read timeout: during startup the server sometimes accepts a connection
+            // and then neither answers nor closes it.
+            match four_letter_word_within(self.addr(), "srvr", Duration::from_millis(500)) {
+                Ok(out) if out.contains("Mode: standalone") => {
+                    self.srvr_at_start = out;
+                    return Ok(());
+                }
+                other => {
+                    if std::env::var_os("ZKSIM_RECORD_TRACE").is_some_and(|v| v == "1") {
+                        eprintln!("[zksim record] readiness probe: {other:?}");
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "the ZooKeeper server on port {} did not report `Mode: standalone` within {} s; \
+                     its log ends:\n{}",
+                    self.port,
+                    timeout.as_secs_f64(),
+                    self.log_tail()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    // the recorder talks to a real server in real time
+    #[allow(clippy::disallowed_methods)]
+    fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Ok(None) = child.try_wait() {
+            // SIGTERM by PID (std only offers SIGKILL).
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                match child.try_wait() {
+                    Ok(Some(_)) | Err(_) => break,
+                    Ok(None) if Instant::now() >= deadline => {
+                        eprintln!(
+                            "warning: the ZooKeeper server (pid {}) ignored SIGTERM for 5 s; \
+                             sending SIGKILL",
+                            child.id()
+                        );
+                        let _ = child.kill();
+                        break;
+                    }
+                    Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        }
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Sends a four-letter word and returns the whole answer.
+pub fn four_letter_word(addr: SocketAddr, word: &str) -> Result<String, String> {
+    four_letter_word_within(addr, word, Duration::from_secs(5))
+}
+
+/// Sends a four-letter word and returns the whole answer, waiting at most `timeout` for it.
+pub fn four_letter_word_within(
+    addr: SocketAddr,
+    word: &str,
+    timeout: Duration,
+) -> Result<String, String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500))
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    s.set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    s.write_all(word.as_bytes()).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// The `Zxid: 0x…` line of a `srvr` answer.
+pub fn srvr_zxid(srvr: &str) -> Result<i64, String> {
+    let line = srvr
+        .lines()
+        .find_map(|l| l.strip_prefix("Zxid:"))
+        .ok_or_else(|| format!("no `Zxid:` line in the srvr answer:\n{srvr}"))?;
+    let hex = line.trim().trim_start_matches("0x");
+    i64::from_str_radix(hex, 16).map_err(|e| format!("bad zxid {line:?} in srvr: {e}"))
+}
+
+/// The version from the `Zookeeper version: 3.8.0-…, built on …` line of a `srvr` answer.
+pub fn srvr_version(srvr: &str) -> Option<String> {
+    let line = srvr
+        .lines()
+        .find_map(|l| l.strip_prefix("Zookeeper version:"))?;
+    let v = line.trim().split([',', '-']).next()?.trim();
+    (!v.is_empty()).then(|| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_srvr() {
+        let s = "Zookeeper version: 3.8.0-${mvngit.commit.id}, built on 2024-06-16 10:00 UTC\n\
+                 Latency min/avg/max: 0/0.0/0\nReceived: 1\nSent: 0\nConnections: 1\n\
+                 Outstanding: 0\nZxid: 0x1a\nMode: standalone\nNode count: 5\n";
+        assert_eq!(srvr_zxid(s).unwrap(), 0x1a);
+        assert_eq!(srvr_version(s).as_deref(), Some("3.8.0"));
+        assert!(srvr_zxid("Mode: standalone").is_err());
+    }
+}
