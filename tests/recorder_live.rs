@@ -1,7 +1,8 @@
 //! Records small scripts against a real ZooKeeper 3.8 server (Debian's `zookeeper` package).
 //!
-//! Skipped, with a message, when `java` or `/usr/share/java/zookeeper.jar` is missing, unless
-//! `ZKSIM_REQUIRE_ZOOKEEPER=1` is set: then a missing ZooKeeper fails the test.
+//! When `/usr/share/java/zookeeper.jar` is missing the test runs `.ci/install-zookeeper`. If
+//! ZooKeeper still cannot run (no `java`, no root, no registry) the test is skipped with a
+//! message, unless `ZKSIM_REQUIRE_ZOOKEEPER=1` is set: then it fails.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -21,7 +22,7 @@ fn zookeeper_available(test: &str) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    let jar_ok = Path::new(JAR).exists();
+    let jar_ok = Path::new(JAR).exists() || install_zookeeper(test);
     if java_ok && jar_ok {
         return true;
     }
@@ -34,6 +35,19 @@ fn zookeeper_available(test: &str) -> bool {
     }
     eprintln!("SKIPPED {why}");
     false
+}
+
+/// Runs the project's installer for Debian's `zookeeper` package; whether the jar is there
+/// afterwards. (It needs root or passwordless sudo and the package registry.)
+/// Runs once per test binary, as the tests run in parallel.
+fn install_zookeeper(test: &str) -> bool {
+    static INSTALLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *INSTALLED.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/install-zookeeper");
+        eprintln!("{test}: {JAR} is missing; running {}", script.display());
+        let ran = Command::new(&script).stdout(Stdio::null()).status();
+        ran.is_ok_and(|s| s.success()) && Path::new(JAR).exists()
+    })
 }
 
 fn expect(t: &Transcript, i: usize) -> &Expect {
