@@ -33,6 +33,7 @@ use zksim_model::op::{
     Acl, AddWatchMode, CreateMode, OpResult, Request, Response, WatchedEvent, WatcherType,
 };
 use zksim_model::op::{EventType, KeeperState};
+use zksim_model::server::SetWatches;
 use zksim_model::{Data, Stat};
 
 /// ZooKeeper opcodes (`ZooDefs.OpCode`) the recorder uses.
@@ -515,68 +516,29 @@ pub fn encode_request(xid: i32, req: &Request) -> Result<Vec<u8>, String> {
     Ok(w.buf)
 }
 
-/// `SetWatches` (101) or `SetWatches2` (105): the watch lists re-registered on reconnect.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SetWatches {
-    /// The client's lastZxid.
-    pub relative_zxid: i64,
-    /// Data watches (getData, exists on an existing node).
-    pub data: Vec<String>,
-    /// Exist watches (exists on a missing node).
-    pub exist: Vec<String>,
-    /// Child watches.
-    pub child: Vec<String>,
-    /// Persistent watches.
-    pub persistent: Vec<String>,
-    /// Persistent recursive watches.
-    pub persistent_recursive: Vec<String>,
-}
-
-impl SetWatches {
-    /// The request a reconnecting client sends for its watch tables and lastZxid.
-    pub fn new(relative_zxid: i64, w: zksim_model::server::SetWatches) -> Self {
-        SetWatches {
-            relative_zxid,
-            data: w.data,
-            exist: w.exist,
-            child: w.child,
-            persistent: w.persistent,
-            persistent_recursive: w.persistent_recursive,
-        }
+/// The `SetWatches` (101) or `SetWatches2` (105) frame payload, header xid -8, that
+/// re-registers a reconnecting client's watches relative to its lastZxid. As
+/// `ClientCnxn.primeConnection` in 3.8: plain `setWatches` when there are no persistent
+/// watches, `setWatches2` otherwise. (The Java client also splits lists longer than 128K
+/// characters into several packets; the recorder never has that many.)
+pub fn encode_set_watches(relative_zxid: i64, w: &SetWatches) -> Vec<u8> {
+    let v2 = !w.persistent.is_empty() || !w.persistent_recursive.is_empty();
+    let mut out = Writer::new();
+    out.int(xid::SET_WATCHES);
+    out.int(if v2 {
+        opcode::SET_WATCHES2
+    } else {
+        opcode::SET_WATCHES
+    });
+    out.long(relative_zxid);
+    out.strings(&w.data);
+    out.strings(&w.exist);
+    out.strings(&w.child);
+    if v2 {
+        out.strings(&w.persistent);
+        out.strings(&w.persistent_recursive);
     }
-
-    /// Whether there is nothing to re-register.
-    pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
-            && self.exist.is_empty()
-            && self.child.is_empty()
-            && self.persistent.is_empty()
-            && self.persistent_recursive.is_empty()
-    }
-
-    /// The frame payload, with header xid -8. As `ClientCnxn.primeConnection` in 3.8: plain
-    /// `setWatches` when there are no persistent watches, `setWatches2` otherwise. (The Java
-    /// client also splits lists longer than 128K characters into several packets; the
-    /// recorder never has that many.)
-    pub fn encode(&self) -> Vec<u8> {
-        let v2 = !self.persistent.is_empty() || !self.persistent_recursive.is_empty();
-        let mut w = Writer::new();
-        w.int(xid::SET_WATCHES);
-        w.int(if v2 {
-            opcode::SET_WATCHES2
-        } else {
-            opcode::SET_WATCHES
-        });
-        w.long(self.relative_zxid);
-        w.strings(&self.data);
-        w.strings(&self.exist);
-        w.strings(&self.child);
-        if v2 {
-            w.strings(&self.persistent);
-            w.strings(&self.persistent_recursive);
-        }
-        w.buf
-    }
+    out.buf
 }
 
 /// Decodes the body of a successful reply to `req` (reply-header err 0). Stats are raw.
@@ -920,7 +882,6 @@ mod tests {
     #[test]
     fn set_watches_v1_and_v2() {
         let mut sw = SetWatches {
-            relative_zxid: 0x1234,
             data: vec!["/a".into()],
             exist: vec![],
             child: vec!["/".into(), "/b".into()],
@@ -930,7 +891,7 @@ mod tests {
                   00000001 00000002 2f61 \
                   00000000 \
                   00000002 00000001 2f 00000002 2f62";
-        assert_eq!(hex(&sw.encode()), hex(&unhex(v1)));
+        assert_eq!(hex(&encode_set_watches(0x1234, &sw)), hex(&unhex(v1)));
         sw.persistent_recursive = vec!["/r".into()];
         let v2 = "fffffff8 00000069 0000000000001234 \
                   00000001 00000002 2f61 \
@@ -938,7 +899,7 @@ mod tests {
                   00000002 00000001 2f 00000002 2f62 \
                   00000000 \
                   00000001 00000002 2f72";
-        assert_eq!(hex(&sw.encode()), hex(&unhex(v2)));
+        assert_eq!(hex(&encode_set_watches(0x1234, &sw)), hex(&unhex(v2)));
     }
 
     #[test]

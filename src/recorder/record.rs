@@ -575,12 +575,13 @@ impl Runner {
                 resp.session_id, s.raw_id
             ));
         }
-        let set_watches = jute::SetWatches::new(s.last_zxid, s.watches.set_watches());
+        let set_watches = s.watches.set_watches();
+        let frame = jute::encode_set_watches(s.last_zxid, &set_watches);
         self.sessions[i].link = Link::Connected(conn);
         self.push_event(i, WatchedEvent::session(KeeperState::SyncConnected));
         expect.negotiated_timeout_ms = Some(resp.timeout_ms as u32);
         if !set_watches.is_empty() {
-            if !self.send(i, &set_watches.encode())? {
+            if !self.send(i, &frame)? {
                 self.drop_connection(i);
                 return Ok(());
             }
