@@ -112,6 +112,59 @@ pub struct Outgoing {
     pub message: ToClient,
 }
 
+/// A change the server committed, for traces: what happened to the tree or the sessions, at
+/// which zxid.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum Change {
+    /// A session was created.
+    SessionCreated {
+        /// The txn's zxid.
+        zxid: Zxid,
+        /// The new session.
+        session: SessionId,
+    },
+    /// A session was closed or expired (its ephemerals' deletions follow, same zxid).
+    SessionClosed {
+        /// The txn's zxid.
+        zxid: Zxid,
+        /// The session.
+        session: SessionId,
+        /// Whether it expired (rather than being closed by its client).
+        expired: bool,
+    },
+    /// A znode was created.
+    Created {
+        /// The txn's zxid.
+        zxid: Zxid,
+        /// The path.
+        path: String,
+        /// The data.
+        data: Data,
+        /// The owning session of an ephemeral.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<SessionId>,
+    },
+    /// A znode was deleted.
+    Deleted {
+        /// The txn's zxid.
+        zxid: Zxid,
+        /// The path.
+        path: String,
+    },
+    /// A znode's data was set.
+    DataChanged {
+        /// The txn's zxid.
+        zxid: Zxid,
+        /// The path.
+        path: String,
+        /// The new data.
+        data: Data,
+        /// The new version.
+        version: i32,
+    },
+}
+
 /// The server's record of a session (`SessionTrackerImpl`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SessionInfo {
@@ -161,6 +214,8 @@ pub struct Server {
     /// The last zxid handed out.
     zxid: Zxid,
     next_session_id: SessionId,
+    /// Changes committed since the last [`Server::take_changes`].
+    changes: Vec<Change>,
 }
 
 /// The result of a write before its reply is built.
@@ -177,6 +232,7 @@ impl Server {
             sessions: BTreeMap::new(),
             zxid: 0,
             next_session_id,
+            changes: Vec::new(),
         }
     }
 
@@ -200,6 +256,11 @@ impl Server {
     #[doc(hidden)]
     pub fn seed_sequence_counter(&mut self, path: &str, value: i32) {
         self.tree.seed_child_creates(path, value);
+    }
+
+    /// The changes committed since the last call, in commit order (for traces).
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.changes)
     }
 
     /// The last zxid handed out.
@@ -232,7 +293,9 @@ impl Server {
         let id = self.next_session_id;
         self.next_session_id += 1;
         let timeout_ms = self.config.negotiate_timeout_ms(requested_timeout_ms);
-        self.next_zxid();
+        let zxid = self.next_zxid();
+        self.changes
+            .push(Change::SessionCreated { zxid, session: id });
         let deadline_ms = self.deadline(now_ms, timeout_ms);
         self.sessions.insert(
             id,
@@ -330,20 +393,18 @@ impl Server {
             .map(|(s, i)| (i.deadline_ms, *s))
             .collect();
         due.sort_unstable();
-        due.into_iter()
-            .flat_map(|(_, s)| self.expire(now_ms, s))
-            .collect()
+        due.into_iter().flat_map(|(_, s)| self.expire(s)).collect()
     }
 
     /// Expires a session now, whatever its deadline (the explorer's abstraction of time):
     /// its ephemerals go in one closeSession txn, their watches fire, and a still-open
     /// connection is dropped.
-    pub fn expire(&mut self, now_ms: u64, session: SessionId) -> Vec<Outgoing> {
+    pub fn expire(&mut self, session: SessionId) -> Vec<Outgoing> {
         let Some(info) = self.sessions.get(&session) else {
             return Vec::new();
         };
         let connected = info.connected;
-        let mut out = self.kill_session(now_ms, session);
+        let mut out = self.kill_session(session, true);
         if connected {
             out.push(Outgoing {
                 session,
@@ -354,18 +415,23 @@ impl Server {
     }
 
     /// `closeSession` from the client: the reply comes after the events its ephemerals fire.
-    pub fn close(&mut self, now_ms: u64, session: SessionId, xid: i32) -> Vec<Outgoing> {
+    pub fn close(&mut self, session: SessionId, xid: i32) -> Vec<Outgoing> {
         if !self.sessions.contains_key(&session) {
             let reply = Err(ErrorCode::SessionExpired);
             return vec![self.reply(session, xid, self.zxid, reply)];
         }
-        let mut out = self.kill_session(now_ms, session);
+        let mut out = self.kill_session(session, false);
         out.push(self.reply(session, xid, self.zxid, Ok(Response::Empty)));
         out
     }
 
-    fn kill_session(&mut self, now_ms: u64, session: SessionId) -> Vec<Outgoing> {
+    fn kill_session(&mut self, session: SessionId, expired: bool) -> Vec<Outgoing> {
         let zxid = self.next_zxid();
+        self.changes.push(Change::SessionClosed {
+            zxid,
+            session,
+            expired,
+        });
         let doomed = self.tree.ephemerals_to_delete(session);
         let triggers: Vec<Trigger> = doomed.iter().map(|p| self.tree.delete(p, zxid)).collect();
         self.tree.forget_session(session);
@@ -373,7 +439,6 @@ impl Server {
         let out = self.fire(&triggers);
         self.sessions.remove(&session);
         self.watches.remove_session(session);
-        let _ = now_ms;
         out
     }
 
@@ -693,8 +758,9 @@ impl Server {
                     },
                 }))
             };
+            self.changes.push(change_of(t, self.zxid));
             match t {
-                Trigger::Created { path, parent } => {
+                Trigger::Created { path, parent, .. } => {
                     send(
                         self.watches
                             .data
@@ -721,7 +787,7 @@ impl Server {
                         parent,
                     );
                 }
-                Trigger::DataChanged { path } => {
+                Trigger::DataChanged { path, .. } => {
                     let kind = EventType::NodeDataChanged;
                     send(self.watches.data.trigger(path, kind, &none), kind, path);
                 }
@@ -848,6 +914,31 @@ fn check_acl(acl: &[Acl]) -> Result<(), ErrorCode> {
         return Err(ErrorCode::InvalidAcl);
     }
     Ok(())
+}
+
+/// The trace record of a tree change committed at `zxid`.
+fn change_of(t: &Trigger, zxid: Zxid) -> Change {
+    match t.clone() {
+        Trigger::Created {
+            path, data, owner, ..
+        } => Change::Created {
+            zxid,
+            path,
+            data,
+            owner,
+        },
+        Trigger::Deleted { path, .. } => Change::Deleted { zxid, path },
+        Trigger::DataChanged {
+            path,
+            data,
+            version,
+        } => Change::DataChanged {
+            zxid,
+            path,
+            data,
+            version,
+        },
+    }
 }
 
 fn op_response(result: OpResult) -> Response {

@@ -125,6 +125,10 @@ pub enum Trigger {
         path: String,
         /// Its parent.
         parent: String,
+        /// Its data.
+        data: Data,
+        /// Its owner, for an ephemeral.
+        owner: Option<SessionId>,
     },
     /// A node was deleted: NodeDeleted(path) to data then (deduplicated) child watchers, then
     /// NodeChildrenChanged(parent).
@@ -138,6 +142,10 @@ pub enum Trigger {
     DataChanged {
         /// The node.
         path: String,
+        /// The new data.
+        data: Data,
+        /// The new version.
+        version: i32,
     },
 }
 
@@ -245,10 +253,13 @@ impl DataTree {
             let set = self.ephemerals.entry(owner);
             set.or_insert_with(|| ChildSet::with_capacity(16)).insert(p);
         }
+        let (data, owner) = (node.data.clone(), node.owner());
         self.nodes.insert(p.to_string(), node);
         Trigger::Created {
             path: p.to_string(),
             parent,
+            data,
+            owner,
         }
     }
 
@@ -282,12 +293,14 @@ impl DataTree {
         time: i64,
     ) -> Trigger {
         let node = self.nodes.get_mut(p).expect("validated node");
-        node.data = data;
+        node.data = data.clone();
         node.version = version;
         node.mzxid = zxid;
         node.mtime = time;
         Trigger::DataChanged {
             path: p.to_string(),
+            data,
+            version,
         }
     }
 

@@ -520,7 +520,7 @@ proptest! {
             let mut model_events: BTreeMap<usize, Vec<WatchedEvent>> = BTreeMap::new();
             reference.events.clear();
             let frames = match op {
-                Op::Close => server.close(0, sids[*s], i as i32),
+                Op::Close => server.close(sids[*s], i as i32),
                 _ => server.handle(0, sids[*s], i as i32, &op.request()),
             };
             let mut model_reply = None;

@@ -155,7 +155,7 @@ impl Harness {
                 if client.state() != ClientState::Connected {
                     return Err(ScriptError(format!("session {session:?} is not connected")));
                 }
-                let frames = self.server.close(self.now_ms, id, 0);
+                let frames = self.server.close(id, 0);
                 let (reply, rest): (Vec<Outgoing>, Vec<Outgoing>) = frames
                     .into_iter()
                     .partition(|f| f.session == id && matches!(f.message, ToClient::Reply { .. }));
