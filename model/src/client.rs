@@ -57,6 +57,17 @@ pub enum Delivery {
     },
 }
 
+/// What became of a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// Send this request, numbered `xid`, to the server now.
+    Send(i32, Request),
+    /// Numbered `xid`; sent after the reconnect.
+    Queued(i32),
+    /// Failed without being sent; deliver this completion.
+    Failed(Delivery),
+}
+
 /// The watches a client holds (`ZKWatchManager`'s five `HashMap<String, Set<Watcher>>`
 /// tables), which it re-registers on reconnect in each table's Java iteration order (the order
 /// the server then fires the re-registration events in).
@@ -230,22 +241,22 @@ impl Client {
         self.pending.iter()
     }
 
-    /// Makes a call. Connected: returns `Ok((xid, request))` to send now. Disconnected: the
-    /// request waits for the reconnect (`Ok(None)` here). Expired or closed: fails at once
-    /// with SessionExpired, as the Java client does for a CLOSED handle.
-    pub fn call(&mut self, req: Request) -> Result<Option<(i32, Request)>, Delivery> {
+    /// Makes a call and numbers it. Connected: [`Call::Send`] it now. Disconnected: it waits
+    /// for the reconnect ([`Call::Queued`]). Expired or closed: it fails at once with
+    /// SessionExpired ([`Call::Failed`]), as the Java client does for a CLOSED handle.
+    pub fn call(&mut self, req: Request) -> Call {
         let xid = self.next_xid;
         self.next_xid += 1;
         match self.state {
             ClientState::Connected => {
                 self.pending.push_back((xid, req.clone()));
-                Ok(Some((xid, req)))
+                Call::Send(xid, req)
             }
             ClientState::Disconnected => {
                 self.queued.push_back((xid, req));
-                Ok(None)
+                Call::Queued(xid)
             }
-            ClientState::Expired | ClientState::Closed => Err(Delivery::Reply {
+            ClientState::Expired | ClientState::Closed => Call::Failed(Delivery::Reply {
                 xid,
                 reply: Err(ErrorCode::SessionExpired),
             }),

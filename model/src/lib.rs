@@ -17,6 +17,8 @@ pub mod error;
 pub mod jute;
 pub mod op;
 pub mod path;
+pub mod recipes;
+pub mod role;
 pub mod server;
 pub mod stat;
 pub mod tree;

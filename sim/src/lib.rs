@@ -1,2 +1,11 @@
-//! The simulated world that drives the zksim model.
+//! The simulated world that drives the zksim model, and its drivers.
+//!
+//! - [`world::World`]: server, processes, links, clock, fault budgets; [`action::Action`] is
+//!   every nondeterministic choice and [`event::Event`] what a step did;
+//! - [`options::Options`]: the knobs of a run, with a seeded `swarm` constructor.
 #![deny(missing_docs)]
+
+pub mod action;
+pub mod event;
+pub mod options;
+pub mod world;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use zksim_model::client::{Client, ClientState, Delivery};
+use zksim_model::client::{Call, Client, ClientState, Delivery};
 use zksim_model::op::{OpResult, Reply, Response, WatchedEvent};
 use zksim_model::server::{Outgoing, Server, ServerConfig, ToClient};
 use zksim_model::stat::{SessionId, Stat};
@@ -96,13 +96,13 @@ impl Harness {
                 let id = self.id(session)?;
                 let client = self.client(session)?;
                 match client.call(request.clone()) {
-                    Err(local) => self.collect(&mut c, session, vec![local]),
-                    Ok(None) => {
+                    Call::Failed(local) => self.collect(&mut c, session, vec![local]),
+                    Call::Queued(_) => {
                         return Err(ScriptError(format!(
                             "session {session:?} is disconnected: reconnect it before a request"
                         )))
                     }
-                    Ok(Some((xid, req))) => {
+                    Call::Send(xid, req) => {
                         let frames = self.server.handle(self.now_ms, id, xid, &req);
                         self.deliver(&mut c, frames, Some(session));
                         expect.zxid = c.reply_zxid;
@@ -113,11 +113,11 @@ impl Harness {
                 let id = self.id(session)?;
                 let client = self.client(session)?;
                 match client.call(request.clone()) {
-                    Err(local) => self.collect(&mut c, session, vec![local]),
-                    Ok(None) => {
+                    Call::Failed(local) => self.collect(&mut c, session, vec![local]),
+                    Call::Queued(_) => {
                         return Err(ScriptError(format!("session {session:?} is disconnected")))
                     }
-                    Ok(Some((xid, req))) => {
+                    Call::Send(xid, req) => {
                         if in_flight == InFlight::Applied {
                             let frames = self.server.handle(self.now_ms, id, xid, &req);
                             // The acting session's own frames die with its connection.

@@ -1,0 +1,624 @@
+//! The world: a ZooKeeper server, processes running roles over the modeled client library,
+//! per-session FIFO links, a virtual clock and fault budgets.
+//!
+//! ```
+//! use zksim_model::recipes::election::{Candidate, ElectionVariant};
+//! use zksim_sim::options::Options;
+//! use zksim_sim::world::World;
+//!
+//! let roles = (1..=2)
+//!     .map(|i| (format!("c{i}"), Candidate::new(format!("c{i}"), ElectionVariant::Correct)))
+//!     .collect();
+//! let (mut world, _start_events) = World::new(Options::default(), roles, 0);
+//! // Deliver messages until nothing but faults and time are left.
+//! use zksim_sim::action::Action;
+//! let deliveries = |a: &Action| matches!(a, Action::ToServer { .. } | Action::ToClient { .. });
+//! while let Some(a) = world.enabled_actions().into_iter().find(deliveries) {
+//!     world.step(&a).unwrap();
+//! }
+//! assert_eq!(world.processes().iter().filter(|p| p.role.is_leading()).count(), 1);
+//! ```
+//!
+//! The world is a value (`Clone + Eq + Hash`, with ordered collections only), so the explorer
+//! can fingerprint it; [`World::enabled_actions`] lists what may happen next in a fixed order
+//! and [`World::step`] applies one action and returns what it did as [`Event`]s.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use zksim_model::client::{Call, Client, ClientState, Delivery};
+use zksim_model::op::Request;
+use zksim_model::role::{Buggify, ChoiceId, Ctx, Effect, Input, Role, Tag, TimerId};
+use zksim_model::server::{Outgoing, Server, ServerConfig, ToClient};
+use zksim_model::stat::SessionId;
+
+use crate::action::{Action, ProcessId};
+use crate::event::Event;
+use crate::options::{Options, TimeMode};
+
+/// A message on a link, with when it was sent.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Msg<T> {
+    sent_ms: u64,
+    item: T,
+}
+
+/// One process: a role, its client handle and its two links.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Process<R> {
+    /// Its name in traces (`master-1`).
+    pub name: String,
+    /// The role's state.
+    pub role: R,
+    initial: R,
+    /// The handle; `None` while crashed.
+    client: Option<Client>,
+    to_server: VecDeque<Msg<(i32, Request)>>,
+    to_client: VecDeque<Msg<ToClient>>,
+    /// xid → the role's tag.
+    tags: BTreeMap<i32, Tag>,
+    /// Pending timers and when they are due (0 when time is abstract).
+    timers: BTreeMap<TimerId, u64>,
+    /// Pending choices and how many options each has.
+    choices: BTreeMap<ChoiceId, u32>,
+    buggify: Buggify,
+}
+
+impl<R> Process<R> {
+    /// Whether it is running.
+    pub fn is_up(&self) -> bool {
+        self.client.is_some()
+    }
+
+    /// Its client handle, while running.
+    pub fn client(&self) -> Option<&Client> {
+        self.client.as_ref()
+    }
+
+    /// Its current session, while running.
+    pub fn session(&self) -> Option<SessionId> {
+        self.client.as_ref().map(Client::session)
+    }
+
+    fn is_connected(&self) -> bool {
+        self.client
+            .as_ref()
+            .is_some_and(|c| c.state() == ClientState::Connected)
+    }
+}
+
+/// Faults used so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Budget {
+    /// Crashes so far.
+    pub crashes: u32,
+    /// Disconnects so far.
+    pub disconnects: u32,
+    /// Abstract-time expiries so far.
+    pub expiries: u32,
+}
+
+/// Why an action could not be applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotEnabled(pub Action);
+
+impl std::fmt::Display for NotEnabled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "action not enabled: {:?}", self.0)
+    }
+}
+
+impl std::error::Error for NotEnabled {}
+
+/// The simulated world.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct World<R> {
+    options: Options,
+    server: Server,
+    processes: Vec<Process<R>>,
+    now_ms: u64,
+    budget: Budget,
+    faults_on: bool,
+}
+
+impl<R: Role> World<R> {
+    /// A world where every process has just connected and started. `seed` feeds BUGGIFY
+    /// (when `options.buggify` is on); the returned events are the starts.
+    pub fn new(options: Options, roles: Vec<(String, R)>, seed: u64) -> (Self, Vec<Event>) {
+        let config = ServerConfig {
+            tick_ms: options.tick_ms,
+            child_order: options.child_order,
+            ..ServerConfig::default()
+        };
+        let buggify_seed = options.buggify.then_some(seed);
+        let processes = roles
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, role))| Process {
+                name,
+                initial: role.clone(),
+                role,
+                client: None,
+                to_server: VecDeque::new(),
+                to_client: VecDeque::new(),
+                tags: BTreeMap::new(),
+                timers: BTreeMap::new(),
+                choices: BTreeMap::new(),
+                buggify: Buggify {
+                    seed: buggify_seed,
+                    process: i as u32,
+                    reached: 0,
+                },
+            })
+            .collect();
+        let mut world = World {
+            options,
+            server: Server::new(config),
+            processes,
+            now_ms: 0,
+            budget: Budget::default(),
+            faults_on: true,
+        };
+        let mut events = Vec::new();
+        for p in 0..world.processes.len() {
+            world.open_session(p, &mut events);
+        }
+        (world, events)
+    }
+
+    /// The options.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The server.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// The processes.
+    pub fn processes(&self) -> &[Process<R>] {
+        &self.processes
+    }
+
+    /// Virtual time.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// Faults used.
+    pub fn budget(&self) -> Budget {
+        self.budget
+    }
+
+    /// Whether faults may still happen.
+    pub fn faults_on(&self) -> bool {
+        self.faults_on
+    }
+
+    /// Every enabled action, in a fixed order: per process (links, timers, choices, faults
+    /// and repairs), then session expiries, the end of faults, and the passing of time.
+    pub fn enabled_actions(&self) -> Vec<Action> {
+        let mut out = Vec::new();
+        let timed = self.options.time == TimeMode::Timed;
+        for (process, p) in self.processes.iter().enumerate() {
+            if !p.to_server.is_empty() {
+                out.push(Action::ToServer { process });
+            }
+            if !p.to_client.is_empty() {
+                out.push(Action::ToClient { process });
+            }
+            for (&timer, &due) in &p.timers {
+                if !timed || due <= self.now_ms {
+                    out.push(Action::Timer { process, timer });
+                }
+            }
+            for (&choice, &options) in &p.choices {
+                out.extend((0..options).map(|option| Action::Choose {
+                    process,
+                    choice,
+                    option,
+                }));
+            }
+            if p.is_up() {
+                if self.faults_on && self.budget.crashes < self.options.crashes_max {
+                    out.push(Action::Crash { process });
+                }
+                if p.is_connected() {
+                    if self.faults_on && self.budget.disconnects < self.options.disconnects_max {
+                        out.push(Action::Disconnect { process });
+                    }
+                } else if p
+                    .client()
+                    .is_some_and(|c| c.state() == ClientState::Disconnected)
+                {
+                    out.push(Action::Reconnect { process });
+                }
+            } else {
+                out.push(Action::Restart { process });
+            }
+        }
+        if !timed && self.faults_on && self.budget.expiries < self.options.expiries_max {
+            out.extend(
+                self.silent_sessions()
+                    .map(|session| Action::Expire { session }),
+            );
+        }
+        if self.faults_on {
+            out.push(Action::StopFaults);
+        }
+        if timed {
+            if let Some(ms) = self.advance_limit_ms() {
+                out.push(Action::Advance { ms });
+            }
+        }
+        out
+    }
+
+    /// Sessions the server still has whose client is not connected (crashed or cut off).
+    fn silent_sessions(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.server.sessions().keys().copied().filter(|s| {
+            !self
+                .processes
+                .iter()
+                .any(|p| p.is_connected() && p.session() == Some(*s))
+        })
+    }
+
+    /// How far time may advance now: up to the next due timer, the next silent session's
+    /// expiry, or the latest a message in flight may arrive, whichever is first. `None` when
+    /// nothing waits for time.
+    pub fn advance_limit_ms(&self) -> Option<u64> {
+        let mut limit: Option<u64> = None;
+        let mut bound = |t: u64| limit = Some(limit.map_or(t, |l| l.min(t)));
+        let mut waiting = false;
+        for p in &self.processes {
+            for &due in p.timers.values() {
+                waiting = true;
+                bound(due);
+            }
+            let sent = p
+                .to_server
+                .iter()
+                .map(|m| m.sent_ms)
+                .chain(p.to_client.iter().map(|m| m.sent_ms));
+            for sent_ms in sent {
+                bound(sent_ms + self.options.message_delay_ms_max);
+            }
+        }
+        let silent: Vec<SessionId> = self.silent_sessions().collect();
+        for s in silent {
+            waiting = true;
+            bound(self.server.sessions()[&s].deadline_ms);
+        }
+        if !waiting {
+            return None;
+        }
+        let limit = limit?;
+        (limit > self.now_ms).then(|| limit - self.now_ms)
+    }
+
+    /// Whether an action is enabled now (`Advance` up to [`World::advance_limit_ms`]).
+    pub fn is_enabled(&self, action: &Action) -> bool {
+        match action {
+            Action::Advance { ms } => {
+                self.options.time == TimeMode::Timed
+                    && *ms > 0
+                    && self.advance_limit_ms().is_some_and(|l| *ms <= l)
+            }
+            other => self.enabled_actions().contains(other),
+        }
+    }
+
+    /// Applies one enabled action; returns the events it produced, in order.
+    pub fn step(&mut self, action: &Action) -> Result<Vec<Event>, NotEnabled> {
+        if !self.is_enabled(action) {
+            return Err(NotEnabled(action.clone()));
+        }
+        let mut ev = Vec::new();
+        match *action {
+            Action::ToServer { process } => self.to_server(process, &mut ev),
+            Action::ToClient { process } => self.to_client(process, &mut ev),
+            Action::Timer { process, timer } => {
+                self.processes[process].timers.remove(&timer);
+                ev.push(Event::TimerFired { process, timer });
+                self.input(process, Input::Timer { timer }, &mut ev);
+            }
+            Action::Choose {
+                process,
+                choice,
+                option,
+            } => {
+                self.processes[process].choices.remove(&choice);
+                ev.push(Event::Chose {
+                    process,
+                    choice,
+                    option,
+                });
+                self.input(process, Input::Choice { choice, option }, &mut ev);
+            }
+            Action::Crash { process } => self.crash(process, &mut ev),
+            Action::Restart { process } => {
+                let p = &mut self.processes[process];
+                p.role = p.initial.clone();
+                self.open_session(process, &mut ev);
+            }
+            Action::Disconnect { process } => {
+                self.budget.disconnects += 1;
+                self.disconnect(process, &mut ev);
+            }
+            Action::Reconnect { process } => self.reconnect(process, &mut ev),
+            Action::Expire { session } => {
+                self.budget.expiries += 1;
+                let frames = self.server.expire(session);
+                self.route(frames, &mut ev);
+            }
+            Action::StopFaults => self.faults_on = false,
+            Action::Advance { ms } => self.advance(ms, &mut ev),
+        }
+        Ok(ev)
+    }
+
+    fn changes(&mut self, ev: &mut Vec<Event>) {
+        ev.extend(
+            self.server
+                .take_changes()
+                .into_iter()
+                .map(|change| Event::Changed { change }),
+        );
+    }
+
+    /// A new session for a process (start, restart, or a new handle after Expired).
+    fn open_session(&mut self, process: ProcessId, ev: &mut Vec<Event>) {
+        let (session, timeout_ms) = self
+            .server
+            .connect(self.now_ms, self.options.session_timeout_ms);
+        self.changes(ev);
+        let (client, _hello) = Client::connected(session, timeout_ms);
+        let p = &mut self.processes[process];
+        p.client = Some(client);
+        p.to_server.clear();
+        p.to_client.clear();
+        p.tags.clear();
+        ev.push(Event::SessionOpened {
+            process,
+            session,
+            timeout_ms,
+        });
+        self.input(process, Input::Start { session }, ev);
+    }
+
+    fn to_server(&mut self, process: ProcessId, ev: &mut Vec<Event>) {
+        let p = &mut self.processes[process];
+        let msg = p.to_server.pop_front().expect("enabled");
+        let session = p.session().expect("a running process");
+        let (xid, request) = msg.item;
+        let frames = self.server.handle(self.now_ms, session, xid, &request);
+        self.changes(ev);
+        for f in &frames {
+            if f.session != session {
+                continue;
+            }
+            match &f.message {
+                ToClient::Reply { xid, zxid, reply } => ev.push(Event::Handled {
+                    process,
+                    xid: *xid,
+                    zxid: *zxid,
+                    reply: reply.clone(),
+                }),
+                ToClient::Drop => ev.push(Event::Handled {
+                    process,
+                    xid,
+                    zxid: self.server.last_zxid(),
+                    reply: Err(zksim_model::ErrorCode::ConnectionLoss),
+                }),
+                ToClient::Event { .. } => {}
+            }
+        }
+        self.route(frames, ev);
+    }
+
+    /// Puts server frames on the links of the processes whose connected session they are for;
+    /// frames for a session nobody holds connected are lost with its connection.
+    fn route(&mut self, frames: Vec<Outgoing>, ev: &mut Vec<Event>) {
+        self.changes(ev);
+        for f in frames {
+            let now_ms = self.now_ms;
+            let target = self
+                .processes
+                .iter_mut()
+                .find(|p| p.session() == Some(f.session) && p.is_connected());
+            if let Some(p) = target {
+                p.to_client.push_back(Msg {
+                    sent_ms: now_ms,
+                    item: f.message,
+                });
+            }
+        }
+    }
+
+    fn to_client(&mut self, process: ProcessId, ev: &mut Vec<Event>) {
+        let p = &mut self.processes[process];
+        let frame = p.to_client.pop_front().expect("enabled").item;
+        let client = p.client.as_mut().expect("a running process");
+        let dropped = matches!(frame, ToClient::Drop);
+        let deliveries = client.receive(&frame);
+        if dropped {
+            self.lose_links(process, ev);
+            ev.push(Event::Disconnected { process });
+        }
+        self.deliver(process, deliveries, ev);
+    }
+
+    /// Hands client deliveries to the role, in order.
+    fn deliver(&mut self, process: ProcessId, deliveries: Vec<Delivery>, ev: &mut Vec<Event>) {
+        for d in deliveries {
+            let input = match d {
+                Delivery::Reply { xid, reply } => {
+                    ev.push(Event::Replied {
+                        process,
+                        xid,
+                        reply: reply.clone(),
+                    });
+                    let Some(tag) = self.processes[process].tags.remove(&xid) else {
+                        continue;
+                    };
+                    Input::Reply { tag, reply }
+                }
+                Delivery::Event { event } => {
+                    ev.push(Event::Notified {
+                        process,
+                        event: event.clone(),
+                    });
+                    Input::Event { event }
+                }
+            };
+            self.input(process, input, ev);
+        }
+    }
+
+    /// Runs the role on one input and carries out its effects.
+    fn input(&mut self, process: ProcessId, input: Input, ev: &mut Vec<Event>) {
+        let p = &mut self.processes[process];
+        if !p.is_up() {
+            return;
+        }
+        let mut ctx = Ctx::new(p.buggify);
+        p.role.handle(&input, &mut ctx);
+        let (effects, buggify) = ctx.finish();
+        p.buggify = buggify;
+        for effect in effects {
+            self.effect(process, effect, ev);
+        }
+    }
+
+    fn effect(&mut self, process: ProcessId, effect: Effect, ev: &mut Vec<Event>) {
+        let now_ms = self.now_ms;
+        let abstract_time = self.options.time == TimeMode::Abstract;
+        let p = &mut self.processes[process];
+        match effect {
+            Effect::Call { tag, request } => {
+                let client = p.client.as_mut().expect("a running process");
+                let call = client.call(request.clone());
+                let xid = match &call {
+                    Call::Send(xid, _) | Call::Queued(xid) => *xid,
+                    Call::Failed(Delivery::Reply { xid, .. }) => *xid,
+                    Call::Failed(Delivery::Event { .. }) => {
+                        unreachable!("a call fails with a reply")
+                    }
+                };
+                p.tags.insert(xid, tag);
+                ev.push(Event::Sent {
+                    process,
+                    xid,
+                    request,
+                });
+                match call {
+                    Call::Send(xid, req) => p.to_server.push_back(Msg {
+                        sent_ms: now_ms,
+                        item: (xid, req),
+                    }),
+                    Call::Queued(_) => {}
+                    Call::Failed(local) => self.deliver(process, vec![local], ev),
+                }
+            }
+            Effect::SetTimer { timer, after_ms } => {
+                let due = if abstract_time { 0 } else { now_ms + after_ms };
+                p.timers.insert(timer, due);
+            }
+            Effect::CancelTimer { timer } => {
+                p.timers.remove(&timer);
+            }
+            Effect::Choose { choice, options } => {
+                p.choices.insert(choice, options.max(1));
+            }
+            Effect::NewSession => self.open_session(process, ev),
+            Effect::Log { line } => ev.push(Event::Log { process, line }),
+        }
+    }
+
+    /// Drops both links of a process: requests not yet read by the server are lost unapplied,
+    /// frames not yet read by the client are lost (their requests were applied).
+    fn lose_links(&mut self, process: ProcessId, ev: &mut Vec<Event>) {
+        let p = &mut self.processes[process];
+        for m in p.to_server.drain(..) {
+            ev.push(Event::Lost {
+                process,
+                xid: m.item.0,
+                to_server: true,
+            });
+        }
+        for m in p.to_client.drain(..) {
+            let xid = match m.item {
+                ToClient::Reply { xid, .. } => xid,
+                _ => 0,
+            };
+            ev.push(Event::Lost {
+                process,
+                xid,
+                to_server: false,
+            });
+        }
+    }
+
+    fn crash(&mut self, process: ProcessId, ev: &mut Vec<Event>) {
+        self.budget.crashes += 1;
+        self.lose_links(process, ev);
+        let p = &mut self.processes[process];
+        let session = p.session().expect("enabled");
+        p.client = None;
+        p.tags.clear();
+        p.timers.clear();
+        p.choices.clear();
+        self.server.disconnect(session);
+        ev.push(Event::Crashed { process });
+    }
+
+    fn disconnect(&mut self, process: ProcessId, ev: &mut Vec<Event>) {
+        self.lose_links(process, ev);
+        let p = &mut self.processes[process];
+        let client = p.client.as_mut().expect("enabled");
+        let session = client.session();
+        let deliveries = client.disconnected();
+        self.server.disconnect(session);
+        ev.push(Event::Disconnected { process });
+        self.deliver(process, deliveries, ev);
+    }
+
+    fn reconnect(&mut self, process: ProcessId, ev: &mut Vec<Event>) {
+        let client = self.processes[process].client.as_ref().expect("enabled");
+        let (session, last_zxid, watches) =
+            (client.session(), client.last_zxid(), client.set_watches());
+        let answer = self
+            .server
+            .reconnect(self.now_ms, session, last_zxid, &watches);
+        ev.push(Event::Reconnected {
+            process,
+            expired: answer.is_none(),
+        });
+        let now_ms = self.now_ms;
+        let p = &mut self.processes[process];
+        let (deliveries, sends) = p.client.as_mut().expect("enabled").reconnected(answer);
+        for item in sends {
+            p.to_server.push_back(Msg {
+                sent_ms: now_ms,
+                item,
+            });
+        }
+        self.deliver(process, deliveries, ev);
+    }
+
+    fn advance(&mut self, ms: u64, ev: &mut Vec<Event>) {
+        self.now_ms += ms;
+        let connected: Vec<SessionId> = self
+            .processes
+            .iter()
+            .filter(|p| p.is_connected())
+            .filter_map(Process::session)
+            .collect();
+        for s in connected {
+            self.server.touch(self.now_ms, s);
+        }
+        let frames = self.server.expire_due(self.now_ms);
+        self.route(frames, ev);
+    }
+}
