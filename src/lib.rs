@@ -4,3 +4,4 @@
 pub mod conform_cmd;
 pub mod conformance;
 pub mod recorder;
+pub mod sim_cmd;

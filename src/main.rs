@@ -20,6 +20,14 @@ enum Command {
     Conform(zksim::conform_cmd::ConformArgs),
     /// Record conformance transcripts by running scripts against a real ZooKeeper server.
     Record(zksim::recorder::RecordArgs),
+    /// Run a recipe under seeded faults and check its properties.
+    Simulate(zksim::sim_cmd::SimulateArgs),
+    /// Re-execute a trace and check it comes out byte for byte the same.
+    Replay(zksim::sim_cmd::ReplayArgs),
+    /// Print a trace as a zkCli-like transcript.
+    Render(zksim::sim_cmd::RenderArgs),
+    /// List the built-in recipes.
+    Recipes(zksim::sim_cmd::RecipesArgs),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +35,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Record(args)) => zksim::recorder::run(&args).map(|()| true),
         Some(Command::Conform(args)) => zksim::conform_cmd::run(&args),
+        Some(Command::Simulate(args)) => zksim::sim_cmd::simulate(&args),
+        Some(Command::Replay(args)) => zksim::sim_cmd::replay(&args),
+        Some(Command::Render(args)) => zksim::sim_cmd::render_cmd(&args),
+        Some(Command::Recipes(args)) => zksim::sim_cmd::list_recipes(&args),
         // The built-in default job: check the model against the committed transcripts.
         None => zksim::conform_cmd::run(&zksim::conform_cmd::ConformArgs {
             transcripts: Vec::new(),

@@ -2,10 +2,17 @@
 //!
 //! - [`world::World`]: server, processes, links, clock, fault budgets; [`action::Action`] is
 //!   every nondeterministic choice and [`event::Event`] what a step did;
-//! - [`options::Options`]: the knobs of a run, with a seeded `swarm` constructor.
+//! - [`options::Options`]: the knobs of a run, with a seeded `swarm` constructor;
+//! - [`recipes`]: the built-in recipes and their [`property`]s;
+//! - [`run`]: seeded simulation and replay; [`trace`]: the JSON-lines trace format.
 #![deny(missing_docs)]
 
 pub mod action;
 pub mod event;
 pub mod options;
+pub mod property;
+pub mod recipes;
+pub mod render;
+pub mod run;
+pub mod trace;
 pub mod world;

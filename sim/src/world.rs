@@ -237,11 +237,21 @@ impl<R: Role> World<R> {
                 out.push(Action::Restart { process });
             }
         }
-        if !timed && self.faults_on && self.budget.expiries < self.options.expiries_max {
-            out.extend(
-                self.silent_sessions()
-                    .map(|session| Action::Expire { session }),
-            );
+        if !timed {
+            if self.faults_on && self.budget.expiries < self.options.expiries_max {
+                out.extend(
+                    self.silent_sessions()
+                        .map(|session| Action::Expire { session }),
+                );
+            } else if !self.faults_on {
+                // Once faults stop, the sessions nobody holds any more (their process crashed
+                // or moved to a new session) still expire: that is the server's clock, not a
+                // fault, and without it a crashed leader's /master would block everyone.
+                out.extend(
+                    self.orphaned_sessions()
+                        .map(|session| Action::Expire { session }),
+                );
+            }
         }
         if self.faults_on {
             out.push(Action::StopFaults);
@@ -262,6 +272,15 @@ impl<R: Role> World<R> {
                 .iter()
                 .any(|p| p.is_connected() && p.session() == Some(*s))
         })
+    }
+
+    /// Sessions the server still has that no running process holds.
+    fn orphaned_sessions(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.server
+            .sessions()
+            .keys()
+            .copied()
+            .filter(|s| !self.processes.iter().any(|p| p.session() == Some(*s)))
     }
 
     /// How far time may advance now: up to the next due timer, the next silent session's
@@ -316,8 +335,8 @@ impl<R: Role> World<R> {
         }
         let mut ev = Vec::new();
         match *action {
-            Action::ToServer { process } => self.to_server(process, &mut ev),
-            Action::ToClient { process } => self.to_client(process, &mut ev),
+            Action::ToServer { process } => self.serve_next(process, &mut ev),
+            Action::ToClient { process } => self.receive_next(process, &mut ev),
             Action::Timer { process, timer } => {
                 self.processes[process].timers.remove(&timer);
                 ev.push(Event::TimerFired { process, timer });
@@ -348,7 +367,9 @@ impl<R: Role> World<R> {
             }
             Action::Reconnect { process } => self.reconnect(process, &mut ev),
             Action::Expire { session } => {
-                self.budget.expiries += 1;
+                if self.faults_on {
+                    self.budget.expiries += 1;
+                }
                 let frames = self.server.expire(session);
                 self.route(frames, &mut ev);
             }
@@ -387,7 +408,7 @@ impl<R: Role> World<R> {
         self.input(process, Input::Start { session }, ev);
     }
 
-    fn to_server(&mut self, process: ProcessId, ev: &mut Vec<Event>) {
+    fn serve_next(&mut self, process: ProcessId, ev: &mut Vec<Event>) {
         let p = &mut self.processes[process];
         let msg = p.to_server.pop_front().expect("enabled");
         let session = p.session().expect("a running process");
@@ -436,7 +457,7 @@ impl<R: Role> World<R> {
         }
     }
 
-    fn to_client(&mut self, process: ProcessId, ev: &mut Vec<Event>) {
+    fn receive_next(&mut self, process: ProcessId, ev: &mut Vec<Event>) {
         let p = &mut self.processes[process];
         let frame = p.to_client.pop_front().expect("enabled").item;
         let client = p.client.as_mut().expect("a running process");

@@ -5,9 +5,14 @@
 //! `/master` with `exists` and runs again on NodeDeleted. ConnectionLoss: it reads `/master`
 //! to learn whether its create was applied: owned by its own session, it leads; by another,
 //! it watches; missing, it runs again. (Comparing the data alone is not enough: after a
-//! restart the candidate's old session may still hold a `/master` with the same id.) A leader serves a term whose length the world chooses (forever, or until a timer,
-//! after which it resigns once by deleting `/master`). On Expired it opens a new session and
-//! runs again; a disconnected leader keeps believing it leads (a zombie, as in the real system).
+//! restart the candidate's old session may still hold a `/master` with the same id.)
+//!
+//! A leader serves a term whose length the world chooses: forever, or until a timer, after
+//! which it resigns once by deleting `/master`. After a ConnectionLoss on that delete it
+//! deletes again only if `/master` is still owned by its session (a blind retry could delete
+//! the next leader's node). On Expired it opens a new session and runs again; a disconnected
+//! leader keeps believing it leads (a zombie, as in the real system). A BUGGIFY point ends a
+//! term at once.
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +29,7 @@ const CREATE: Tag = 1;
 const WATCH: Tag = 2;
 const CHECK: Tag = 3;
 const RESIGN: Tag = 4;
+const RESIGN_CHECK: Tag = 5;
 /// The timer that ends a leader's term.
 const TERM_ENDS: u32 = 1;
 /// The choice of a term's length.
@@ -43,6 +49,17 @@ pub enum ElectionVariant {
     /// Planted bug: blindly creates again. If the first create was applied it meets its own
     /// node (NodeExists), watches it, and nobody ever leads.
     BlindRetry,
+    /// Planted bug (found by the simulator in this recipe's first version, seed 211): a
+    /// resigning leader whose delete of `/master` ends in ConnectionLoss runs again at once
+    /// instead of retrying the delete. When the delete was lost its own `/master` survives,
+    /// it follows its own node, and nobody leads while its session lives.
+    ResignNoRetry,
+    /// Planted bug (found by the simulator in this recipe's second version, seed 60): a
+    /// resigning leader whose delete ends in ConnectionLoss deletes `/master` again without
+    /// looking. When the first delete was applied and another candidate already won, it
+    /// deletes the new leader's `/master` (the version does not tell them apart: every
+    /// `/master` starts at version 0).
+    ResignBlindDelete,
 }
 
 /// What a candidate is doing.
@@ -145,8 +162,37 @@ impl Candidate {
         self.phase = Phase::Leading;
         ctx.log(format!("{} leads", self.id));
         if !self.resigned {
-            ctx.choose(TERM, 2);
+            if ctx.buggify("election.term-ends-at-once") {
+                ctx.set_timer(TERM_ENDS, 0);
+            } else {
+                ctx.choose(TERM, 2);
+            }
         }
+    }
+
+    /// Deletes its `/master` (any version: deleting again after a lost reply is harmless, a
+    /// NoNode then means it is already gone).
+    fn resign(&mut self, ctx: &mut Ctx) {
+        self.phase = Phase::Resigning;
+        ctx.call(
+            RESIGN,
+            Request::Delete {
+                path: MASTER.into(),
+                version: -1,
+            },
+        );
+    }
+
+    /// After a ConnectionLoss on the delete: is `/master` still ours? Only then delete again.
+    fn check_resigned(&mut self, ctx: &mut Ctx) {
+        self.phase = Phase::Resigning;
+        ctx.call(
+            RESIGN_CHECK,
+            Request::GetData {
+                path: MASTER.into(),
+                watch: false,
+            },
+        );
     }
 
     fn on_reply(&mut self, tag: Tag, reply: &crate::op::Reply, ctx: &mut Ctx) {
@@ -156,7 +202,9 @@ impl Candidate {
             (CREATE, Ok(_)) => self.lead(ctx),
             (CREATE, Err(NodeExists)) => self.watch(ctx),
             (CREATE, Err(ConnectionLoss)) => match self.variant {
-                ElectionVariant::Correct => self.check(ctx),
+                ElectionVariant::Correct
+                | ElectionVariant::ResignNoRetry
+                | ElectionVariant::ResignBlindDelete => self.check(ctx),
                 ElectionVariant::AssumeLeader => self.lead(ctx),
                 ElectionVariant::BlindRetry => self.run(ctx),
             },
@@ -169,7 +217,19 @@ impl Candidate {
             (CHECK, Ok(_)) => self.watch(ctx),
             (CHECK, Err(NoNode)) => self.run(ctx),
             (CHECK, Err(_)) => self.check(ctx),
+            (RESIGN, Err(ConnectionLoss)) => match self.variant {
+                ElectionVariant::ResignNoRetry => self.run(ctx),
+                ElectionVariant::ResignBlindDelete => self.resign(ctx),
+                _ => self.check_resigned(ctx),
+            },
             (RESIGN, _) => self.run(ctx),
+            (RESIGN_CHECK, Ok(Response::Data { stat, .. }))
+                if stat.ephemeral_owner == self.session =>
+            {
+                self.resign(ctx)
+            }
+            (RESIGN_CHECK, Err(ConnectionLoss)) => self.check_resigned(ctx),
+            (RESIGN_CHECK, _) => self.run(ctx),
             (_, other) => ctx.log(format!("{} ignores reply {other:?} to {tag}", self.id)),
         }
     }

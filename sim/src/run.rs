@@ -1,0 +1,310 @@
+//! Running a recipe: seeded simulation (safety phase, then liveness phase) and replay of a
+//! recorded trace. Both go through [`run`], so a replay takes exactly the steps, checks and
+//! verdict the recording took and writes the same bytes.
+//!
+//! ```
+//! use zksim_sim::options::Options;
+//! use zksim_sim::recipes;
+//! use zksim_sim::run::{simulate, replay};
+//!
+//! let recipe = recipes::find("election").unwrap();
+//! let outcome = simulate(&recipe, &Options::default(), 7, false, true).unwrap();
+//! assert!(outcome.end.violations.is_empty());
+//! let text = outcome.text.unwrap();
+//! assert_eq!(replay(&text).unwrap(), text);
+//! ```
+
+use std::collections::BTreeSet;
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::action::Action;
+use crate::options::Options;
+use crate::property::Check;
+use crate::recipes::{self, BuiltinWorld, Recipe};
+use crate::trace::{self, End, Header, StepLine, Violation};
+use crate::world::World;
+
+/// The result of one run.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The seed.
+    pub seed: u64,
+    /// The verdict and counts.
+    pub end: End,
+    /// The trace text, when recording.
+    pub text: Option<String>,
+}
+
+/// Where a run's actions come from.
+trait Source {
+    fn next(&mut self, world: &BuiltinWorld) -> Result<Option<Action>, String>;
+}
+
+/// The simulator's policy: in the safety phase, a fault with probability
+/// `fault_per_mille / 1000` when one is enabled, otherwise a uniformly chosen other action
+/// (time advancing by a uniform amount up to its limit); after `steps_max` steps, faults stop;
+/// in the liveness phase, repairs first, then other actions, until nothing is enabled or
+/// `liveness_steps_max` steps have passed.
+struct Random {
+    rng: ChaCha8Rng,
+    safety_left: u32,
+    liveness_left: u32,
+}
+
+impl Source for Random {
+    fn next(&mut self, world: &BuiltinWorld) -> Result<Option<Action>, String> {
+        let enabled = world.enabled_actions();
+        if world.faults_on() {
+            let others: Vec<&Action> = enabled
+                .iter()
+                .filter(|a| !a.is_fault() && **a != Action::StopFaults)
+                .collect();
+            if self.safety_left == 0 || (others.is_empty() && !enabled.iter().any(Action::is_fault))
+            {
+                return Ok(Some(Action::StopFaults));
+            }
+            self.safety_left -= 1;
+            let faults: Vec<&Action> = enabled.iter().filter(|a| a.is_fault()).collect();
+            let per_mille = world.options().fault_per_mille.min(1000);
+            let pool = if !faults.is_empty()
+                && (others.is_empty() || self.rng.gen_ratio(per_mille, 1000))
+            {
+                faults
+            } else {
+                others
+            };
+            return Ok(Some(self.pick(&pool)));
+        }
+        if self.liveness_left == 0 || enabled.is_empty() {
+            return Ok(None);
+        }
+        self.liveness_left -= 1;
+        let repairs: Vec<&Action> = enabled.iter().filter(|a| a.is_repair()).collect();
+        let pool = if repairs.is_empty() {
+            enabled.iter().collect()
+        } else {
+            repairs
+        };
+        Ok(Some(self.pick(&pool)))
+    }
+}
+
+impl Random {
+    fn pick(&mut self, pool: &[&Action]) -> Action {
+        let chosen = (*pool.choose(&mut self.rng).expect("a non-empty pool")).clone();
+        match chosen {
+            Action::Advance { ms } => Action::Advance {
+                ms: self.rng.gen_range(1..=ms),
+            },
+            other => other,
+        }
+    }
+}
+
+/// The actions of a recorded trace, in order.
+struct Recorded {
+    actions: std::vec::IntoIter<Action>,
+}
+
+impl Source for Recorded {
+    fn next(&mut self, _: &BuiltinWorld) -> Result<Option<Action>, String> {
+        Ok(self.actions.next())
+    }
+}
+
+/// Simulates one seed. With `swarm`, the options are drawn from the seed instead.
+pub fn simulate(
+    recipe: &Recipe,
+    options: &Options,
+    seed: u64,
+    swarm: bool,
+    record: bool,
+) -> Result<Outcome, String> {
+    let options = if swarm {
+        Options::swarm(seed)
+    } else {
+        options.clone()
+    };
+    let mut source = Random {
+        rng: ChaCha8Rng::seed_from_u64(seed),
+        safety_left: options.steps_max,
+        liveness_left: options.liveness_steps_max,
+    };
+    run(recipe, options, seed, swarm, &mut source, record)
+}
+
+/// Replays a trace: re-executes its actions and checks that every line comes out the same.
+/// Returns the replayed text (equal to the input's lines) or an error naming the first line
+/// that differs.
+pub fn replay(text: &str) -> Result<String, String> {
+    let t = trace::parse(text)?;
+    let recipe = recipes::find(&t.header.recipe)?;
+    let actions: Vec<Action> = t
+        .steps
+        .iter()
+        .skip(1)
+        .filter_map(|s| s.action.clone())
+        .collect();
+    let mut source = Recorded {
+        actions: actions.into_iter(),
+    };
+    let outcome = run(
+        &recipe,
+        t.header.options.clone(),
+        t.header.seed,
+        t.header.swarm,
+        &mut source,
+        true,
+    )?;
+    let replayed = outcome.text.expect("recorded");
+    let recorded_lines = text.lines().filter(|l| !l.trim().is_empty());
+    for (i, (a, b)) in recorded_lines.zip(replayed.lines()).enumerate() {
+        if a != b {
+            return Err(format!(
+                "line {} differs on replay:\n  recorded: {}\n  replayed: {}",
+                i + 1,
+                shorten(a),
+                shorten(b)
+            ));
+        }
+    }
+    let (n_rec, n_rep) = (
+        text.lines().filter(|l| !l.trim().is_empty()).count(),
+        replayed.lines().count(),
+    );
+    if n_rec != n_rep {
+        return Err(format!(
+            "the recorded trace has {n_rec} lines, the replay {n_rep}"
+        ));
+    }
+    Ok(replayed)
+}
+
+fn shorten(line: &str) -> String {
+    if line.len() > 400 {
+        format!(
+            "{}…",
+            &line[..line.char_indices().nth(400).map_or(line.len(), |(i, _)| i)]
+        )
+    } else {
+        line.to_string()
+    }
+}
+
+/// The one loop behind simulation and replay.
+fn run(
+    recipe: &Recipe,
+    options: Options,
+    seed: u64,
+    swarm: bool,
+    source: &mut dyn Source,
+    record: bool,
+) -> Result<Outcome, String> {
+    let roles = (recipe.processes)();
+    let header = Header {
+        schema: trace::SCHEMA.into(),
+        version: trace::VERSION,
+        recipe: recipe.name.into(),
+        seed,
+        swarm,
+        options: options.clone(),
+        processes: roles.iter().map(|(n, _)| n.clone()).collect(),
+    };
+    let properties = (recipe.properties)();
+    let (mut world, start) = World::new(options, roles, seed);
+    let mut text = record.then(|| {
+        let mut t = trace::header_line(&header);
+        t.push('\n');
+        t
+    });
+    let emit = |text: &mut Option<String>, line: &StepLine| {
+        if let Some(t) = text {
+            t.push_str(&trace::step_line(line));
+            t.push('\n');
+        }
+    };
+    let mut events = start.len() as u64;
+    let mut reached: BTreeSet<&'static str> = BTreeSet::new();
+    let mut violations = Vec::new();
+    emit(
+        &mut text,
+        &StepLine {
+            step: 0,
+            time_ms: 0,
+            action: None,
+            events: start,
+        },
+    );
+    let mut steps = 0u64;
+    let mut quiescent = false;
+    loop {
+        let Some(action) = source.next(&world)? else {
+            quiescent = world.enabled_actions().is_empty();
+            break;
+        };
+        let ev = world
+            .step(&action)
+            .map_err(|e| format!("step {}: {e}", steps + 1))?;
+        steps += 1;
+        events += ev.len() as u64;
+        for p in &properties {
+            match p.check {
+                Check::Always(holds) if !holds(&world) => violations.push(Violation {
+                    property: p.name.into(),
+                    step: steps,
+                }),
+                Check::Sometimes(reach) if !reached.contains(p.name) && reach(&world, &ev) => {
+                    reached.insert(p.name);
+                }
+                _ => {}
+            }
+        }
+        emit(
+            &mut text,
+            &StepLine {
+                step: steps,
+                time_ms: world.now_ms(),
+                action: Some(action),
+                events: ev,
+            },
+        );
+        if !violations.is_empty() {
+            break;
+        }
+    }
+    if violations.is_empty() && !world.faults_on() {
+        for p in &properties {
+            if let Check::Eventually(holds) = p.check {
+                if !holds(&world) {
+                    violations.push(Violation {
+                        property: p.name.into(),
+                        step: steps,
+                    });
+                }
+            }
+        }
+    }
+    let sometimes = properties
+        .iter()
+        .filter(|p| matches!(p.check, Check::Sometimes(_)));
+    let unreached = sometimes
+        .filter(|p| !reached.contains(p.name))
+        .map(|p| p.name.to_string())
+        .collect();
+    let end = End {
+        steps,
+        events,
+        violations,
+        reached: reached.iter().map(|s| s.to_string()).collect(),
+        unreached,
+        quiescent,
+    };
+    if let Some(t) = &mut text {
+        t.push_str(&trace::end_line(&end));
+        t.push('\n');
+    }
+    Ok(Outcome { seed, end, text })
+}

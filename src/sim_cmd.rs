@@ -1,0 +1,500 @@
+//! `zksim simulate`, `zksim replay`, `zksim render`: seeded runs, their traces, and reading them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use zksim_model::children::ChildOrder;
+use zksim_sim::options::{Options, TimeMode};
+use zksim_sim::recipes::{self, Recipe};
+use zksim_sim::run::{self, Outcome};
+use zksim_sim::{render, trace};
+
+/// A half-open range of seeds, written as Rust writes ranges: `A..B` (B excluded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeedRange {
+    /// First seed.
+    pub start: u64,
+    /// One past the last seed.
+    pub end: u64,
+}
+
+impl std::str::FromStr for SeedRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (a, b) = s
+            .split_once("..")
+            .ok_or_else(|| format!("{s:?} is not a range like 0..1000 (end excluded)"))?;
+        let num = |x: &str| {
+            x.trim()
+                .parse::<u64>()
+                .map_err(|e| format!("{x:?} in {s:?} is not a seed: {e}"))
+        };
+        let (start, end) = (num(a)?, num(b)?);
+        if end <= start {
+            return Err(format!("the range {s:?} is empty (the end is excluded)"));
+        }
+        Ok(SeedRange { start, end })
+    }
+}
+
+/// The knobs of [`Options`], each overriding the default when given.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct Knobs {
+    /// `timed` (virtual milliseconds) or `abstract` (no clock).
+    #[arg(long, value_parser = parse_time)]
+    pub time: Option<TimeMode>,
+    /// The server's tickTime.
+    #[arg(long)]
+    pub tick_ms: Option<u32>,
+    /// The session timeout clients ask for.
+    #[arg(long)]
+    pub session_timeout_ms: Option<u32>,
+    /// The longest a message stays on a link.
+    #[arg(long)]
+    pub message_delay_ms_max: Option<u64>,
+    /// Crashes allowed per run.
+    #[arg(long)]
+    pub crashes_max: Option<u32>,
+    /// Disconnects allowed per run.
+    #[arg(long)]
+    pub disconnects_max: Option<u32>,
+    /// Expiries allowed per run (abstract time).
+    #[arg(long)]
+    pub expiries_max: Option<u32>,
+    /// Chance of a fault per step when one is enabled, per mille.
+    #[arg(long)]
+    pub fault_per_mille: Option<u32>,
+    /// Steps of the safety phase.
+    #[arg(long)]
+    pub steps_max: Option<u32>,
+    /// Steps of the liveness phase.
+    #[arg(long)]
+    pub liveness_steps_max: Option<u32>,
+    /// Let role BUGGIFY points fire.
+    #[arg(long)]
+    pub buggify: bool,
+    /// getChildren order: `java` (as a real server), `sorted`.
+    #[arg(long, value_parser = parse_order)]
+    pub child_order: Option<ChildOrder>,
+}
+
+fn parse_time(s: &str) -> Result<TimeMode, String> {
+    match s {
+        "timed" => Ok(TimeMode::Timed),
+        "abstract" => Ok(TimeMode::Abstract),
+        _ => Err(format!("{s:?}: expected `timed` or `abstract`")),
+    }
+}
+
+fn parse_order(s: &str) -> Result<ChildOrder, String> {
+    match s {
+        "java" => Ok(ChildOrder::Java),
+        "sorted" => Ok(ChildOrder::Sorted),
+        _ => Err(format!("{s:?}: expected `java` or `sorted`")),
+    }
+}
+
+impl Knobs {
+    /// The options: defaults, overridden by the flags given.
+    pub fn options(&self) -> Options {
+        let d = Options::default();
+        Options {
+            time: self.time.unwrap_or(d.time),
+            tick_ms: self.tick_ms.unwrap_or(d.tick_ms),
+            session_timeout_ms: self.session_timeout_ms.unwrap_or(d.session_timeout_ms),
+            message_delay_ms_max: self.message_delay_ms_max.unwrap_or(d.message_delay_ms_max),
+            crashes_max: self.crashes_max.unwrap_or(d.crashes_max),
+            disconnects_max: self.disconnects_max.unwrap_or(d.disconnects_max),
+            expiries_max: self.expiries_max.unwrap_or(d.expiries_max),
+            fault_per_mille: self.fault_per_mille.unwrap_or(d.fault_per_mille),
+            steps_max: self.steps_max.unwrap_or(d.steps_max),
+            liveness_steps_max: self.liveness_steps_max.unwrap_or(d.liveness_steps_max),
+            buggify: self.buggify || d.buggify,
+            child_order: self.child_order.unwrap_or(d.child_order),
+        }
+    }
+
+    /// The flags given, as they would be typed again.
+    pub fn flags(&self) -> String {
+        let mut f = String::new();
+        let mut add = |name: &str, v: Option<String>| {
+            if let Some(v) = v {
+                f.push_str(&format!(" --{name} {v}"));
+            }
+        };
+        add(
+            "time",
+            self.time.map(|t| {
+                if t == TimeMode::Timed {
+                    "timed"
+                } else {
+                    "abstract"
+                }
+                .into()
+            }),
+        );
+        add("tick-ms", self.tick_ms.map(|v| v.to_string()));
+        add(
+            "session-timeout-ms",
+            self.session_timeout_ms.map(|v| v.to_string()),
+        );
+        add(
+            "message-delay-ms-max",
+            self.message_delay_ms_max.map(|v| v.to_string()),
+        );
+        add("crashes-max", self.crashes_max.map(|v| v.to_string()));
+        add(
+            "disconnects-max",
+            self.disconnects_max.map(|v| v.to_string()),
+        );
+        add("expiries-max", self.expiries_max.map(|v| v.to_string()));
+        add(
+            "fault-per-mille",
+            self.fault_per_mille.map(|v| v.to_string()),
+        );
+        add("steps-max", self.steps_max.map(|v| v.to_string()));
+        add(
+            "liveness-steps-max",
+            self.liveness_steps_max.map(|v| v.to_string()),
+        );
+        add(
+            "child-order",
+            self.child_order.map(|o| {
+                if o == ChildOrder::Sorted {
+                    "sorted"
+                } else {
+                    "java"
+                }
+                .into()
+            }),
+        );
+        if self.buggify {
+            f.push_str(" --buggify");
+        }
+        f
+    }
+}
+
+/// Arguments of `zksim simulate`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// The recipe (`zksim recipes` lists them).
+    #[arg(long, default_value = "election")]
+    pub recipe: String,
+    /// Seeds to run, `A..B` with B excluded.
+    #[arg(long, conflicts_with = "seed")]
+    pub seeds: Option<SeedRange>,
+    /// One seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Draw the knobs themselves from each seed (swarm testing).
+    #[arg(long)]
+    pub swarm: bool,
+    /// Write the trace of the seed (or of the first failing seed of a range) to this file.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    /// Print a machine-readable summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Worker threads (results do not depend on it).
+    #[arg(long, default_value_t = default_jobs())]
+    pub jobs: usize,
+    /// The knobs.
+    #[command(flatten)]
+    pub knobs: Knobs,
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// A failing seed in the summary.
+#[derive(Debug, Serialize)]
+pub struct Failure {
+    /// The seed.
+    pub seed: u64,
+    /// The properties violated.
+    pub violations: Vec<String>,
+    /// The command that reproduces it, trace included.
+    pub replay: String,
+}
+
+/// `zksim simulate --json`.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// The recipe.
+    pub recipe: String,
+    /// First seed.
+    pub seed_start: u64,
+    /// One past the last seed.
+    pub seed_end: u64,
+    /// Runs made.
+    pub runs: u64,
+    /// Steps over all runs.
+    pub steps: u64,
+    /// Events over all runs.
+    pub events: u64,
+    /// Runs that violated a property.
+    pub failures: u64,
+    /// Those runs.
+    pub failed: Vec<Failure>,
+    /// For each sometimes-property, in how many runs it was reached.
+    pub reached: BTreeMap<String, u64>,
+}
+
+/// Runs the seeds on `jobs` threads; results come back in seed order whatever the threads did.
+pub fn simulate_range(
+    recipe: &Recipe,
+    options: &Options,
+    range: SeedRange,
+    swarm: bool,
+    jobs: usize,
+) -> Result<Vec<Outcome>, String> {
+    let seeds: Vec<u64> = (range.start..range.end).collect();
+    let jobs = jobs.clamp(1, seeds.len().max(1));
+    let chunk = seeds.len().div_ceil(jobs);
+    let results: Vec<Result<Vec<Outcome>, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = seeds
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    let recipe = recipes::find(recipe.name)?;
+                    part.iter()
+                        .map(|&s| run::simulate(&recipe, options, s, swarm, false))
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a simulation thread panicked"))
+            .collect()
+    });
+    let mut all = Vec::with_capacity(seeds.len());
+    for r in results {
+        all.extend(r?);
+    }
+    Ok(all)
+}
+
+/// Runs `zksim simulate`; `Ok(false)` when a property was violated.
+pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
+    let recipe = recipes::find(&args.recipe)?;
+    let range = match (args.seeds, args.seed) {
+        (Some(r), _) => r,
+        (None, Some(s)) => SeedRange {
+            start: s,
+            end: s + 1,
+        },
+        (None, None) => SeedRange {
+            start: 0,
+            end: 1000,
+        },
+    };
+    let options = args.knobs.options();
+    let outcomes = simulate_range(&recipe, &options, range, args.swarm, args.jobs)?;
+    let summary = summarize(&recipe, args, range, &outcomes);
+    if let Some(path) = &args.trace {
+        let seed = summary.failed.first().map_or(range.start, |f| f.seed);
+        if summary.failed.is_empty() && range.end - range.start > 1 {
+            eprintln!("no seed failed; writing the trace of seed {seed}");
+        }
+        let outcome = run::simulate(&recipe, &options, seed, args.swarm, true)?;
+        write_atomically(path, outcome.text.as_deref().unwrap_or_default())?;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?
+        );
+    } else {
+        print_summary(&summary);
+    }
+    Ok(summary.failures == 0)
+}
+
+fn summarize(
+    recipe: &Recipe,
+    args: &SimulateArgs,
+    range: SeedRange,
+    outcomes: &[Outcome],
+) -> Summary {
+    let mut reached: BTreeMap<String, u64> = BTreeMap::new();
+    for o in outcomes {
+        for name in o.end.reached.iter().chain(o.end.unreached.iter()) {
+            reached.entry(name.clone()).or_insert(0);
+        }
+        for name in &o.end.reached {
+            *reached.get_mut(name).expect("inserted") += 1;
+        }
+    }
+    let failed: Vec<Failure> = outcomes
+        .iter()
+        .filter(|o| !o.end.violations.is_empty())
+        .map(|o| Failure {
+            seed: o.seed,
+            violations: o
+                .end
+                .violations
+                .iter()
+                .map(|v| v.property.clone())
+                .collect(),
+            replay: format!(
+                "zksim simulate --recipe {} --seed {}{}{} --trace seed-{}.jsonl",
+                recipe.name,
+                o.seed,
+                if args.swarm { " --swarm" } else { "" },
+                args.knobs.flags(),
+                o.seed
+            ),
+        })
+        .collect();
+    Summary {
+        recipe: recipe.name.into(),
+        seed_start: range.start,
+        seed_end: range.end,
+        runs: outcomes.len() as u64,
+        steps: outcomes.iter().map(|o| o.end.steps).sum(),
+        events: outcomes.iter().map(|o| o.end.events).sum(),
+        failures: failed.len() as u64,
+        failed,
+        reached,
+    }
+}
+
+fn print_summary(s: &Summary) {
+    println!(
+        "simulate {}: {} runs (seeds {}..{}), {} steps, {} events, {} failures",
+        s.recipe, s.runs, s.seed_start, s.seed_end, s.steps, s.events, s.failures
+    );
+    for (name, n) in &s.reached {
+        println!(
+            "  sometimes {:<50} reached in {n}/{} runs",
+            format!("{name:?}"),
+            s.runs
+        );
+    }
+    for f in s.failed.iter().take(20) {
+        println!("FAIL seed {}: violated {}", f.seed, f.violations.join("; "));
+        println!("  reproduce: {}", f.replay);
+    }
+    if s.failed.len() > 20 {
+        println!(
+            "... and {} more failing seeds (--json lists them all)",
+            s.failed.len() - 20
+        );
+    }
+}
+
+/// Writes a file through a temporary sibling and a rename, so a failure never leaves a
+/// half-written file or clobbers a good one.
+pub fn write_atomically(path: &Path, text: &str) -> Result<(), String> {
+    let tmp = path.with_extension("tmp-zksim");
+    std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Arguments of `zksim replay`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The trace to replay.
+    pub trace: PathBuf,
+}
+
+/// Runs `zksim replay`: `Ok(true)` when the replay is byte-identical.
+pub fn replay(args: &ReplayArgs) -> Result<bool, String> {
+    let text = std::fs::read_to_string(&args.trace)
+        .map_err(|e| format!("{}: {e}", args.trace.display()))?;
+    match run::replay(&text) {
+        Ok(replayed) => {
+            let t =
+                trace::parse(&replayed).map_err(|e| format!("{}: {e}", args.trace.display()))?;
+            let end = t.end.expect("a replay ends");
+            println!(
+                "{}: replayed {} steps, byte-identical; {}",
+                args.trace.display(),
+                end.steps,
+                if end.violations.is_empty() {
+                    "every property held".to_string()
+                } else {
+                    format!(
+                        "violated: {}",
+                        end.violations
+                            .iter()
+                            .map(|v| v.property.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    )
+                }
+            );
+            Ok(true)
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", args.trace.display());
+            Ok(false)
+        }
+    }
+}
+
+/// Arguments of `zksim render`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct RenderArgs {
+    /// The trace to render.
+    pub trace: PathBuf,
+}
+
+/// Runs `zksim render`: prints the trace as a zkCli-like transcript.
+pub fn render_cmd(args: &RenderArgs) -> Result<bool, String> {
+    let text = std::fs::read_to_string(&args.trace)
+        .map_err(|e| format!("{}: {e}", args.trace.display()))?;
+    let t = trace::parse(&text).map_err(|e| format!("{}: {e}", args.trace.display()))?;
+    print!("{}", render::render(&t));
+    Ok(true)
+}
+
+/// `zksim recipes`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct RecipesArgs {
+    /// Machine-readable.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct RecipeInfo {
+    name: &'static str,
+    kind: recipes::RecipeKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    breaks: Option<&'static str>,
+    about: &'static str,
+}
+
+/// Lists the built-in recipes.
+pub fn list_recipes(args: &RecipesArgs) -> Result<bool, String> {
+    let infos: Vec<RecipeInfo> = recipes::all()
+        .into_iter()
+        .map(|r| RecipeInfo {
+            name: r.name,
+            kind: r.kind,
+            breaks: r.breaks,
+            about: r.about,
+        })
+        .collect();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&infos).map_err(|e| e.to_string())?
+        );
+    } else {
+        for r in infos {
+            let kind = match r.breaks {
+                Some(p) => format!("mutant, breaks {p:?}"),
+                None => "variant".into(),
+            };
+            println!("{:<28} {kind}\n    {}", r.name, r.about);
+        }
+    }
+    Ok(true)
+}
