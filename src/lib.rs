@@ -1,6 +1,7 @@
 //! zksim: deterministic simulation and model checking of ZooKeeper coordination recipes.
 #![deny(missing_docs)]
 
+pub mod bench_cmd;
 pub mod conform_cmd;
 pub mod conformance;
 pub mod recorder;

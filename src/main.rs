@@ -28,6 +28,8 @@ enum Command {
     Render(zksim::sim_cmd::RenderArgs),
     /// List the built-in recipes.
     Recipes(zksim::sim_cmd::RecipesArgs),
+    /// Measure the simulator's speed on this machine.
+    Bench(zksim::bench_cmd::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         Some(Command::Replay(args)) => zksim::sim_cmd::replay(&args),
         Some(Command::Render(args)) => zksim::sim_cmd::render_cmd(&args),
         Some(Command::Recipes(args)) => zksim::sim_cmd::list_recipes(&args),
+        Some(Command::Bench(args)) => zksim::bench_cmd::bench(&args),
         // The built-in default job: check the model against the committed transcripts.
         None => zksim::conform_cmd::run(&zksim::conform_cmd::ConformArgs {
             transcripts: Vec::new(),
