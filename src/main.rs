@@ -42,10 +42,15 @@ fn main() -> ExitCode {
         Some(Command::Render(args)) => zksim::sim_cmd::render_cmd(&args),
         Some(Command::Recipes(args)) => zksim::sim_cmd::list_recipes(&args),
         Some(Command::Bench(args)) => zksim::bench_cmd::bench(&args),
-        // The built-in default job: check the model against the committed transcripts.
+        // The built-in default job: check the model against the committed transcripts, then
+        // simulate the election recipe over a thousand seeds.
         None => zksim::conform_cmd::run(&zksim::conform_cmd::ConformArgs {
             transcripts: Vec::new(),
             json: false,
+        })
+        .and_then(|conforms| {
+            let args = zksim::sim_cmd::SimulateArgs::default_run();
+            zksim::sim_cmd::simulate(&args).map(|ok| ok && conforms)
         }),
     };
     match result {

@@ -206,6 +206,25 @@ pub struct SimulateArgs {
     pub knobs: Knobs,
 }
 
+impl SimulateArgs {
+    /// `zksim simulate --recipe election --seeds 0..1000`, the default job's second half.
+    pub fn default_run() -> Self {
+        SimulateArgs {
+            recipe: "election".into(),
+            seeds: Some(SeedRange {
+                start: 0,
+                end: 1000,
+            }),
+            seed: None,
+            swarm: false,
+            trace: None,
+            json: false,
+            jobs: default_jobs(),
+            knobs: Knobs::default(),
+        }
+    }
+}
+
 fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
