@@ -110,6 +110,14 @@ pub enum Effect {
     /// Drop the current (expired or closed) handle and open a new session; the role then gets
     /// [`Input::Start`] again.
     NewSession,
+    /// A claim for the properties to check, such as `("runs", "/assign/w1/task-0000000001")`:
+    /// the world records which it has seen, so a repeated claim can be told apart.
+    Note {
+        /// What is claimed.
+        claim: String,
+        /// About which path.
+        path: String,
+    },
     /// A line for the trace.
     Log {
         /// The text.
@@ -186,6 +194,11 @@ impl Ctx {
     /// Opens a new session in place of an expired one.
     pub fn new_session(&mut self) {
         self.effects.push(Effect::NewSession);
+    }
+
+    /// Claims something for the properties (`ctx.note("runs", "/assign/w1/t")`).
+    pub fn note(&mut self, what: impl Into<String>, path: impl Into<String>) {
+        self.effects.push(Effect::Note { claim: what.into(), path: path.into() });
     }
 
     /// Logs a line to the trace.

@@ -106,6 +106,17 @@ pub enum Event {
         /// Whether the server no longer had the session.
         expired: bool,
     },
+    /// A role's claim, for the properties.
+    Noted {
+        /// The process.
+        process: ProcessId,
+        /// What is claimed.
+        claim: String,
+        /// About which path.
+        path: String,
+        /// Whether the same claim was made before in this run.
+        repeat: bool,
+    },
     /// A role's log line.
     Log {
         /// The process.

@@ -244,6 +244,10 @@ pub fn render(t: &Trace) -> String {
                         "reconnect -> same session".into()
                     },
                 ),
+                Event::Noted { process, claim, path, repeat } => line(
+                    name(process),
+                    format!("# {claim} {path}{}", if *repeat { " (again)" } else { "" }),
+                ),
                 Event::Log { process, line: l } => line(name(process), format!("# {l}")),
             }
         }

@@ -23,7 +23,7 @@
 //! can fingerprint it; [`World::enabled_actions`] lists what may happen next in a fixed order
 //! and [`World::step`] applies one action and returns what it did as [`Event`]s.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use zksim_model::client::{Call, Client, ClientState, Delivery};
 use zksim_model::op::Request;
@@ -118,6 +118,9 @@ pub struct World<R> {
     now_ms: u64,
     budget: Budget,
     faults_on: bool,
+    /// Every claim the roles made so far (what, path): part of the state, so properties over
+    /// the history (a status written twice) are properties of the state.
+    notes: BTreeSet<(String, String)>,
 }
 
 impl<R: Role> World<R> {
@@ -157,6 +160,7 @@ impl<R: Role> World<R> {
             now_ms: 0,
             budget: Budget::default(),
             faults_on: true,
+            notes: BTreeSet::new(),
         };
         let mut events = Vec::new();
         for p in 0..world.processes.len() {
@@ -188,6 +192,16 @@ impl<R: Role> World<R> {
     /// Faults used.
     pub fn budget(&self) -> Budget {
         self.budget
+    }
+
+    /// Whether a role has claimed `what` about `path` in this run.
+    pub fn noted(&self, what: &str, path: &str) -> bool {
+        self.notes.contains(&(what.to_string(), path.to_string()))
+    }
+
+    /// The claims made so far.
+    pub fn notes(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.notes.iter().map(|(w, p)| (w.as_str(), p.as_str()))
     }
 
     /// Whether faults may still happen.
@@ -553,6 +567,10 @@ impl<R: Role> World<R> {
                 p.choices.insert(choice, options.max(1));
             }
             Effect::NewSession => self.open_session(process, ev),
+            Effect::Note { claim, path } => {
+                let repeat = !self.notes.insert((claim.clone(), path.clone()));
+                ev.push(Event::Noted { process, claim, path, repeat });
+            }
             Effect::Log { line } => ev.push(Event::Log { process, line }),
         }
     }
