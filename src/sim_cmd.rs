@@ -57,6 +57,9 @@ pub struct Knobs {
     /// Crashes allowed per run.
     #[arg(long)]
     pub crashes_max: Option<u32>,
+    /// Permanent crashes allowed per run.
+    #[arg(long)]
+    pub kills_max: Option<u32>,
     /// Disconnects allowed per run.
     #[arg(long)]
     pub disconnects_max: Option<u32>,
@@ -66,6 +69,9 @@ pub struct Knobs {
     /// Chance of a fault per step when one is enabled, per mille.
     #[arg(long)]
     pub fault_per_mille: Option<u32>,
+    /// Chance of a repair (restart, reconnect) when something else could happen, per mille.
+    #[arg(long)]
+    pub repair_per_mille: Option<u32>,
     /// Steps of the safety phase.
     #[arg(long)]
     pub steps_max: Option<u32>,
@@ -106,9 +112,11 @@ impl Knobs {
             session_timeout_ms: self.session_timeout_ms.unwrap_or(d.session_timeout_ms),
             message_delay_ms_max: self.message_delay_ms_max.unwrap_or(d.message_delay_ms_max),
             crashes_max: self.crashes_max.unwrap_or(d.crashes_max),
+            kills_max: self.kills_max.unwrap_or(d.kills_max),
             disconnects_max: self.disconnects_max.unwrap_or(d.disconnects_max),
             expiries_max: self.expiries_max.unwrap_or(d.expiries_max),
             fault_per_mille: self.fault_per_mille.unwrap_or(d.fault_per_mille),
+            repair_per_mille: self.repair_per_mille.unwrap_or(d.repair_per_mille),
             steps_max: self.steps_max.unwrap_or(d.steps_max),
             liveness_steps_max: self.liveness_steps_max.unwrap_or(d.liveness_steps_max),
             buggify: self.buggify || d.buggify,
@@ -149,10 +157,15 @@ impl Knobs {
             "disconnects-max",
             self.disconnects_max.map(|v| v.to_string()),
         );
+        add("kills-max", self.kills_max.map(|v| v.to_string()));
         add("expiries-max", self.expiries_max.map(|v| v.to_string()));
         add(
             "fault-per-mille",
             self.fault_per_mille.map(|v| v.to_string()),
+        );
+        add(
+            "repair-per-mille",
+            self.repair_per_mille.map(|v| v.to_string()),
         );
         add("steps-max", self.steps_max.map(|v| v.to_string()));
         add(

@@ -198,7 +198,10 @@ impl Ctx {
 
     /// Claims something for the properties (`ctx.note("runs", "/assign/w1/t")`).
     pub fn note(&mut self, what: impl Into<String>, path: impl Into<String>) {
-        self.effects.push(Effect::Note { claim: what.into(), path: path.into() });
+        self.effects.push(Effect::Note {
+            claim: what.into(),
+            path: path.into(),
+        });
     }
 
     /// Logs a line to the trace.

@@ -137,6 +137,9 @@ pub enum Change {
     Created {
         /// The txn's zxid.
         zxid: Zxid,
+        /// The session whose request made the change (none for the server's own).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<SessionId>,
         /// The path.
         path: String,
         /// The data.
@@ -149,6 +152,10 @@ pub enum Change {
     Deleted {
         /// The txn's zxid.
         zxid: Zxid,
+        /// The session whose request made the change (none for an expiry or the container
+        /// manager).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<SessionId>,
         /// The path.
         path: String,
     },
@@ -156,6 +163,9 @@ pub enum Change {
     DataChanged {
         /// The txn's zxid.
         zxid: Zxid,
+        /// The session whose request made the change.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<SessionId>,
         /// The path.
         path: String,
         /// The new data.
@@ -436,7 +446,7 @@ impl Server {
         let triggers: Vec<Trigger> = doomed.iter().map(|p| self.tree.delete(p, zxid)).collect();
         self.tree.forget_session(session);
         self.debug_check();
-        let out = self.fire(&triggers);
+        let out = self.fire(&triggers, None);
         self.sessions.remove(&session);
         self.watches.remove_session(session);
         out
@@ -465,7 +475,7 @@ impl Server {
             let zxid = self.next_zxid();
             let trigger = self.tree.delete(&p, zxid);
             self.debug_check();
-            out.extend(self.fire(&[trigger]));
+            out.extend(self.fire(&[trigger], None));
         }
         out
     }
@@ -494,7 +504,7 @@ impl Server {
             let zxid = self.next_zxid();
             let (reply, triggers) = self.write(now_ms, session, zxid, req);
             self.debug_check();
-            let mut out = self.fire(&triggers);
+            let mut out = self.fire(&triggers, Some(session));
             out.push(self.reply(session, xid, zxid, reply));
             out
         } else {
@@ -746,7 +756,7 @@ impl Server {
 
     /// Delivers the watch events of applied changes, in emission order, one per session per
     /// trigger (`WatchManager.triggerWatch` with the delete's data/child deduplication).
-    fn fire(&mut self, triggers: &[Trigger]) -> Vec<Outgoing> {
+    fn fire(&mut self, triggers: &[Trigger], by: Option<SessionId>) -> Vec<Outgoing> {
         let mut out = Vec::new();
         let none = BTreeSet::new();
         for t in triggers {
@@ -758,7 +768,7 @@ impl Server {
                     },
                 }))
             };
-            self.changes.push(change_of(t, self.zxid));
+            self.changes.push(change_of(t, self.zxid, by));
             match t {
                 Trigger::Created { path, parent, .. } => {
                     send(
@@ -917,23 +927,25 @@ fn check_acl(acl: &[Acl]) -> Result<(), ErrorCode> {
 }
 
 /// The trace record of a tree change committed at `zxid`.
-fn change_of(t: &Trigger, zxid: Zxid) -> Change {
+fn change_of(t: &Trigger, zxid: Zxid, by: Option<SessionId>) -> Change {
     match t.clone() {
         Trigger::Created {
             path, data, owner, ..
         } => Change::Created {
             zxid,
+            by,
             path,
             data,
             owner,
         },
-        Trigger::Deleted { path, .. } => Change::Deleted { zxid, path },
+        Trigger::Deleted { path, .. } => Change::Deleted { zxid, by, path },
         Trigger::DataChanged {
             path,
             data,
             version,
         } => Change::DataChanged {
             zxid,
+            by,
             path,
             data,
             version,

@@ -44,6 +44,12 @@ pub enum Action {
         /// The process.
         process: ProcessId,
     },
+    /// The process dies for good (a machine lost): as a crash, but it never restarts, so the
+    /// recipe must carry on without it.
+    Kill {
+        /// The process.
+        process: ProcessId,
+    },
     /// A crashed process starts again, with a new session and its role's initial state.
     Restart {
         /// The process.
@@ -84,7 +90,10 @@ impl Action {
     pub fn is_fault(&self) -> bool {
         matches!(
             self,
-            Action::Crash { .. } | Action::Disconnect { .. } | Action::Expire { .. }
+            Action::Crash { .. }
+                | Action::Kill { .. }
+                | Action::Disconnect { .. }
+                | Action::Expire { .. }
         )
     }
 

@@ -34,6 +34,8 @@ pub struct Options {
     pub message_delay_ms_max: u64,
     /// How many processes may crash in a run.
     pub crashes_max: u32,
+    /// How many processes may die for good in a run.
+    pub kills_max: u32,
     /// How many connections may drop in a run.
     pub disconnects_max: u32,
     /// How many sessions may be expired by the explorer's abstraction of time (abstract mode;
@@ -41,6 +43,10 @@ pub struct Options {
     pub expiries_max: u32,
     /// The simulator's chance, per mille, of taking a fault when one is enabled.
     pub fault_per_mille: u32,
+    /// The simulator's chance, per mille, of repairing (restart, reconnect) when something else
+    /// could happen instead: low values leave processes down and partitions open for long,
+    /// long enough for sessions to expire.
+    pub repair_per_mille: u32,
     /// Steps of the safety phase (faults allowed).
     pub steps_max: u32,
     /// Steps of the liveness phase (no new faults; the cluster must converge).
@@ -59,9 +65,11 @@ impl Default for Options {
             session_timeout_ms: 6000,
             message_delay_ms_max: 50,
             crashes_max: 2,
+            kills_max: 1,
             disconnects_max: 3,
             expiries_max: 2,
             fault_per_mille: 50,
+            repair_per_mille: 200,
             steps_max: 1000,
             liveness_steps_max: 2000,
             buggify: false,
@@ -81,9 +89,11 @@ impl Options {
             session_timeout_ms: pick(&mut rng, &[4000, 6000, 10000, 20000]) as u32,
             message_delay_ms_max: pick(&mut rng, &[0, 5, 50, 500, 3000]),
             crashes_max: rng.gen_range(0..=3),
+            kills_max: rng.gen_range(0..=1),
             disconnects_max: rng.gen_range(0..=4),
             expiries_max: rng.gen_range(0..=2),
             fault_per_mille: pick(&mut rng, &[10, 50, 150, 400]) as u32,
+            repair_per_mille: pick(&mut rng, &[20, 100, 300, 1000]) as u32,
             buggify: rng.gen_ratio(1, 2),
             ..Options::default()
         }

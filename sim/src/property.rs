@@ -8,6 +8,9 @@ pub enum Check<R> {
     /// In every state (safety). Evaluated after every step; the explorer evaluates it in every
     /// state it visits.
     Always(fn(&World<R>) -> bool),
+    /// On every step (safety over transitions): the state after the step and the step's events,
+    /// e.g. "an assignment is accepted only from the session that owns /master".
+    Step(fn(&World<R>, &[Event]) -> bool),
     /// In some step of a run (non-vacuity): a green run that never reached it tested nothing.
     Sometimes(fn(&World<R>, &[Event]) -> bool),
     /// At the end of the liveness phase, once faults have stopped (liveness).
@@ -28,6 +31,14 @@ impl<R> Property<R> {
         Property {
             name,
             check: Check::Always(f),
+        }
+    }
+
+    /// A safety property of each step.
+    pub fn each_step(name: &'static str, f: fn(&World<R>, &[Event]) -> bool) -> Self {
+        Property {
+            name,
+            check: Check::Step(f),
         }
     }
 

@@ -134,17 +134,19 @@ fn change(c: &Change) -> String {
             path,
             data,
             owner,
+            ..
         } => format!(
             "zxid {zxid:#x}: created {path} {}{}",
             data.display(),
             owner.map_or(String::new(), |o| format!(" (ephemeral of {o:#x})"))
         ),
-        Change::Deleted { zxid, path } => format!("zxid {zxid:#x}: deleted {path}"),
+        Change::Deleted { zxid, path, .. } => format!("zxid {zxid:#x}: deleted {path}"),
         Change::DataChanged {
             zxid,
             path,
             data,
             version,
+            ..
         } => {
             format!(
                 "zxid {zxid:#x}: set {path} {} (version {version})",
@@ -215,7 +217,7 @@ pub fn render(t: &Trace) -> String {
                     } else if *xid == 0 {
                         "lost an event on the way back".to_string()
                     } else {
-                        format!("lost the reply to xid {xid} (applied)")
+                        format!("lost the reply to xid {xid} (the server had handled it)")
                     },
                 ),
                 Event::TimerFired { process, timer } => {
@@ -244,7 +246,12 @@ pub fn render(t: &Trace) -> String {
                         "reconnect -> same session".into()
                     },
                 ),
-                Event::Noted { process, claim, path, repeat } => line(
+                Event::Noted {
+                    process,
+                    claim,
+                    path,
+                    repeat,
+                } => line(
                     name(process),
                     format!("# {claim} {path}{}", if *repeat { " (again)" } else { "" }),
                 ),

@@ -44,8 +44,9 @@ trait Source {
 }
 
 /// The simulator's policy: in the safety phase, a fault with probability
-/// `fault_per_mille / 1000` when one is enabled, otherwise a uniformly chosen other action
-/// (time advancing by a uniform amount up to its limit); after `steps_max` steps, faults stop;
+/// `fault_per_mille / 1000` when one is enabled, else a repair with probability
+/// `repair_per_mille / 1000` when one is enabled, else a uniformly chosen other action (time
+/// advancing by a uniform amount up to its limit); after `steps_max` steps, faults stop;
 /// in the liveness phase, repairs first, then other actions, until nothing is enabled or
 /// `liveness_steps_max` steps have passed.
 struct Random {
@@ -74,7 +75,16 @@ impl Source for Random {
             {
                 faults
             } else {
-                others
+                let (repairs, rest): (Vec<&Action>, Vec<&Action>) =
+                    others.into_iter().partition(|a| a.is_repair());
+                let repair_per_mille = world.options().repair_per_mille.min(1000);
+                if !repairs.is_empty()
+                    && (rest.is_empty() || self.rng.gen_ratio(repair_per_mille, 1000))
+                {
+                    repairs
+                } else {
+                    rest
+                }
             };
             return Ok(Some(self.pick(&pool)));
         }
@@ -251,15 +261,22 @@ fn run(
         steps += 1;
         events += ev.len() as u64;
         for p in &properties {
-            match p.check {
-                Check::Always(holds) if !holds(&world) => violations.push(Violation {
+            let holds = match p.check {
+                Check::Always(holds) => holds(&world),
+                Check::Step(holds) => holds(&world, &ev),
+                Check::Sometimes(reach) => {
+                    if !reached.contains(p.name) && reach(&world, &ev) {
+                        reached.insert(p.name);
+                    }
+                    true
+                }
+                Check::Eventually(_) => true,
+            };
+            if !holds {
+                violations.push(Violation {
                     property: p.name.into(),
                     step: steps,
-                }),
-                Check::Sometimes(reach) if !reached.contains(p.name) && reach(&world, &ev) => {
-                    reached.insert(p.name);
-                }
-                _ => {}
+                });
             }
         }
         emit(

@@ -1,7 +1,7 @@
 //! Traces: a run as JSON lines (schema `zksim-trace`, version 1).
 //!
 //! ```text
-//! {"header":{"schema":"zksim-trace","version":1,"recipe":"election","seed":7,"swarm":false,"options":{...},"processes":["c1","c2","c3"]}}
+//! {"header":{"schema":"zksim-trace","version":2,"recipe":"election","seed":7,"swarm":false,"options":{...},"processes":["c1","c2","c3"]}}
 //! {"step":0,"time_ms":0,"events":[...]}                       <- the processes' start
 //! {"step":1,"time_ms":0,"action":{"action":"to_server","process":0},"events":[...]}
 //! ...
@@ -22,7 +22,7 @@ use crate::options::Options;
 /// The schema name in every header.
 pub const SCHEMA: &str = "zksim-trace";
 /// The version this build reads and writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The first line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -60,10 +60,20 @@ pub struct Process<R> {
     timers: BTreeMap<TimerId, u64>,
     /// Pending choices and how many options each has.
     choices: BTreeMap<ChoiceId, u32>,
+    /// It died for good: it never restarts.
+    killed: bool,
+    /// The server closed this connection (an oversize request); the client has not read the
+    /// drop yet. The server reads nothing more from it.
+    closed_by_server: bool,
     buggify: Buggify,
 }
 
 impl<R> Process<R> {
+    /// Whether it died for good.
+    pub fn is_killed(&self) -> bool {
+        self.killed
+    }
+
     /// Whether it is running.
     pub fn is_up(&self) -> bool {
         self.client.is_some()
@@ -91,6 +101,8 @@ impl<R> Process<R> {
 pub struct Budget {
     /// Crashes so far.
     pub crashes: u32,
+    /// Kills so far.
+    pub kills: u32,
     /// Disconnects so far.
     pub disconnects: u32,
     /// Abstract-time expiries so far.
@@ -146,6 +158,8 @@ impl<R: Role> World<R> {
                 tags: BTreeMap::new(),
                 timers: BTreeMap::new(),
                 choices: BTreeMap::new(),
+                killed: false,
+                closed_by_server: false,
                 buggify: Buggify {
                     seed: buggify_seed,
                     process: i as u32,
@@ -215,7 +229,7 @@ impl<R: Role> World<R> {
         let mut out = Vec::new();
         let timed = self.options.time == TimeMode::Timed;
         for (process, p) in self.processes.iter().enumerate() {
-            if !p.to_server.is_empty() {
+            if !p.to_server.is_empty() && !p.closed_by_server {
                 out.push(Action::ToServer { process });
             }
             if !p.to_client.is_empty() {
@@ -237,6 +251,9 @@ impl<R: Role> World<R> {
                 if self.faults_on && self.budget.crashes < self.options.crashes_max {
                     out.push(Action::Crash { process });
                 }
+                if self.faults_on && self.budget.kills < self.options.kills_max {
+                    out.push(Action::Kill { process });
+                }
                 if p.is_connected() {
                     if self.faults_on && self.budget.disconnects < self.options.disconnects_max {
                         out.push(Action::Disconnect { process });
@@ -247,7 +264,7 @@ impl<R: Role> World<R> {
                 {
                     out.push(Action::Reconnect { process });
                 }
-            } else {
+            } else if !p.killed {
                 out.push(Action::Restart { process });
             }
         }
@@ -315,6 +332,8 @@ impl<R: Role> World<R> {
                 .map(|m| m.sent_ms)
                 .chain(p.to_client.iter().map(|m| m.sent_ms));
             for sent_ms in sent {
+                // A message in flight lets time pass, up to the latest it may arrive.
+                waiting = true;
                 bound(sent_ms + self.options.message_delay_ms_max);
             }
         }
@@ -369,7 +388,15 @@ impl<R: Role> World<R> {
                 });
                 self.input(process, Input::Choice { choice, option }, &mut ev);
             }
-            Action::Crash { process } => self.crash(process, &mut ev),
+            Action::Crash { process } => {
+                self.budget.crashes += 1;
+                self.crash(process, &mut ev);
+            }
+            Action::Kill { process } => {
+                self.budget.kills += 1;
+                self.processes[process].killed = true;
+                self.crash(process, &mut ev);
+            }
             Action::Restart { process } => {
                 let p = &mut self.processes[process];
                 p.role = p.initial.clone();
@@ -411,6 +438,7 @@ impl<R: Role> World<R> {
         let (client, _hello) = Client::connected(session, timeout_ms);
         let p = &mut self.processes[process];
         p.client = Some(client);
+        p.closed_by_server = false;
         p.to_server.clear();
         p.to_client.clear();
         p.tags.clear();
@@ -440,12 +468,16 @@ impl<R: Role> World<R> {
                     zxid: *zxid,
                     reply: reply.clone(),
                 }),
-                ToClient::Drop => ev.push(Event::Handled {
-                    process,
-                    xid,
-                    zxid: self.server.last_zxid(),
-                    reply: Err(zksim_model::ErrorCode::ConnectionLoss),
-                }),
+                ToClient::Drop => {
+                    ev.push(Event::Handled {
+                        process,
+                        xid,
+                        zxid: self.server.last_zxid(),
+                        reply: Err(zksim_model::ErrorCode::ConnectionLoss),
+                    });
+                    // The server closed the socket: it reads nothing more from this link.
+                    self.processes[process].closed_by_server = true;
+                }
                 ToClient::Event { .. } => {}
             }
         }
@@ -569,7 +601,12 @@ impl<R: Role> World<R> {
             Effect::NewSession => self.open_session(process, ev),
             Effect::Note { claim, path } => {
                 let repeat = !self.notes.insert((claim.clone(), path.clone()));
-                ev.push(Event::Noted { process, claim, path, repeat });
+                ev.push(Event::Noted {
+                    process,
+                    claim,
+                    path,
+                    repeat,
+                });
             }
             Effect::Log { line } => ev.push(Event::Log { process, line }),
         }
@@ -579,6 +616,7 @@ impl<R: Role> World<R> {
     /// frames not yet read by the client are lost (their requests were applied).
     fn lose_links(&mut self, process: ProcessId, ev: &mut Vec<Event>) {
         let p = &mut self.processes[process];
+        p.closed_by_server = false;
         for m in p.to_server.drain(..) {
             ev.push(Event::Lost {
                 process,
@@ -600,7 +638,6 @@ impl<R: Role> World<R> {
     }
 
     fn crash(&mut self, process: ProcessId, ev: &mut Vec<Event>) {
-        self.budget.crashes += 1;
         self.lose_links(process, ev);
         let p = &mut self.processes[process];
         let session = p.session().expect("enabled");

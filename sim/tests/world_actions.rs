@@ -227,7 +227,7 @@ fn world(options: Options, probes: Vec<Probe>) -> World<Probe> {
 }
 
 /// Takes an action that must be listed as enabled.
-fn apply(world: &mut World<Probe>, action: Action) -> Vec<Event> {
+fn apply<R: Role>(world: &mut World<R>, action: Action) -> Vec<Event> {
     let enabled = world.enabled_actions();
     assert!(
         enabled.contains(&action),
@@ -239,7 +239,7 @@ fn apply(world: &mut World<Probe>, action: Action) -> Vec<Event> {
 }
 
 /// Lets `ms` of virtual time pass; `ms` must be within the advance limit.
-fn advance(world: &mut World<Probe>, ms: u64) -> Vec<Event> {
+fn advance<R: Role>(world: &mut World<R>, ms: u64) -> Vec<Event> {
     let limit = world
         .advance_limit_ms()
         .unwrap_or_else(|| panic!("time cannot pass: {:?}", world.enabled_actions()));
@@ -247,7 +247,9 @@ fn advance(world: &mut World<Probe>, ms: u64) -> Vec<Event> {
     assert!(world
         .enabled_actions()
         .contains(&Action::Advance { ms: limit }));
-    world.step(&Action::Advance { ms }).expect("within the limit")
+    world
+        .step(&Action::Advance { ms })
+        .expect("within the limit")
 }
 
 fn is_delivery(a: &Action) -> bool {
@@ -255,7 +257,7 @@ fn is_delivery(a: &Action) -> bool {
 }
 
 /// Delivers link messages (to the server and back) until no link holds any.
-fn deliver_all(world: &mut World<Probe>) -> Vec<Event> {
+fn deliver_all<R: Role>(world: &mut World<R>) -> Vec<Event> {
     let mut events = Vec::new();
     for _ in 0..10_000 {
         let Some(a) = world.enabled_actions().into_iter().find(is_delivery) else {
@@ -377,7 +379,11 @@ fn a_reply_reaches_the_role_only_when_delivered() {
     let ev = apply(&mut w, Action::ToClient { process: 0 });
     assert!(ev.iter().any(|e| matches!(
         e,
-        Event::Replied { process: 0, reply: Ok(Response::Create { .. }), .. }
+        Event::Replied {
+            process: 0,
+            reply: Ok(Response::Create { .. }),
+            ..
+        }
     )));
     assert_eq!(
         last_inputs(&w, 0, 1),
@@ -403,7 +409,7 @@ fn a_reply_reaches_the_role_only_when_delivered() {
     assert_eq!(inputs(&w, 0).len(), 3);
 }
 
-// Goal: the replies and watch events of one session reach the role in the order the server sent them.
+// Goal: one session's replies and watch events reach the role in the order the server sent them.
 #[test]
 fn replies_and_events_of_one_session_reach_the_role_in_fifo_order() {
     let probes = vec![Probe::new("a").choosing(2), Probe::new("b").choosing(2)];
@@ -443,11 +449,17 @@ fn replies_and_events_of_one_session_reach_the_role_in_fifo_order() {
     assert_eq!(got.len(), 5, "{got:#?}");
     assert!(matches!(
         &got[0],
-        Input::Reply { tag: CREATE_SHARED, reply: Ok(_) }
+        Input::Reply {
+            tag: CREATE_SHARED,
+            reply: Ok(_)
+        }
     ));
     assert!(matches!(
         &got[1],
-        Input::Reply { tag: EPHEMERAL, reply: Ok(_) }
+        Input::Reply {
+            tag: EPHEMERAL,
+            reply: Ok(_)
+        }
     ));
     // The read was served before b's write: it shows a's data.
     assert!(matches!(
@@ -458,7 +470,10 @@ fn replies_and_events_of_one_session_reach_the_role_in_fifo_order() {
     assert_eq!(got[3], node_input(EventType::NodeDataChanged, SHARED));
     assert!(matches!(
         &got[4],
-        Input::Reply { tag: SET_SHARED, reply: Ok(Response::Stat { .. }) }
+        Input::Reply {
+            tag: SET_SHARED,
+            reply: Ok(Response::Stat { .. })
+        }
     ));
 }
 
@@ -479,7 +494,7 @@ fn write_in_flight() -> World<Probe> {
     w
 }
 
-// Goal: a write still on the way to the server when the connection drops is not applied; the role sees ConnectionLoss, then Disconnected.
+// Goal: a write cut off before the server reads it is lost; ConnectionLoss, then Disconnected.
 #[test]
 fn a_disconnect_before_the_server_reads_a_write_loses_it_unapplied() {
     let mut w = write_in_flight();
@@ -516,7 +531,7 @@ fn a_disconnect_before_the_server_reads_a_write_loses_it_unapplied() {
     );
 }
 
-// Goal: a write the server read before the connection dropped is applied, though the role sees ConnectionLoss, then Disconnected.
+// Goal: a write read before the cut is applied; the role still sees ConnectionLoss, Disconnected.
 #[test]
 fn a_disconnect_after_the_server_reads_a_write_loses_only_the_reply() {
     let mut w = write_in_flight();
@@ -565,11 +580,11 @@ fn a_disconnect_after_the_server_reads_a_write_loses_only_the_reply() {
 
 // ---- sessions and time ------------------------------------------------------------------
 
-// Goal: an ephemeral survives a disconnect shorter than the session timeout, and the reconnect keeps the session.
+// Goal: an ephemeral survives a disconnect shorter than the timeout; Reconnect keeps the session.
 #[test]
 fn an_ephemeral_survives_a_disconnect_shorter_than_the_session_timeout() {
     let options = Options {
-        disconnects_max: 1,
+        disconnects_max: 2,
         ..base(TimeMode::Timed)
     };
     let mut w = world(options, vec![Probe::new("a")]);
@@ -595,11 +610,14 @@ fn an_ephemeral_survives_a_disconnect_shorter_than_the_session_timeout() {
             session_input(KeeperState::SyncConnected),
         ]
     );
-    // The reconnect renewed the session: nothing is silent, nothing waits for time.
+    // The reconnect renewed the session: nothing is silent, nothing waits for time; cut off
+    // again at once, it has a whole timeout (and the tick rounding) from the reconnect.
     assert_eq!(w.advance_limit_ms(), None);
+    apply(&mut w, Action::Disconnect { process: 0 });
+    assert_eq!(w.advance_limit_ms(), Some(7000));
 }
 
-// Goal: a disconnected session expires at the first tick past its timeout: its ephemeral goes, the reconnect reports Expired, later calls fail with SessionExpired.
+// Goal: an expired session loses its ephemeral; the role learns Expired; calls get SessionExpired.
 #[test]
 fn an_ephemeral_vanishes_when_a_disconnected_session_expires() {
     let options = Options {
@@ -639,10 +657,7 @@ fn an_ephemeral_vanishes_when_a_disconnected_session_expires() {
         process: 0,
         expired: true
     }));
-    assert_eq!(
-        last_inputs(&w, 0, 1),
-        [session_input(KeeperState::Expired)]
-    );
+    assert_eq!(last_inputs(&w, 0, 1), [session_input(KeeperState::Expired)]);
     // A later call fails at once, without reaching the server.
     let zxid = w.server().last_zxid();
     apply(&mut w, choose(0, 0));
@@ -658,7 +673,7 @@ fn an_ephemeral_vanishes_when_a_disconnected_session_expires() {
     assert_eq!(data(&w, SHARED), Some(Data::from("a")));
 }
 
-// Goal: a connected session heartbeats: it survives Advance steps totalling many timeouts, each longer than the timeout.
+// Goal: a connected session heartbeats through Advance steps totalling many timeouts.
 #[test]
 fn a_connected_session_survives_time_passing() {
     // A far timer gives time a reason to pass.
@@ -709,7 +724,7 @@ fn crash_and_restart(w: &mut World<Probe>) -> (SessionId, SessionId) {
     (old, new)
 }
 
-// Goal (timed): a crash keeps the session; after a restart the ephemeral's path is taken (NodeExists) until the old session expires by the clock, then the create succeeds.
+// Goal (timed): a restart meets its old session's ephemeral until the clock expires that session.
 #[test]
 fn a_restarted_process_gets_node_exists_until_its_old_session_expires_by_the_clock() {
     let options = Options {
@@ -738,7 +753,7 @@ fn a_restarted_process_gets_node_exists_until_its_old_session_expires_by_the_clo
     assert_eq!(owner(&w, "/e-a"), Some(new));
 }
 
-// Goal (abstract): after a crash and restart, the ephemeral's path is taken until Expire of the old session, then the create succeeds.
+// Goal (abstract): a restart meets its old session's ephemeral until Expire of that session.
 #[test]
 fn a_restarted_process_gets_node_exists_until_its_old_session_is_expired() {
     let options = Options {
@@ -764,7 +779,7 @@ fn a_restarted_process_gets_node_exists_until_its_old_session_is_expired() {
 
 // ---- Reconnect --------------------------------------------------------------------------
 
-// Goal: a reconnect re-registers watches with lastZxid: a node changed while the client was away fires NodeDataChanged at the reconnect.
+// Goal: Reconnect re-registers watches with lastZxid: a change made while away fires at once.
 #[test]
 fn a_reconnect_fires_a_data_watch_on_a_node_changed_while_away() {
     let options = Options {
@@ -803,7 +818,7 @@ fn a_reconnect_fires_a_data_watch_on_a_node_changed_while_away() {
     assert!(!client.watches().data.contains(SHARED));
 }
 
-// Goal: a reconnect with nothing changed re-registers the watch at the server, so a later change fires it over the link.
+// Goal: Reconnect with nothing changed re-arms the watch at the server for later changes.
 #[test]
 fn a_reconnect_re_registers_an_unfired_watch_at_the_server() {
     let options = Options {
@@ -830,7 +845,7 @@ fn a_reconnect_re_registers_an_unfired_watch_at_the_server() {
 
 // ---- Expire (abstract time) -------------------------------------------------------------
 
-// Goal: Expire is enabled only for silent sessions within expiries_max, deletes all the session's ephemerals in one zxid with NodeDeleted to watchers, and after StopFaults only for sessions no running process holds.
+// Goal: Expire takes silent sessions in budget, their ephemerals at one zxid; then orphans only.
 #[test]
 fn expire_takes_only_silent_sessions_and_deletes_their_ephemerals_at_one_zxid() {
     let options = Options {
@@ -878,8 +893,8 @@ fn expire_takes_only_silent_sessions_and_deletes_their_ephemerals_at_one_zxid() 
             } => {
                 assert_eq!((z, session, expired), (zxid + 1, a, true));
             }
-            Change::Deleted { zxid: z, path } => {
-                assert_eq!(z, zxid + 1);
+            Change::Deleted { zxid: z, path, by } => {
+                assert_eq!((z, by), (zxid + 1, None), "deleted by the expiry");
                 deleted.push(path);
             }
             other => panic!("unexpected change {other:?}"),
@@ -904,10 +919,7 @@ fn expire_takes_only_silent_sessions_and_deletes_their_ephemerals_at_one_zxid() 
         "the budget is spent, though b is silent"
     );
     apply(&mut w, Action::Reconnect { process: 0 });
-    assert_eq!(
-        last_inputs(&w, 0, 1),
-        [session_input(KeeperState::Expired)]
-    );
+    assert_eq!(last_inputs(&w, 0, 1), [session_input(KeeperState::Expired)]);
 
     // w goes silent too; after StopFaults only b's session, which no running process holds,
     // may expire (w may still come back).
@@ -929,7 +941,7 @@ fn expire_takes_only_silent_sessions_and_deletes_their_ephemerals_at_one_zxid() 
 
 // ---- Timer ------------------------------------------------------------------------------
 
-// Goal (timed): a timer is not enabled before it is due and is once Advance reaches the due time; firing it reaches the role.
+// Goal (timed): a timer is enabled only once Advance reaches its due time; it reaches the role.
 #[test]
 fn a_timer_fires_only_once_due_when_time_is_timed() {
     let mut w = world(base(TimeMode::Timed), vec![Probe::new("a").timer(1000)]);
@@ -951,10 +963,7 @@ fn a_timer_fires_only_once_due_when_time_is_timed() {
         "a due timer holds time until it fires"
     );
     apply(&mut w, timer.clone());
-    assert_eq!(
-        last_inputs(&w, 0, 1),
-        [Input::Timer { timer: TIMER }]
-    );
+    assert_eq!(last_inputs(&w, 0, 1), [Input::Timer { timer: TIMER }]);
     assert!(!w.enabled_actions().contains(&timer), "it fired once");
     deliver_all(&mut w);
     assert_eq!(data(&w, SHARED), Some(Data::from("a:timer:9")));
@@ -977,6 +986,7 @@ fn a_timer_is_enabled_at_once_when_time_is_abstract() {
         .enabled_actions()
         .iter()
         .any(|a| matches!(a, Action::Advance { .. })));
+    assert!(w.step(&Action::Advance { ms: 1 }).is_err(), "no clock");
     apply(&mut w, timer);
     deliver_all(&mut w);
     assert_eq!(data(&w, SHARED), Some(Data::from("a:timer:9")));
@@ -984,7 +994,7 @@ fn a_timer_is_enabled_at_once_when_time_is_abstract() {
 
 // ---- Choose -----------------------------------------------------------------------------
 
-// Goal: every option of a pending choice is enabled, and the option chosen is the one that reaches the role.
+// Goal: every option of a pending choice is enabled, and the one chosen reaches the role.
 #[test]
 fn every_option_of_a_choice_is_enabled_and_the_chosen_one_reaches_the_role() {
     let mut w = world(base(TimeMode::Timed), vec![Probe::new("a").choosing(3)]);
@@ -1019,7 +1029,7 @@ fn every_option_of_a_choice_is_enabled_and_the_chosen_one_reaches_the_role() {
 
 // ---- Advance ----------------------------------------------------------------------------
 
-// Goal: time never passes beyond advance_limit_ms (step refuses more), a message in flight bounds it, and with no delay allowed time cannot pass while one is in flight.
+// Goal: time never passes its limit; with no message delay allowed, not while one is in flight.
 #[test]
 fn time_never_advances_beyond_its_limit() {
     let mut w = world(base(TimeMode::Timed), vec![Probe::new("a").timer(1000)]);
@@ -1060,7 +1070,7 @@ fn time_never_advances_beyond_its_limit() {
 
 // ---- StopFaults -------------------------------------------------------------------------
 
-// Goal: after StopFaults no Crash or Disconnect is enabled (budgets notwithstanding), while Restart and Reconnect still are.
+// Goal: after StopFaults no Crash or Disconnect is enabled, while Restart and Reconnect still are.
 #[test]
 fn after_stop_faults_only_repairs_remain() {
     let options = Options {
@@ -1124,7 +1134,7 @@ fn determinism_world() -> World<Probe> {
     build(options, probes, 42)
 }
 
-// Goal: the world is a value: equal worlds stepped through the same actions stay equal, hash equal and list the same enabled actions.
+// Goal: worlds stepped alike stay equal, hash alike and list the same enabled actions.
 #[test]
 fn worlds_stepped_alike_stay_equal_and_hash_alike() {
     let (mut x, mut y) = (determinism_world(), determinism_world());
@@ -1141,7 +1151,13 @@ fn worlds_stepped_alike_stay_equal_and_hash_alike() {
         assert_eq!(ex, ey, "step {i}: {a:?}");
         assert_eq!(x, y, "step {i}: {a:?}");
         assert_eq!(fingerprint(&x), fingerprint(&y));
-        kinds.insert(format!("{a:?}").split(' ').next().unwrap_or_default().to_string());
+        kinds.insert(
+            format!("{a:?}")
+                .split(' ')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        );
         let copy = x.clone();
         assert_eq!(copy, x);
         assert_eq!(fingerprint(&copy), fingerprint(&x));
@@ -1179,7 +1195,7 @@ fn buggify_log(buggify: bool, seed: u64) -> Vec<Vec<bool>> {
         .collect()
 }
 
-// Goal: BUGGIFY decisions are a function of the seed: the same seed decides alike, some seeds decide differently, and with BUGGIFY off nothing fires.
+// Goal: BUGGIFY decisions follow the seed: alike for one seed, different across some, none if off.
 #[test]
 fn buggify_decisions_follow_the_seed() {
     let logs: Vec<Vec<Vec<bool>>> = (0..64).map(|seed| buggify_log(true, seed)).collect();
@@ -1268,4 +1284,95 @@ fn a_disabled_action_is_refused_and_changes_nothing() {
     assert!(!w.enabled_actions().contains(&a));
     assert_eq!(w.step(&a), Err(NotEnabled(a.clone())));
     assert_eq!(w, before);
+}
+
+// ---- a connection the server drops ------------------------------------------------------
+
+/// A test-only role that sends a setData over `jute.maxbuffer` at start, optionally followed
+/// (pipelined on the same connection) by a create of `/after`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+struct Oversize {
+    then_create: bool,
+    inputs: Vec<Input>,
+}
+
+impl Role for Oversize {
+    fn handle(&mut self, input: &Input, ctx: &mut Ctx) {
+        self.inputs.push(input.clone());
+        if let Input::Start { .. } = input {
+            ctx.call(
+                1,
+                Request::SetData {
+                    path: "/".into(),
+                    data: Data::bytes(vec![0; 1 << 20]),
+                    version: -1,
+                },
+            );
+            if self.then_create {
+                ctx.call(2, create("/after", CreateMode::Persistent, "x"));
+            }
+        }
+    }
+}
+
+fn oversize_world(then_create: bool) -> World<Oversize> {
+    let role = Oversize {
+        then_create,
+        inputs: Vec::new(),
+    };
+    World::new(base(TimeMode::Timed), vec![("big".to_string(), role)], 0).0
+}
+
+// Goal: a server-dropped connection applies nothing; ConnectionLoss, Disconnected when read.
+#[test]
+fn a_connection_the_server_drops_fails_pending_calls_when_the_client_reads_the_drop() {
+    let mut w = oversize_world(false);
+    let s = w.processes()[0].session().unwrap();
+    let zxid = w.server().last_zxid();
+    apply(&mut w, Action::ToServer { process: 0 });
+    assert_eq!(w.server().last_zxid(), zxid, "nothing applied");
+    assert!(!w.server().sessions()[&s].connected);
+    assert_eq!(w.processes()[0].role.inputs.len(), 1, "not read yet");
+    let ev = apply(&mut w, Action::ToClient { process: 0 });
+    assert!(ev.contains(&Event::Disconnected { process: 0 }));
+    assert_eq!(
+        w.processes()[0].role.inputs[1..],
+        [
+            Input::Reply {
+                tag: 1,
+                reply: Err(ErrorCode::ConnectionLoss)
+            },
+            session_input(KeeperState::Disconnected),
+        ]
+    );
+    assert!(w.server().is_live(s), "the session lives on");
+    assert!(w
+        .enabled_actions()
+        .contains(&Action::Reconnect { process: 0 }));
+}
+
+// Goal: a request pipelined behind an oversize one (connection closed by the server) is lost.
+#[test]
+fn a_request_behind_an_oversize_one_is_not_applied() {
+    let mut w = oversize_world(true);
+    apply(&mut w, Action::ToServer { process: 0 });
+    deliver_all(&mut w);
+    assert!(
+        !w.server().tree().contains("/after"),
+        "a request read from a closed connection was applied"
+    );
+    assert_eq!(
+        w.processes()[0].role.inputs[1..],
+        [
+            Input::Reply {
+                tag: 1,
+                reply: Err(ErrorCode::ConnectionLoss)
+            },
+            Input::Reply {
+                tag: 2,
+                reply: Err(ErrorCode::ConnectionLoss)
+            },
+            session_input(KeeperState::Disconnected),
+        ]
+    );
 }

@@ -245,6 +245,13 @@ impl Role for Candidate {
             Input::Reply { tag, reply } => self.on_reply(*tag, reply, ctx),
             Input::Event { event } => match (event.kind, event.state) {
                 (EventType::NodeDeleted, _) if self.phase == Phase::Following => self.run(ctx),
+                // Deleted and re-created while disconnected: SetWatches reports NodeDataChanged
+                // and the one-shot watch is spent; set it again.
+                (EventType::NodeDataChanged | EventType::NodeCreated, _)
+                    if self.phase == Phase::Following =>
+                {
+                    self.watch(ctx)
+                }
                 (EventType::None, KeeperState::Expired) => {
                     ctx.log(format!("{} lost its session", self.id));
                     self.phase = Phase::Creating;

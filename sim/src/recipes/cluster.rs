@@ -1,0 +1,325 @@
+//! The master/worker cluster: its recipes (variants and mutants) and the properties that
+//! catch their bugs.
+
+use std::collections::BTreeSet;
+
+use zksim_model::op::{EventType, KeeperState};
+use zksim_model::recipes::cluster::{
+    Client, Flavor, Master, Worker, ASSIGN, CLIENTS, MASTER, STATUS, TASKS, WORKERS,
+};
+use zksim_model::recipes::BuiltinRole;
+use zksim_model::server::Change;
+
+use super::{BuiltinWorld, Recipe, RecipeKind};
+use crate::event::Event;
+use crate::property::Property;
+
+/// At most one live session owns `/master` (the model's own guarantee).
+pub const ONE_LIVE_MASTER: &str = "at most one live session owns /master";
+/// Assignments are created only by the session that owns `/master`.
+pub const ASSIGNMENTS_FROM_MASTER: &str = "assignments are accepted only from the master's session";
+/// No task is under two workers at once.
+pub const NO_DOUBLE_ASSIGNMENT: &str = "no task is assigned to two workers at once";
+/// Every submitted task is pending, assigned, has a status, or was read by its client.
+pub const NO_LOST_TASK: &str = "no task is lost";
+/// A client task's status is written once (a task carried out twice writes two).
+pub const STATUS_ONCE: &str = "a status is written once";
+/// Workers run only their own assignments.
+pub const RUNS_ONLY_ASSIGNED: &str = "a worker only runs tasks assigned to it";
+/// After faults stop: a master.
+pub const MASTER_ELECTED: &str = "a master is elected once faults stop";
+/// After faults stop: every task done and read.
+pub const ALL_TASKS_DONE: &str = "every submitted task completes and its client is notified";
+/// After faults stop: nothing left under dead workers.
+pub const DEAD_WORKERS_DRAINED: &str = "a dead worker's tasks are reassigned";
+
+fn cluster(flavor: Flavor) -> Vec<(String, BuiltinRole)> {
+    vec![
+        ("m1".into(), BuiltinRole::Master(Master::new("m1", flavor))),
+        ("m2".into(), BuiltinRole::Master(Master::new("m2", flavor))),
+        ("w1".into(), BuiltinRole::Worker(Worker::new("w1", flavor))),
+        ("w2".into(), BuiltinRole::Worker(Worker::new("w2", flavor))),
+        (
+            "c1".into(),
+            BuiltinRole::Client(Client::new("c1", 4, flavor)),
+        ),
+        (
+            "c2".into(),
+            BuiltinRole::Client(Client::new("c2", 4, flavor)),
+        ),
+    ]
+}
+
+macro_rules! recipe {
+    ($name:expr, $kind:expr, $breaks:expr, $about:expr, $flavor:expr) => {
+        Recipe {
+            name: $name,
+            kind: $kind,
+            breaks: $breaks,
+            verified: $name == "fixed",
+            baseline: if matches!($kind, RecipeKind::Mutant) {
+                Some("fixed")
+            } else {
+                None
+            },
+            about: $about,
+            processes: || cluster($flavor),
+            properties,
+        }
+    };
+}
+
+/// The cluster's recipes.
+pub fn recipes() -> Vec<Recipe> {
+    use RecipeKind::{Mutant, Variant};
+    vec![
+        recipe!(
+            "fixed",
+            Variant,
+            None,
+            "the correct recipe: guarded multis for every two-step move, an epoch fence, \
+             ConnectionLoss resolved by reading back, a submission marker per task",
+            Flavor::FIXED
+        ),
+        recipe!(
+            "book",
+            Variant,
+            None,
+            "the ZooKeeper book's flow: assign then delete and status then delete as two \
+             writes, no fencing, a client that resubmits on ConnectionLoss",
+            Flavor::BOOK
+        ),
+        recipe!(
+            "seed-naive",
+            Variant,
+            None,
+            "the seed's description taken literally: status under /tasks/<task>/status, \
+             assignments that leave the task in /tasks, no ConnectionLoss handling",
+            Flavor::SEED_NAIVE
+        ),
+        recipe!(
+            "no-fencing",
+            Mutant,
+            Some(ASSIGNMENTS_FROM_MASTER),
+            "after its session expired the master keeps serving on a new session without \
+             running for master again, and no epoch check stops its writes: a zombie \
+             assigns while another session owns /master",
+            Flavor {
+                fencing: false,
+                reelect_after_expiry: false,
+                ..Flavor::FIXED
+            }
+        ),
+        recipe!(
+            "assign-then-delete",
+            Mutant,
+            Some(NO_DOUBLE_ASSIGNMENT),
+            "the master creates the assignment and deletes the task as two writes: after a \
+             ConnectionLoss (or a crash) between them the task is still in /tasks and is \
+             assigned again, to a second worker",
+            Flavor {
+                atomic_assign: false,
+                fencing: false,
+                ..Flavor::FIXED
+            }
+        ),
+        recipe!(
+            "status-then-delete",
+            Mutant,
+            Some(STATUS_ONCE),
+            "the worker writes the status and deletes its assignment as two writes: when it \
+             dies between them the master moves a finished task back and it runs again",
+            Flavor {
+                atomic_status: false,
+                ..Flavor::FIXED
+            }
+        ),
+        recipe!(
+            "no-reassignment",
+            Mutant,
+            Some(ALL_TASKS_DONE),
+            "the master never moves a dead worker's tasks back to /tasks: they are never done",
+            Flavor {
+                reassigns_dead_workers: false,
+                ..Flavor::FIXED
+            }
+        ),
+        recipe!(
+            "blind-master-retry",
+            Mutant,
+            Some(MASTER_ELECTED),
+            "a candidate whose create of /master ends in ConnectionLoss creates it again: when \
+             the first create was applied it meets its own node, follows it, and no one leads",
+            Flavor {
+                check_master_on_loss: false,
+                ..Flavor::FIXED
+            }
+        ),
+        recipe!(
+            "sorted-children",
+            Mutant,
+            Some(ALL_TASKS_DONE),
+            "the master takes getChildren as sorted and only looks at tasks after the last one \
+             it saw; in the server's real (hash) order a new task can come earlier and is \
+             never assigned",
+            Flavor {
+                assumes_sorted_children: true,
+                ..Flavor::FIXED
+            }
+        ),
+        recipe!(
+            "backup-misses-reelection",
+            Mutant,
+            Some(MASTER_ELECTED),
+            "a backup master reacts only to NodeDeleted on /master; when /master was deleted \
+             and re-created while it was disconnected, the reconnect reports NodeDataChanged, \
+             its one-shot watch is spent, and it never runs again when that master dies (found \
+             by the simulator in this recipe's first version, seed 7819)",
+            Flavor {
+                rewatches_master: false,
+                ..Flavor::FIXED
+            }
+        ),
+        recipe!(
+            "client-resubmits",
+            Mutant,
+            Some(STATUS_ONCE),
+            "the client resubmits after ConnectionLoss without looking for its marker: when the \
+             first submission was applied the task runs twice (the book's client)",
+            Flavor {
+                client_checks_marker: false,
+                ..Flavor::FIXED
+            }
+        ),
+    ]
+}
+
+fn master_owner(w: &BuiltinWorld) -> Option<i64> {
+    w.server().tree().get(MASTER).and_then(|n| n.owner())
+}
+
+fn kids(w: &BuiltinWorld, path: &str) -> Vec<String> {
+    w.server()
+        .tree()
+        .get(path)
+        .map_or_else(Vec::new, |n| n.children.sorted())
+}
+
+/// Every (worker dir, task) under `/assign`.
+fn assignments(w: &BuiltinWorld) -> Vec<(String, String)> {
+    kids(w, ASSIGN)
+        .into_iter()
+        .flat_map(|d| {
+            kids(w, &format!("{ASSIGN}/{d}"))
+                .into_iter()
+                .map(move |t| (d.clone(), t))
+        })
+        .collect()
+}
+
+/// The tokens of tasks the system has accepted: the clients' markers, and what clients said
+/// they submitted.
+fn submitted(w: &BuiltinWorld) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = kids(w, CLIENTS).into_iter().collect();
+    out.extend(
+        w.notes()
+            .filter(|(c, _)| *c == "submitted")
+            .map(|(_, p)| p.to_string()),
+    );
+    out
+}
+
+fn task_present(w: &BuiltinWorld, token: &str) -> bool {
+    let prefix = format!("task-{token}-");
+    let has = |names: Vec<String>| names.iter().any(|n| n.starts_with(&prefix));
+    has(kids(w, TASKS))
+        || has(kids(w, STATUS))
+        || has(assignments(w).into_iter().map(|(_, t)| t).collect())
+}
+
+/// Every client that is still alive has all its tasks done and read (a client killed for good
+/// cannot be notified).
+fn clients_done(w: &BuiltinWorld) -> bool {
+    w.processes().iter().all(|p| match &p.role {
+        BuiltinRole::Client(c) => p.is_killed() || c.is_done(),
+        _ => true,
+    })
+}
+
+fn properties() -> Vec<Property<BuiltinRole>> {
+    vec![
+        Property::always(ONE_LIVE_MASTER, |w| {
+            master_owner(w).is_none_or(|s| w.server().is_live(s))
+        }),
+        Property::each_step(ASSIGNMENTS_FROM_MASTER, |w, ev| {
+            ev.iter().all(|e| match e {
+                Event::Changed {
+                    change: Change::Created { path, by, .. },
+                } if path.starts_with("/assign/") && path.matches('/').count() == 3 => {
+                    by.is_some() && *by == master_owner(w)
+                }
+                _ => true,
+            })
+        }),
+        Property::always(NO_DOUBLE_ASSIGNMENT, |w| {
+            let mut seen = BTreeSet::new();
+            assignments(w).into_iter().all(|(_, t)| seen.insert(t))
+        }),
+        Property::always(NO_LOST_TASK, |w| {
+            submitted(w)
+                .iter()
+                .all(|tok| task_present(w, tok) || w.noted("notified", tok))
+        }),
+        Property::each_step(STATUS_ONCE, |_, ev| {
+            !ev.iter()
+                .any(|e| matches!(e, Event::Noted { claim, repeat: true, .. } if claim == "status"))
+        }),
+        // The worker reads the task from its own directory. A stale read (the master moved
+        // the task away meanwhile) is allowed, as the worker cannot tell, and its status write
+        // then fails; running the same task again after it came back is allowed too (a
+        // duplicate *result* is what "a status is written once" forbids).
+        Property::each_step(RUNS_ONLY_ASSIGNED, |w, ev| {
+            ev.iter().all(|e| match e {
+                Event::Noted {
+                    process,
+                    claim,
+                    path,
+                    ..
+                } if claim == "runs" => {
+                    path.starts_with(&format!("{ASSIGN}/{}/", w.processes()[*process].name))
+                }
+                _ => true,
+            })
+        }),
+        Property::eventually(MASTER_ELECTED, |w| {
+            w.processes().iter().any(|p| match &p.role {
+                BuiltinRole::Master(m) => {
+                    m.is_master() && p.session().is_some() && p.session() == master_owner(w)
+                }
+                _ => false,
+            })
+        }),
+        Property::eventually(ALL_TASKS_DONE, clients_done),
+        Property::eventually(DEAD_WORKERS_DRAINED, |w| {
+            let live: BTreeSet<String> = kids(w, WORKERS).into_iter().collect();
+            assignments(w).iter().all(|(d, _)| live.contains(d))
+        }),
+        Property::sometimes("a failover happened", |w, _| {
+            w.notes().filter(|(c, _)| *c == "leads").count() >= 2
+        }),
+        Property::sometimes("a reassignment happened", |_, ev| {
+            ev.iter()
+                .any(|e| matches!(e, Event::Noted { claim, .. } if claim == "moves back"))
+        }),
+        Property::sometimes("a ConnectionLoss was recovered", |_, ev| {
+            ev.iter()
+                .any(|e| matches!(e, Event::Noted { claim, .. } if claim == "recovered"))
+        }),
+        Property::sometimes("a session expired", |_, ev| {
+            ev.iter().any(|e| {
+                matches!(e, Event::Notified { event, .. } if event.kind == EventType::None && event.state == KeeperState::Expired)
+                    || matches!(e, Event::Changed { change: Change::SessionClosed { expired: true, .. } })
+            })
+        }),
+    ]
+}
