@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         Some(Command::Recipes(args)) => zksim::sim_cmd::list_recipes(&args),
         Some(Command::Bench(args)) => zksim::bench_cmd::bench(&args),
         // The built-in default job: check the model against the committed transcripts, then
-        // simulate the election recipe over a thousand seeds.
+        // check the master/worker cluster (the fixed recipe) under a thousand swarm seeds.
         None => zksim::conform_cmd::run(&zksim::conform_cmd::ConformArgs {
             transcripts: Vec::new(),
             json: false,

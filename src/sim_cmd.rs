@@ -194,7 +194,7 @@ impl Knobs {
 #[derive(Clone, Debug, clap::Args)]
 pub struct SimulateArgs {
     /// The recipe (`zksim recipes` lists them).
-    #[arg(long, default_value = "election")]
+    #[arg(long, default_value = "fixed")]
     pub recipe: String,
     /// Seeds to run, `A..B` with B excluded.
     #[arg(long, conflicts_with = "seed")]
@@ -220,16 +220,16 @@ pub struct SimulateArgs {
 }
 
 impl SimulateArgs {
-    /// `zksim simulate --recipe election --seeds 0..1000`, the default job's second half.
+    /// `zksim simulate --recipe fixed --seeds 0..1000 --swarm`, the default job's second half.
     pub fn default_run() -> Self {
         SimulateArgs {
-            recipe: "election".into(),
+            recipe: "fixed".into(),
             seeds: Some(SeedRange {
                 start: 0,
                 end: 1000,
             }),
             seed: None,
-            swarm: false,
+            swarm: true,
             trace: None,
             json: false,
             jobs: default_jobs(),
