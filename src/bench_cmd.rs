@@ -105,17 +105,17 @@ pub fn bench(args: &BenchArgs) -> Result<bool, String> {
         results.push(measure(cores, args.seeds)?);
     }
     if args.json {
-        println!(
+        crate::say!(
             "{}",
             serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?
         );
     } else {
-        println!(
+        crate::say!(
             "bench: election with faults, {} seeds per measurement",
             args.seeds
         );
         for m in &results {
-            println!(
+            crate::say!(
                 "  {} thread{}: {:.0} events/run, {:>10.0} events/s, {:>8.0} seeds/s ({:.2} s)",
                 m.threads,
                 if m.threads == 1 { " " } else { "s" },

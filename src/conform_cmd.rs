@@ -93,7 +93,7 @@ pub fn run(args: &ConformArgs) -> Result<bool, String> {
     }
     let summary = conform(&files)?;
     if args.json {
-        println!(
+        crate::say!(
             "{}",
             serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?
         );
@@ -114,12 +114,12 @@ fn show(paths: &[PathBuf]) -> String {
 fn print_text(s: &Summary) {
     for r in &s.reports {
         let verdict = if r.mismatched == 0 { "ok" } else { "MISMATCH" };
-        println!("{:<40} {:>4} steps  {verdict}", r.name, r.steps);
+        crate::say!("{:<40} {:>4} steps  {verdict}", r.name, r.steps);
         for m in &r.mismatches {
-            println!("  {}: {m}", file_name(&r.file));
+            crate::say!("  {}: {m}", file_name(&r.file));
         }
     }
-    println!(
+    crate::say!(
         "conformance: {} transcripts, {} steps, {} matched, {} mismatched: {}",
         s.transcripts,
         s.steps,

@@ -4,5 +4,6 @@
 pub mod bench_cmd;
 pub mod conform_cmd;
 pub mod conformance;
+pub mod out;
 pub mod recorder;
 pub mod sim_cmd;

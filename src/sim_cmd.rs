@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use zksim_model::children::ChildOrder;
+use zksim_model::recipes::cluster::AssignPolicy;
 use zksim_sim::options::{Options, TimeMode};
 use zksim_sim::recipes::{self, Recipe};
 use zksim_sim::run::{self, Outcome};
@@ -84,6 +85,26 @@ pub struct Knobs {
     /// getChildren order: `java` (as a real server), `sorted`.
     #[arg(long, value_parser = parse_order)]
     pub child_order: Option<ChildOrder>,
+    /// How the master picks workers: `round-robin`, `least-loaded`, `random`.
+    #[arg(long, value_parser = parse_policy)]
+    pub assign_policy: Option<AssignPolicy>,
+    /// Execution is at-least-once: do not check "a status is written once".
+    #[arg(long)]
+    pub at_least_once: bool,
+    /// A property not to check, by name (repeatable).
+    #[arg(long = "uncheck")]
+    pub unchecked: Vec<String>,
+}
+
+fn parse_policy(s: &str) -> Result<AssignPolicy, String> {
+    match s {
+        "round-robin" => Ok(AssignPolicy::RoundRobin),
+        "least-loaded" => Ok(AssignPolicy::LeastLoaded),
+        "random" => Ok(AssignPolicy::Random),
+        _ => Err(format!(
+            "{s:?}: expected `round-robin`, `least-loaded` or `random`"
+        )),
+    }
 }
 
 fn parse_time(s: &str) -> Result<TimeMode, String> {
@@ -121,6 +142,9 @@ impl Knobs {
             liveness_steps_max: self.liveness_steps_max.unwrap_or(d.liveness_steps_max),
             buggify: self.buggify || d.buggify,
             child_order: self.child_order.unwrap_or(d.child_order),
+            assign_policy: self.assign_policy.unwrap_or(d.assign_policy),
+            at_least_once: self.at_least_once || d.at_least_once,
+            unchecked: self.unchecked.clone(),
         }
     }
 
@@ -183,8 +207,22 @@ impl Knobs {
                 .into()
             }),
         );
+        add(
+            "assign-policy",
+            self.assign_policy.map(|p| match p {
+                AssignPolicy::RoundRobin => "round-robin".into(),
+                AssignPolicy::LeastLoaded => "least-loaded".into(),
+                AssignPolicy::Random => "random".into(),
+            }),
+        );
         if self.buggify {
             f.push_str(" --buggify");
+        }
+        if self.at_least_once {
+            f.push_str(" --at-least-once");
+        }
+        for u in &self.unchecked {
+            f.push_str(&format!(" --uncheck {u:?}"));
         }
         f
     }
@@ -337,7 +375,7 @@ pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
         write_atomically(path, outcome.text.as_deref().unwrap_or_default())?;
     }
     if args.json {
-        println!(
+        crate::say!(
             "{}",
             serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?
         );
@@ -397,23 +435,29 @@ fn summarize(
 }
 
 fn print_summary(s: &Summary) {
-    println!(
+    crate::say!(
         "simulate {}: {} runs (seeds {}..{}), {} steps, {} events, {} failures",
-        s.recipe, s.runs, s.seed_start, s.seed_end, s.steps, s.events, s.failures
+        s.recipe,
+        s.runs,
+        s.seed_start,
+        s.seed_end,
+        s.steps,
+        s.events,
+        s.failures
     );
     for (name, n) in &s.reached {
-        println!(
+        crate::say!(
             "  sometimes {:<50} reached in {n}/{} runs",
             format!("{name:?}"),
             s.runs
         );
     }
     for f in s.failed.iter().take(20) {
-        println!("FAIL seed {}: violated {}", f.seed, f.violations.join("; "));
-        println!("  reproduce: {}", f.replay);
+        crate::say!("FAIL seed {}: violated {}", f.seed, f.violations.join("; "));
+        crate::say!("  reproduce: {}", f.replay);
     }
     if s.failed.len() > 20 {
-        println!(
+        crate::say!(
             "... and {} more failing seeds (--json lists them all)",
             s.failed.len() - 20
         );
@@ -444,7 +488,7 @@ pub fn replay(args: &ReplayArgs) -> Result<bool, String> {
             let t =
                 trace::parse(&replayed).map_err(|e| format!("{}: {e}", args.trace.display()))?;
             let end = t.end.expect("a replay ends");
-            println!(
+            crate::say!(
                 "{}: replayed {} steps, byte-identical; {}",
                 args.trace.display(),
                 end.steps,
@@ -482,7 +526,7 @@ pub fn render_cmd(args: &RenderArgs) -> Result<bool, String> {
     let text = std::fs::read_to_string(&args.trace)
         .map_err(|e| format!("{}: {e}", args.trace.display()))?;
     let t = trace::parse(&text).map_err(|e| format!("{}: {e}", args.trace.display()))?;
-    print!("{}", render::render(&t));
+    crate::out::text(&render::render(&t));
     Ok(true)
 }
 
@@ -515,7 +559,7 @@ pub fn list_recipes(args: &RecipesArgs) -> Result<bool, String> {
         })
         .collect();
     if args.json {
-        println!(
+        crate::say!(
             "{}",
             serde_json::to_string_pretty(&infos).map_err(|e| e.to_string())?
         );
@@ -525,7 +569,7 @@ pub fn list_recipes(args: &RecipesArgs) -> Result<bool, String> {
                 Some(p) => format!("mutant, breaks {p:?}"),
                 None => "variant".into(),
             };
-            println!("{:<28} {kind}\n    {}", r.name, r.about);
+            crate::say!("{:<28} {kind}\n    {}", r.name, r.about);
         }
     }
     Ok(true)

@@ -122,3 +122,35 @@ fn recipes_json_lists_kinds_and_broken_properties() {
         assert!(r["breaks"].is_string(), "{r}");
     }
 }
+
+// Goal: which properties a run checks is part of its options: an unknown name is refused,
+// and at-least-once execution stops counting a twice-written status as a violation.
+#[test]
+fn run_options_choose_the_properties_checked() {
+    let o = zksim(&[
+        "simulate",
+        "--recipe",
+        "fixed",
+        "--seed",
+        "1",
+        "--uncheck",
+        "no such property",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("has no property \"no such property\""));
+    let strict = zksim(&["simulate", "--recipe", "client-resubmits", "--seed", "3"]);
+    assert_eq!(
+        strict.status.code(),
+        Some(1),
+        "the recorded counterexample fails"
+    );
+    let lenient = zksim(&[
+        "simulate",
+        "--recipe",
+        "client-resubmits",
+        "--seed",
+        "3",
+        "--at-least-once",
+    ]);
+    assert_eq!(lenient.status.code(), Some(0), "{}", stdout(&lenient));
+}

@@ -4,6 +4,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use zksim_model::children::ChildOrder;
+use zksim_model::recipes::cluster::AssignPolicy;
 
 /// How the world treats time.
 #[derive(
@@ -55,6 +56,13 @@ pub struct Options {
     pub buggify: bool,
     /// getChildren order.
     pub child_order: ChildOrder,
+    /// How the cluster's master picks workers.
+    pub assign_policy: AssignPolicy,
+    /// Execution is at-least-once: a client task may run and write its status twice, so
+    /// "a status is written once" is not checked.
+    pub at_least_once: bool,
+    /// Properties not to check, by name.
+    pub unchecked: Vec<String>,
 }
 
 impl Default for Options {
@@ -74,6 +82,9 @@ impl Default for Options {
             liveness_steps_max: 2000,
             buggify: false,
             child_order: ChildOrder::Java,
+            assign_policy: AssignPolicy::RoundRobin,
+            at_least_once: false,
+            unchecked: Vec::new(),
         }
     }
 }
@@ -95,6 +106,11 @@ impl Options {
             fault_per_mille: pick(&mut rng, &[10, 50, 150, 400]) as u32,
             repair_per_mille: pick(&mut rng, &[20, 100, 300, 1000]) as u32,
             buggify: rng.gen_ratio(1, 2),
+            assign_policy: [
+                AssignPolicy::RoundRobin,
+                AssignPolicy::LeastLoaded,
+                AssignPolicy::Random,
+            ][rng.gen_range(0..3)],
             ..Options::default()
         }
     }

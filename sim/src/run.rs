@@ -204,6 +204,29 @@ fn shorten(line: &str) -> String {
     }
 }
 
+/// The recipe's properties less those the options leave out (an unknown name is an error).
+fn checked_properties(
+    recipe: &Recipe,
+    options: &Options,
+) -> Result<Vec<crate::property::Property<zksim_model::recipes::BuiltinRole>>, String> {
+    let all = (recipe.properties)();
+    for name in &options.unchecked {
+        if !all.iter().any(|p| p.name == name) {
+            let known: Vec<&str> = all.iter().map(|p| p.name).collect();
+            return Err(format!(
+                "recipe {} has no property {name:?} (it has: {})",
+                recipe.name,
+                known.join("; ")
+            ));
+        }
+    }
+    Ok(all
+        .into_iter()
+        .filter(|p| !options.unchecked.iter().any(|u| u == p.name))
+        .filter(|p| !(options.at_least_once && p.name == crate::recipes::cluster::STATUS_ONCE))
+        .collect())
+}
+
 /// The one loop behind simulation and replay.
 fn run(
     recipe: &Recipe,
@@ -213,7 +236,7 @@ fn run(
     source: &mut dyn Source,
     record: bool,
 ) -> Result<Outcome, String> {
-    let roles = (recipe.processes)();
+    let roles = (recipe.processes)(&options, seed);
     let header = Header {
         schema: trace::SCHEMA.into(),
         version: trace::VERSION,
@@ -223,7 +246,7 @@ fn run(
         options: options.clone(),
         processes: roles.iter().map(|(n, _)| n.clone()).collect(),
     };
-    let properties = (recipe.properties)();
+    let properties = checked_properties(recipe, &options)?;
     let (mut world, start) = World::new(options, roles, seed);
     let mut text = record.then(|| {
         let mut t = trace::header_line(&header);

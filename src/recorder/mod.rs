@@ -104,7 +104,7 @@ fn record_file(script: &Path, out_dir: &Path, opts: &RecordOptions) -> Result<()
         .map_err(|e| format!("cannot serialize the transcript: {e}"))?;
     json.push('\n');
     write_atomically(&out_dir.join(file_name), json.as_bytes())?;
-    println!(
+    crate::say!(
         "recorded {} ({} steps) in {:.1} s",
         recorded.name,
         recorded.steps.len(),

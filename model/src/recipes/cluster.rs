@@ -118,6 +118,31 @@ impl Flavor {
     };
 }
 
+/// How the master picks a worker for a task.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignPolicy {
+    /// Each live worker in turn.
+    #[default]
+    RoundRobin,
+    /// The live worker with the fewest assignments in the master's last listing.
+    LeastLoaded,
+    /// A pseudo-random live worker, from a generator seeded by the run's seed.
+    Random,
+}
+
+/// SplitMix64: a fixed, tiny generator for the `Random` policy, kept as a `u64` so the role
+/// stays `Hash + Ord` (hand-written: the sequence under a seed must never change).
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 fn create(path: impl Into<String>, data: Data, mode: CreateMode) -> Request {
     Request::Create {
         path: path.into(),
@@ -241,8 +266,12 @@ pub struct Master {
     /// A change arrived during a round: go round again.
     dirty: bool,
     round: Round,
+    /// How it picks workers.
+    policy: AssignPolicy,
     /// Round-robin cursor over live workers.
     next_worker: usize,
+    /// The `Random` policy's generator state.
+    rng: u64,
     /// The sorted-children mutant's high-water mark.
     seen_up_to: Option<String>,
     /// The naive flow's memory of what it assigned.
@@ -273,10 +302,44 @@ impl Master {
             epoch: 0,
             dirty: false,
             round: Round::default(),
+            policy: AssignPolicy::RoundRobin,
             next_worker: 0,
+            rng: 0,
             seen_up_to: None,
             assigned: BTreeSet::new(),
         }
+    }
+
+    /// The same candidate with another assignment policy; `seed` feeds the `Random` one.
+    pub fn with_policy(mut self, policy: AssignPolicy, seed: u64) -> Self {
+        self.policy = policy;
+        self.rng = seed
+            ^ splitmix(
+                &mut self
+                    .id
+                    .bytes()
+                    .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))),
+            );
+        self
+    }
+
+    /// Picks a live worker for one task, by the policy.
+    fn pick_worker(&mut self, workers: &[String], load: &mut BTreeMap<String, usize>) -> String {
+        let i = match self.policy {
+            AssignPolicy::RoundRobin => {
+                self.next_worker += 1;
+                (self.next_worker - 1) % workers.len()
+            }
+            AssignPolicy::LeastLoaded => {
+                let least = |w: &String| (load.get(w).copied().unwrap_or(0), w.clone());
+                let best = workers.iter().min_by_key(|w| least(w)).expect("a worker");
+                workers.iter().position(|w| w == best).expect("listed")
+            }
+            AssignPolicy::Random => (splitmix(&mut self.rng) % workers.len() as u64) as usize,
+        };
+        let w = workers[i].clone();
+        *load.entry(w.clone()).or_insert(0) += 1;
+        w
     }
 
     /// Whether it believes it is the master.
@@ -449,6 +512,12 @@ impl Master {
     /// One write (or, in the two-step flavors, two) per task to assign or move back.
     fn write_moves(&mut self, ctx: &mut Ctx) {
         let workers = self.round.workers.clone();
+        let mut load: BTreeMap<String, usize> = self
+            .round
+            .assigned
+            .iter()
+            .map(|(w, tasks)| (w.clone(), tasks.len()))
+            .collect();
         let data = std::mem::take(&mut self.round.data);
         for (path, bytes) in data {
             let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -457,8 +526,7 @@ impl Master {
                     if workers.is_empty() {
                         continue;
                     }
-                    let w = &workers[self.next_worker % workers.len()];
-                    self.next_worker += 1;
+                    let w = &self.pick_worker(&workers, &mut load);
                     let assign = create(format!("{ASSIGN}/{w}/{t}"), bytes, CreateMode::Persistent);
                     ctx.note("assigns", format!("{ASSIGN}/{w}/{t}"));
                     self.assigned.insert(t.to_string());

@@ -12,6 +12,7 @@ use zksim_model::server::Change;
 
 use super::{BuiltinWorld, Recipe, RecipeKind};
 use crate::event::Event;
+use crate::options::Options;
 use crate::property::Property;
 
 /// At most one live session owns `/master` (the model's own guarantee).
@@ -33,10 +34,11 @@ pub const ALL_TASKS_DONE: &str = "every submitted task completes and its client 
 /// After faults stop: nothing left under dead workers.
 pub const DEAD_WORKERS_DRAINED: &str = "a dead worker's tasks are reassigned";
 
-fn cluster(flavor: Flavor) -> Vec<(String, BuiltinRole)> {
+fn cluster(flavor: Flavor, options: &Options, seed: u64) -> Vec<(String, BuiltinRole)> {
+    let master = |id: &str| Master::new(id, flavor).with_policy(options.assign_policy, seed);
     vec![
-        ("m1".into(), BuiltinRole::Master(Master::new("m1", flavor))),
-        ("m2".into(), BuiltinRole::Master(Master::new("m2", flavor))),
+        ("m1".into(), BuiltinRole::Master(master("m1"))),
+        ("m2".into(), BuiltinRole::Master(master("m2"))),
         ("w1".into(), BuiltinRole::Worker(Worker::new("w1", flavor))),
         ("w2".into(), BuiltinRole::Worker(Worker::new("w2", flavor))),
         (
@@ -63,7 +65,7 @@ macro_rules! recipe {
                 None
             },
             about: $about,
-            processes: || cluster($flavor),
+            processes: |options, seed| cluster($flavor, options, seed),
             properties,
         }
     };

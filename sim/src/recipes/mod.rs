@@ -4,6 +4,7 @@ use serde::Serialize;
 use zksim_model::recipes::election::ElectionVariant;
 use zksim_model::recipes::BuiltinRole;
 
+use crate::options::Options;
 use crate::property::Property;
 use crate::world::World;
 
@@ -37,8 +38,8 @@ pub struct Recipe {
     pub baseline: Option<&'static str>,
     /// One line on what it is.
     pub about: &'static str,
-    /// The processes, named.
-    pub processes: fn() -> Vec<(String, BuiltinRole)>,
+    /// The processes, named, for these options and the run's seed.
+    pub processes: fn(&Options, u64) -> Vec<(String, BuiltinRole)>,
     /// The properties checked.
     pub properties: fn() -> Vec<Property<BuiltinRole>>,
 }
@@ -57,7 +58,7 @@ pub fn all() -> Vec<Recipe> {
             baseline: None,
             about: "three candidates race for the ephemeral /master; a ConnectionLoss on the \
                     create is resolved by reading /master's owner",
-            processes: || candidates(ElectionVariant::Correct),
+            processes: |_, _| candidates(ElectionVariant::Correct),
             properties: election_properties,
         },
         Recipe {
@@ -68,7 +69,7 @@ pub fn all() -> Vec<Recipe> {
             baseline: Some("election"),
             about: "a candidate whose create ends in ConnectionLoss assumes it won: when the \
                     create was not applied and another candidate won, two live leaders",
-            processes: || candidates(ElectionVariant::AssumeLeader),
+            processes: |_, _| candidates(ElectionVariant::AssumeLeader),
             properties: election_properties,
         },
         Recipe {
@@ -80,7 +81,7 @@ pub fn all() -> Vec<Recipe> {
             about: "a candidate whose create ends in ConnectionLoss creates again: when the \
                     first create was applied it finds its own /master, follows it, and no one \
                     ever leads",
-            processes: || candidates(ElectionVariant::BlindRetry),
+            processes: |_, _| candidates(ElectionVariant::BlindRetry),
             properties: election_properties,
         },
         Recipe {
@@ -91,7 +92,7 @@ pub fn all() -> Vec<Recipe> {
             baseline: Some("election"),
             about: "a resigning leader whose delete of /master ends in ConnectionLoss runs \
                     again instead of retrying: its surviving /master blocks everyone",
-            processes: || candidates(ElectionVariant::ResignNoRetry),
+            processes: |_, _| candidates(ElectionVariant::ResignNoRetry),
             properties: election_properties,
         },
         Recipe {
@@ -102,7 +103,7 @@ pub fn all() -> Vec<Recipe> {
             baseline: Some("election"),
             about: "a resigning leader whose delete of /master ends in ConnectionLoss deletes \
                     again without looking: it can delete the next leader's /master",
-            processes: || candidates(ElectionVariant::ResignBlindDelete),
+            processes: |_, _| candidates(ElectionVariant::ResignBlindDelete),
             properties: election_properties,
         },
     ];
