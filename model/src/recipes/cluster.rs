@@ -1235,15 +1235,7 @@ impl Client {
                 Err(NoNode) => self.wait_dir(ctx, TASKS),
                 Err(ConnectionLoss) if self.flavor.client_checks_marker => {
                     ctx.note("connection loss", format!("/{}", self.id));
-                    let marker = format!("{CLIENTS}/{}", self.token(self.current));
-                    self.calls.call(
-                        ctx,
-                        COp::Marker,
-                        Request::Exists {
-                            path: marker,
-                            watch: false,
-                        },
-                    );
+                    self.check_marker(ctx);
                 }
                 Err(ConnectionLoss) if handles => self.submit(ctx),
                 _ => {}
@@ -1263,15 +1255,7 @@ impl Client {
                 }
                 Err(NoNode) => self.submit(ctx),
                 _ => {
-                    let marker = format!("{CLIENTS}/{}", self.token(self.current));
-                    self.calls.call(
-                        ctx,
-                        COp::Marker,
-                        Request::Exists {
-                            path: marker,
-                            watch: false,
-                        },
-                    );
+                    self.check_marker(ctx);
                 }
             },
             COp::Find => match reply {
@@ -1327,6 +1311,14 @@ impl Client {
         self.reading = true;
         let path = self.status_path(&name);
         self.calls.call(ctx, COp::Read(name), get(path));
+    }
+
+    /// After a ConnectionLoss on the submission: the marker, created in the same multi as the
+    /// task, says whether it was applied.
+    fn check_marker(&mut self, ctx: &mut Ctx) {
+        let path = format!("{CLIENTS}/{}", self.token(self.current));
+        self.calls
+            .call(ctx, COp::Marker, Request::Exists { path, watch: false });
     }
 
     fn wait_dir(&mut self, ctx: &mut Ctx, dir: &str) {
