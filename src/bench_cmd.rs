@@ -31,7 +31,7 @@ pub fn workload() -> Options {
         crashes_max: 60,
         disconnects_max: 120,
         fault_per_mille: 150,
-        steps_max: 800,
+        steps_max: 960,
         ..Options::default()
     }
 }
