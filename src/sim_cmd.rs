@@ -82,7 +82,7 @@ pub struct Knobs {
     /// Let role BUGGIFY points fire.
     #[arg(long)]
     pub buggify: bool,
-    /// getChildren order: `java` (as a real server), `sorted`.
+    /// getChildren order: `java` (as a real server), `sorted`, `shuffled` (seeded by the run).
     #[arg(long, value_parser = parse_order)]
     pub child_order: Option<ChildOrder>,
     /// How the master picks workers: `round-robin`, `least-loaded`, `random`.
@@ -119,7 +119,9 @@ fn parse_order(s: &str) -> Result<ChildOrder, String> {
     match s {
         "java" => Ok(ChildOrder::Java),
         "sorted" => Ok(ChildOrder::Sorted),
-        _ => Err(format!("{s:?}: expected `java` or `sorted`")),
+        // Seeded from the run's seed (see `run::simulate`).
+        "shuffled" => Ok(ChildOrder::Shuffled { seed: 0 }),
+        _ => Err(format!("{s:?}: expected `java`, `sorted` or `shuffled`")),
     }
 }
 
@@ -198,13 +200,10 @@ impl Knobs {
         );
         add(
             "child-order",
-            self.child_order.map(|o| {
-                if o == ChildOrder::Sorted {
-                    "sorted"
-                } else {
-                    "java"
-                }
-                .into()
+            self.child_order.map(|o| match o {
+                ChildOrder::Java => "java".into(),
+                ChildOrder::Sorted => "sorted".into(),
+                ChildOrder::Shuffled { .. } => "shuffled".into(),
             }),
         );
         add(

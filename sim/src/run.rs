@@ -20,6 +20,8 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use zksim_model::children::ChildOrder;
+
 use crate::action::Action;
 use crate::options::Options;
 use crate::property::Check;
@@ -133,11 +135,15 @@ pub fn simulate(
     swarm: bool,
     record: bool,
 ) -> Result<Outcome, String> {
-    let options = if swarm {
+    let mut options = if swarm {
         Options::swarm(seed)
     } else {
         options.clone()
     };
+    if let ChildOrder::Shuffled { .. } = options.child_order {
+        // A shuffled order follows the run's seed (the header records it).
+        options.child_order = ChildOrder::Shuffled { seed };
+    }
     let mut source = Random {
         rng: ChaCha8Rng::seed_from_u64(seed),
         safety_left: options.steps_max,

@@ -1376,3 +1376,40 @@ fn a_request_behind_an_oversize_one_is_not_applied() {
         ]
     );
 }
+
+// Goal: a killed process never restarts; its session lives on until it expires, and then its
+// ephemeral is gone for good.
+#[test]
+fn a_killed_process_never_restarts_and_its_ephemeral_goes_with_its_session() {
+    let options = Options {
+        kills_max: 1,
+        ..base(TimeMode::Timed)
+    };
+    let mut w = world(options, vec![Probe::new("a"), Probe::new("b")]);
+    deliver_all(&mut w);
+    let old = session(&w, 0);
+    assert_eq!(owner(&w, "/e-a"), Some(old));
+    apply(&mut w, Action::Kill { process: 0 });
+    assert!(!w.processes()[0].is_up());
+    assert!(w.processes()[0].is_killed());
+    assert_eq!(owner(&w, "/e-a"), Some(old), "a kill is not a close");
+    assert!(!w
+        .enabled_actions()
+        .contains(&Action::Restart { process: 0 }));
+    assert!(
+        !w.enabled_actions()
+            .iter()
+            .any(|a| matches!(a, Action::Kill { .. })),
+        "budget spent"
+    );
+    let limit = w
+        .advance_limit_ms()
+        .expect("the silent session waits for time");
+    advance(&mut w, limit);
+    assert!(!w.server().is_live(old));
+    assert_eq!(owner(&w, "/e-a"), None);
+    apply(&mut w, Action::StopFaults);
+    assert!(!w
+        .enabled_actions()
+        .contains(&Action::Restart { process: 0 }));
+}

@@ -75,6 +75,9 @@ pub struct Flavor {
     /// Master: a backup that hears NodeDataChanged on `/master` (how SetWatches reports a
     /// `/master` deleted and re-created while it was disconnected) sets its watch again.
     pub rewatches_master: bool,
+    /// Master: with tasks pending and no live worker, wait for one (else stop assigning for
+    /// good, as the book's master does when `random.nextInt(0)` throws in its callback).
+    pub waits_for_workers: bool,
 }
 
 impl Flavor {
@@ -92,6 +95,7 @@ impl Flavor {
         status_under_task: false,
         handles_connection_loss: true,
         rewatches_master: true,
+        waits_for_workers: true,
     };
 
     /// The ZooKeeper book's flow: two-step moves, no fencing, a client that resubmits on
@@ -276,6 +280,8 @@ pub struct Master {
     seen_up_to: Option<String>,
     /// The naive flow's memory of what it assigned.
     assigned: BTreeSet<String>,
+    /// It stopped assigning for good (see [`Flavor::waits_for_workers`]).
+    stalled: bool,
 }
 
 /// What a reconciling round has read so far.
@@ -307,6 +313,7 @@ impl Master {
             rng: 0,
             seen_up_to: None,
             assigned: BTreeSet::new(),
+            stalled: false,
         }
     }
 
@@ -386,7 +393,7 @@ impl Master {
 
     /// Starts a round, unless one is running (then it goes round again when it ends).
     fn reconcile(&mut self, ctx: &mut Ctx) {
-        if self.phase != MasterPhase::Serving {
+        if self.phase != MasterPhase::Serving || self.stalled {
             return;
         }
         if !self.calls.is_empty() {
@@ -524,6 +531,10 @@ impl Master {
             match parts.as_slice() {
                 ["tasks", t] => {
                     if workers.is_empty() {
+                        if !self.flavor.waits_for_workers {
+                            ctx.log(format!("{} throws: no worker to pick from", self.id));
+                            self.stalled = true;
+                        }
                         continue;
                     }
                     let w = &self.pick_worker(&workers, &mut load);
@@ -703,6 +714,7 @@ impl Master {
         self.dirty = false;
         self.assigned.clear();
         self.seen_up_to = None;
+        self.stalled = false;
     }
 }
 

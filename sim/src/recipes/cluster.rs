@@ -183,6 +183,18 @@ pub fn recipes() -> Vec<Recipe> {
             }
         ),
         recipe!(
+            "empty-worker-list",
+            Mutant,
+            Some(ALL_TASKS_DONE),
+            "the master meets a pending task with no live worker and stops assigning for good \
+             (the book's Master.java:714 calls random.nextInt(0), which throws inside its \
+             callback, so the tasks watch is never set again)",
+            Flavor {
+                waits_for_workers: false,
+                ..Flavor::FIXED
+            }
+        ),
+        recipe!(
             "client-resubmits",
             Mutant,
             Some(STATUS_ONCE),
