@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 pub mod bench_cmd;
+pub mod check_cmd;
 pub mod conform_cmd;
 pub mod conformance;
 pub mod out;

@@ -28,6 +28,8 @@ enum Command {
     Render(zksim::sim_cmd::RenderArgs),
     /// List the built-in recipes.
     Recipes(zksim::sim_cmd::RecipesArgs),
+    /// Explore every interleaving of a recipe within fault budgets (time abstracted).
+    Check(zksim::check_cmd::CheckArgs),
     /// Measure the simulator's speed on this machine.
     Bench(zksim::bench_cmd::BenchArgs),
 }
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         Some(Command::Render(args)) => zksim::sim_cmd::render_cmd(&args),
         Some(Command::Recipes(args)) => zksim::sim_cmd::list_recipes(&args),
         Some(Command::Bench(args)) => zksim::bench_cmd::bench(&args),
+        Some(Command::Check(args)) => zksim::check_cmd::check(&args),
         // The built-in default job: check the model against the committed transcripts, then
         // check the master/worker cluster (the fixed recipe) under a thousand swarm seeds.
         None => zksim::conform_cmd::run(&zksim::conform_cmd::ConformArgs {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use zksim_model::children::ChildOrder;
 use zksim_model::recipes::cluster::AssignPolicy;
-use zksim_sim::options::{Options, TimeMode};
+use zksim_sim::options::{Options, Shape, TimeMode};
 use zksim_sim::recipes::{self, Recipe};
 use zksim_sim::run::{self, Outcome};
 use zksim_sim::{render, trace};
@@ -94,6 +94,18 @@ pub struct Knobs {
     /// A property not to check, by name (repeatable).
     #[arg(long = "uncheck")]
     pub unchecked: Vec<String>,
+    /// Master candidates (the election's candidates).
+    #[arg(long)]
+    pub masters: Option<u32>,
+    /// Workers.
+    #[arg(long)]
+    pub workers: Option<u32>,
+    /// Clients.
+    #[arg(long)]
+    pub clients: Option<u32>,
+    /// Tasks per client.
+    #[arg(long)]
+    pub tasks: Option<u32>,
 }
 
 fn parse_policy(s: &str) -> Result<AssignPolicy, String> {
@@ -147,6 +159,12 @@ impl Knobs {
             assign_policy: self.assign_policy.unwrap_or(d.assign_policy),
             at_least_once: self.at_least_once || d.at_least_once,
             unchecked: self.unchecked.clone(),
+            shape: Shape {
+                masters: self.masters,
+                workers: self.workers,
+                clients: self.clients,
+                tasks: self.tasks,
+            },
         }
     }
 
@@ -214,6 +232,10 @@ impl Knobs {
                 AssignPolicy::Random => "random".into(),
             }),
         );
+        add("masters", self.masters.map(|v| v.to_string()));
+        add("workers", self.workers.map(|v| v.to_string()));
+        add("clients", self.clients.map(|v| v.to_string()));
+        add("tasks", self.tasks.map(|v| v.to_string()));
         if self.buggify {
             f.push_str(" --buggify");
         }

@@ -9,6 +9,7 @@
 
 pub mod action;
 pub mod event;
+pub mod explore;
 pub mod options;
 pub mod property;
 pub mod recipes;

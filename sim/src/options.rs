@@ -21,6 +21,31 @@ pub enum TimeMode {
     Abstract,
 }
 
+/// How many processes of each kind a recipe runs; `None` takes the recipe's default (the
+/// election: 3 candidates; the cluster: 2 masters, 2 workers, 2 clients of 4 tasks each).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Shape {
+    /// Master candidates (the election's candidates).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub masters: Option<u32>,
+    /// Workers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<u32>,
+    /// Clients.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clients: Option<u32>,
+    /// Tasks per client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<u32>,
+}
+
+impl Shape {
+    fn is_default(&self) -> bool {
+        *self == Shape::default()
+    }
+}
+
 /// Everything that shapes a run besides the recipe and the seed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -63,6 +88,9 @@ pub struct Options {
     pub at_least_once: bool,
     /// Properties not to check, by name.
     pub unchecked: Vec<String>,
+    /// The cluster's shape (left out of traces when it is the recipe's default).
+    #[serde(skip_serializing_if = "Shape::is_default")]
+    pub shape: Shape,
 }
 
 impl Default for Options {
@@ -85,6 +113,7 @@ impl Default for Options {
             assign_policy: AssignPolicy::RoundRobin,
             at_least_once: false,
             unchecked: Vec::new(),
+            shape: Shape::default(),
         }
     }
 }

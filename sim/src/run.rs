@@ -152,6 +152,20 @@ pub fn simulate(
     run(recipe, options, seed, swarm, &mut source, record)
 }
 
+/// Runs a given list of actions (an explorer's counterexample) and records it as a trace,
+/// checking the properties as a simulation does.
+pub fn run_actions(
+    recipe: &Recipe,
+    options: &Options,
+    seed: u64,
+    actions: Vec<Action>,
+) -> Result<Outcome, String> {
+    let mut source = Recorded {
+        actions: actions.into_iter(),
+    };
+    run(recipe, options.clone(), seed, false, &mut source, true)
+}
+
 /// Replays a trace: re-executes its actions and checks that every line comes out the same.
 /// Returns the replayed text (equal to the input's lines) or an error naming the first line
 /// that differs.

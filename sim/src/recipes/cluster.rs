@@ -35,21 +35,29 @@ pub const ALL_TASKS_DONE: &str = "every submitted task completes and its client 
 pub const DEAD_WORKERS_DRAINED: &str = "a dead worker's tasks are reassigned";
 
 fn cluster(flavor: Flavor, options: &Options, seed: u64) -> Vec<(String, BuiltinRole)> {
-    let master = |id: &str| Master::new(id, flavor).with_policy(options.assign_policy, seed);
-    vec![
-        ("m1".into(), BuiltinRole::Master(master("m1"))),
-        ("m2".into(), BuiltinRole::Master(master("m2"))),
-        ("w1".into(), BuiltinRole::Worker(Worker::new("w1", flavor))),
-        ("w2".into(), BuiltinRole::Worker(Worker::new("w2", flavor))),
-        (
-            "c1".into(),
-            BuiltinRole::Client(Client::new("c1", 4, flavor)),
-        ),
-        (
-            "c2".into(),
-            BuiltinRole::Client(Client::new("c2", 4, flavor)),
-        ),
-    ]
+    let shape = options.shape;
+    let master = |id: String| Master::new(id, flavor).with_policy(options.assign_policy, seed);
+    let mut out = Vec::new();
+    for i in 1..=shape.masters.unwrap_or(2) {
+        out.push((
+            format!("m{i}"),
+            BuiltinRole::Master(master(format!("m{i}"))),
+        ));
+    }
+    for i in 1..=shape.workers.unwrap_or(2) {
+        out.push((
+            format!("w{i}"),
+            BuiltinRole::Worker(Worker::new(format!("w{i}"), flavor)),
+        ));
+    }
+    let tasks = shape.tasks.unwrap_or(4);
+    for i in 1..=shape.clients.unwrap_or(2) {
+        out.push((
+            format!("c{i}"),
+            BuiltinRole::Client(Client::new(format!("c{i}"), tasks, flavor)),
+        ));
+    }
+    out
 }
 
 macro_rules! recipe {

@@ -8,10 +8,14 @@ use zksim_model::ErrorCode;
 
 use super::BuiltinWorld;
 use crate::event::Event;
+use crate::options::Options;
 use crate::property::Property;
 
-pub(crate) fn candidates(variant: ElectionVariant) -> Vec<(String, BuiltinRole)> {
-    (1..=3)
+pub(crate) fn candidates(
+    variant: ElectionVariant,
+    options: &Options,
+) -> Vec<(String, BuiltinRole)> {
+    (1..=options.shape.masters.unwrap_or(3))
         .map(|i| {
             let name = format!("c{i}");
             (

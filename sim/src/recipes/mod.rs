@@ -58,7 +58,7 @@ pub fn all() -> Vec<Recipe> {
             baseline: None,
             about: "three candidates race for the ephemeral /master; a ConnectionLoss on the \
                     create is resolved by reading /master's owner",
-            processes: |_, _| candidates(ElectionVariant::Correct),
+            processes: |o, _| candidates(ElectionVariant::Correct, o),
             properties: election_properties,
         },
         Recipe {
@@ -69,7 +69,7 @@ pub fn all() -> Vec<Recipe> {
             baseline: Some("election"),
             about: "a candidate whose create ends in ConnectionLoss assumes it won: when the \
                     create was not applied and another candidate won, two live leaders",
-            processes: |_, _| candidates(ElectionVariant::AssumeLeader),
+            processes: |o, _| candidates(ElectionVariant::AssumeLeader, o),
             properties: election_properties,
         },
         Recipe {
@@ -81,7 +81,7 @@ pub fn all() -> Vec<Recipe> {
             about: "a candidate whose create ends in ConnectionLoss creates again: when the \
                     first create was applied it finds its own /master, follows it, and no one \
                     ever leads",
-            processes: |_, _| candidates(ElectionVariant::BlindRetry),
+            processes: |o, _| candidates(ElectionVariant::BlindRetry, o),
             properties: election_properties,
         },
         Recipe {
@@ -92,7 +92,7 @@ pub fn all() -> Vec<Recipe> {
             baseline: Some("election"),
             about: "a resigning leader whose delete of /master ends in ConnectionLoss runs \
                     again instead of retrying: its surviving /master blocks everyone",
-            processes: |_, _| candidates(ElectionVariant::ResignNoRetry),
+            processes: |o, _| candidates(ElectionVariant::ResignNoRetry, o),
             properties: election_properties,
         },
         Recipe {
@@ -103,7 +103,7 @@ pub fn all() -> Vec<Recipe> {
             baseline: Some("election"),
             about: "a resigning leader whose delete of /master ends in ConnectionLoss deletes \
                     again without looking: it can delete the next leader's /master",
-            processes: |_, _| candidates(ElectionVariant::ResignBlindDelete),
+            processes: |o, _| candidates(ElectionVariant::ResignBlindDelete, o),
             properties: election_properties,
         },
     ];
