@@ -213,6 +213,15 @@ impl<R: Role> World<R> {
         self.notes.contains(&(what.to_string(), path.to_string()))
     }
 
+    /// The paths of every `claim` made so far, in order.
+    pub fn notes_about<'a>(&'a self, claim: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let from = (claim.to_string(), String::new());
+        self.notes
+            .range(from..)
+            .take_while(move |(c, _)| c == claim)
+            .map(|(_, p)| p.as_str())
+    }
+
     /// The claims made so far.
     pub fn notes(&self) -> impl Iterator<Item = (&str, &str)> {
         self.notes.iter().map(|(w, p)| (w.as_str(), p.as_str()))

@@ -220,43 +220,48 @@ fn master_owner(w: &BuiltinWorld) -> Option<i64> {
     w.server().tree().get(MASTER).and_then(|n| n.owner())
 }
 
-fn kids(w: &BuiltinWorld, path: &str) -> Vec<String> {
+/// The names of a node's children (none if it is missing), in no particular order. The
+/// properties run after every step, so nothing here allocates more than it must.
+fn kids<'w>(w: &'w BuiltinWorld, path: &str) -> impl Iterator<Item = &'w str> {
     w.server()
         .tree()
         .get(path)
-        .map_or_else(Vec::new, |n| n.children.sorted())
+        .into_iter()
+        .flat_map(|n| n.children.iter())
 }
 
 /// Every (worker dir, task) under `/assign`.
-fn assignments(w: &BuiltinWorld) -> Vec<(String, String)> {
-    kids(w, ASSIGN)
-        .into_iter()
-        .flat_map(|d| {
-            kids(w, &format!("{ASSIGN}/{d}"))
-                .into_iter()
-                .map(move |t| (d.clone(), t))
-        })
-        .collect()
-}
-
-/// The tokens of tasks the system has accepted: the clients' markers, and what clients said
-/// they submitted.
-fn submitted(w: &BuiltinWorld) -> BTreeSet<String> {
-    let mut out: BTreeSet<String> = kids(w, CLIENTS).into_iter().collect();
-    out.extend(
-        w.notes()
-            .filter(|(c, _)| *c == "submitted")
-            .map(|(_, p)| p.to_string()),
-    );
+fn assignments(w: &BuiltinWorld) -> Vec<(&str, &str)> {
+    let mut out = Vec::new();
+    for d in kids(w, ASSIGN) {
+        let dir = w.server().tree().get(&format!("{ASSIGN}/{d}"));
+        out.extend(
+            dir.into_iter()
+                .flat_map(|n| n.children.iter())
+                .map(|t| (d, t)),
+        );
+    }
     out
 }
 
-fn task_present(w: &BuiltinWorld, token: &str) -> bool {
-    let prefix = format!("task-{token}-");
-    let has = |names: Vec<String>| names.iter().any(|n| n.starts_with(&prefix));
-    has(kids(w, TASKS))
-        || has(kids(w, STATUS))
-        || has(assignments(w).into_iter().map(|(_, t)| t).collect())
+/// The client token in a task's name, `task-<token>-<sequence>`.
+fn token_of(task: &str) -> Option<&str> {
+    let rest = task.strip_prefix("task-")?;
+    rest.rfind('-').map(|i| &rest[..i])
+}
+
+/// The tokens of tasks the system has accepted (the clients' markers, and what clients said
+/// they submitted) all have a task pending, assigned or with a status, or were read.
+fn nothing_lost(w: &BuiltinWorld) -> bool {
+    let mut present: BTreeSet<&str> = kids(w, TASKS)
+        .chain(kids(w, STATUS))
+        .filter_map(token_of)
+        .collect();
+    present.extend(assignments(w).into_iter().filter_map(|(_, t)| token_of(t)));
+    let accepted = kids(w, CLIENTS).chain(w.notes_about("submitted"));
+    accepted
+        .into_iter()
+        .all(|tok| present.contains(tok) || w.noted("notified", tok))
 }
 
 /// Every client that is still alive has all its tasks done and read (a client killed for good
@@ -287,11 +292,7 @@ fn properties() -> Vec<Property<BuiltinRole>> {
             let mut seen = BTreeSet::new();
             assignments(w).into_iter().all(|(_, t)| seen.insert(t))
         }),
-        Property::always(NO_LOST_TASK, |w| {
-            submitted(w)
-                .iter()
-                .all(|tok| task_present(w, tok) || w.noted("notified", tok))
-        }),
+        Property::always(NO_LOST_TASK, nothing_lost),
         Property::each_step(STATUS_ONCE, |_, ev| {
             !ev.iter()
                 .any(|e| matches!(e, Event::Noted { claim, repeat: true, .. } if claim == "status"))
@@ -323,11 +324,11 @@ fn properties() -> Vec<Property<BuiltinRole>> {
         }),
         Property::eventually(ALL_TASKS_DONE, clients_done),
         Property::eventually(DEAD_WORKERS_DRAINED, |w| {
-            let live: BTreeSet<String> = kids(w, WORKERS).into_iter().collect();
+            let live: BTreeSet<&str> = kids(w, WORKERS).collect();
             assignments(w).iter().all(|(d, _)| live.contains(d))
         }),
         Property::sometimes("a failover happened", |w, _| {
-            w.notes().filter(|(c, _)| *c == "leads").count() >= 2
+            w.notes_about("leads").nth(1).is_some()
         }),
         Property::sometimes("a reassignment happened", |_, ev| {
             ev.iter()
