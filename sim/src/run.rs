@@ -1,5 +1,5 @@
 //! Running a recipe: seeded simulation (safety phase, then liveness phase) and replay of a
-//! recorded trace. Both go through [`run`], so a replay takes exactly the steps, checks and
+//! recorded trace. Both go through one private loop, so a replay takes exactly the steps, checks and
 //! verdict the recording took and writes the same bytes.
 //!
 //! ```

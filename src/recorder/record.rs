@@ -7,7 +7,7 @@
 //! - `lastZxid` = the highest reply-header zxid of a request reply (`ClientCnxn.readResponse`
 //!   updates it from every reply that is not a ping, auth or notification, when its zxid > 0);
 //!   it is sent as `lastZxidSeen` and as `relativeZxid` of `SetWatches` on reconnect;
-//! - the watch tables of `ZKWatchManager` (see [`super::watches`]), re-registered on reconnect
+//! - the watch tables of `ZKWatchManager` (kept with the model's [`zksim_model::client::ClientWatches`]), re-registered on reconnect
 //!   with `setWatches` (101), or `setWatches2` (105) when there are persistent watches;
 //! - after expiry or close, requests fail locally with SessionExpired without being sent.
 //!
