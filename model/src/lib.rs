@@ -14,6 +14,7 @@ pub mod children;
 pub mod client;
 pub mod data;
 pub mod error;
+pub mod hash;
 pub mod jute;
 pub mod op;
 pub mod path;

@@ -30,6 +30,7 @@ use std::hash::Hash;
 
 use serde::{Deserialize, Serialize};
 
+use crate::hash::{fnv_str, mix};
 use crate::op::{Reply, Request, WatchedEvent};
 use crate::stat::SessionId;
 
@@ -138,20 +139,6 @@ pub struct Buggify {
     pub reached: u64,
 }
 
-/// SplitMix64's finalizer: a fixed, well-mixed hash so BUGGIFY decisions are the same on
-/// every machine and version (hand-written: it must never change under a seed).
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-fn mix_str(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
-}
-
 /// Where a role's effects go during one input.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ctx {
@@ -214,7 +201,7 @@ impl Ctx {
         let Some(seed) = self.buggify.seed else {
             return false;
         };
-        let site = mix(seed ^ mix_str(point));
+        let site = mix(seed ^ fnv_str(point));
         let visit = mix(site ^ mix(u64::from(self.buggify.process) << 32 ^ self.buggify.reached));
         self.buggify.reached += 1;
         site % 4 == 0 && visit % 4 == 0

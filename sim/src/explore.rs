@@ -35,28 +35,7 @@ use crate::options::{Options, TimeMode};
 use crate::property::{Check, Property};
 use crate::world::World;
 
-/// FNV-1a, 64 bits: a fingerprint that is the same on every machine and Rust version (std's
-/// hashers promise neither), for the visited set. Hand-written: it is a dozen lines.
-#[derive(Clone, Copy, Debug)]
-pub struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-}
+pub use zksim_model::hash::Fnv;
 
 /// The fingerprint of a world.
 pub fn fingerprint<R: Role>(world: &World<R>) -> u64 {

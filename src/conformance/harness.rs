@@ -93,39 +93,21 @@ impl Harness {
                 expect.negotiated_timeout_ms = Some(negotiated);
             }
             StepAction::Request { session, request } => {
-                let id = self.id(session)?;
-                let client = self.client(session)?;
-                match client.call(request.clone()) {
-                    Call::Failed(local) => self.collect(&mut c, session, vec![local]),
-                    Call::Queued(_) => {
-                        return Err(ScriptError(format!(
-                            "session {session:?} is disconnected: reconnect it before a request"
-                        )))
-                    }
-                    Call::Send(xid, req) => {
-                        let frames = self.server.handle(self.now_ms, id, xid, &req);
-                        self.deliver(&mut c, frames, Some(session));
-                        expect.zxid = c.reply_zxid;
-                    }
+                if let Some((id, xid, req)) = self.send(&mut c, session, request)? {
+                    let frames = self.server.handle(self.now_ms, id, xid, &req);
+                    self.deliver(&mut c, frames, Some(session));
+                    expect.zxid = c.reply_zxid;
                 }
             }
             StepAction::SendThenDisconnect { session, request } => {
-                let id = self.id(session)?;
-                let client = self.client(session)?;
-                match client.call(request.clone()) {
-                    Call::Failed(local) => self.collect(&mut c, session, vec![local]),
-                    Call::Queued(_) => {
-                        return Err(ScriptError(format!("session {session:?} is disconnected")))
+                if let Some((id, xid, req)) = self.send(&mut c, session, request)? {
+                    if in_flight == InFlight::Applied {
+                        let frames = self.server.handle(self.now_ms, id, xid, &req);
+                        // The acting session's own frames die with its connection.
+                        let others = frames.into_iter().filter(|f| f.session != id).collect();
+                        self.deliver(&mut c, others, None);
                     }
-                    Call::Send(xid, req) => {
-                        if in_flight == InFlight::Applied {
-                            let frames = self.server.handle(self.now_ms, id, xid, &req);
-                            // The acting session's own frames die with its connection.
-                            let others = frames.into_iter().filter(|f| f.session != id).collect();
-                            self.deliver(&mut c, others, None);
-                        }
-                        self.drop_connection(&mut c, session, id)?;
-                    }
+                    self.drop_connection(&mut c, session, id)?;
                 }
             }
             StepAction::Disconnect { session } => {
@@ -177,6 +159,27 @@ impl Harness {
         expect.reply = c.reply.map(|r| self.normalize_reply(r));
         expect.events = c.events;
         Ok(expect)
+    }
+
+    /// The client numbers and sends a request: `Some((session id, xid, request))` to hand to
+    /// the server, `None` when it failed locally (collected as the step's reply).
+    fn send(
+        &mut self,
+        c: &mut Collected,
+        session: &str,
+        request: &zksim_model::Request,
+    ) -> Result<Option<(SessionId, i32, zksim_model::Request)>, ScriptError> {
+        let id = self.id(session)?;
+        match self.client(session)?.call(request.clone()) {
+            Call::Send(xid, req) => Ok(Some((id, xid, req))),
+            Call::Failed(local) => {
+                self.collect(c, session, vec![local]);
+                Ok(None)
+            }
+            Call::Queued(_) => Err(ScriptError(format!(
+                "session {session:?} is disconnected: reconnect it before a request"
+            ))),
+        }
     }
 
     fn id(&self, session: &str) -> Result<SessionId, ScriptError> {

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Data;
 use crate::error::ErrorCode;
+use crate::hash::splitmix;
 use crate::op::{Acl, CreateMode, EventType, KeeperState, OpResult, Reply, Request, Response};
 use crate::role::{Ctx, Input, Role, Tag};
 use crate::stat::SessionId;
@@ -135,16 +136,6 @@ pub enum AssignPolicy {
     LeastLoaded,
     /// A pseudo-random live worker, from a generator seeded by the run's seed.
     Random,
-}
-
-/// SplitMix64: a fixed, tiny generator for the `Random` policy, kept as a `u64` so the role
-/// stays `Hash + Ord` (hand-written: the sequence under a seed must never change).
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 fn create(path: impl Into<String>, data: Data, mode: CreateMode) -> Request {

@@ -5,12 +5,12 @@ use std::collections::BTreeSet;
 
 use zksim_model::op::{EventType, KeeperState};
 use zksim_model::recipes::cluster::{
-    Client, Flavor, Master, Worker, ASSIGN, CLIENTS, MASTER, STATUS, TASKS, WORKERS,
+    Client, Flavor, Master, Worker, ASSIGN, CLIENTS, STATUS, TASKS, WORKERS,
 };
 use zksim_model::recipes::BuiltinRole;
 use zksim_model::server::Change;
 
-use super::{BuiltinWorld, Recipe, RecipeKind};
+use super::{master_owner, BuiltinWorld, Recipe, RecipeKind};
 use crate::event::Event;
 use crate::options::Options;
 use crate::property::Property;
@@ -214,10 +214,6 @@ pub fn recipes() -> Vec<Recipe> {
             }
         ),
     ]
-}
-
-fn master_owner(w: &BuiltinWorld) -> Option<i64> {
-    w.server().tree().get(MASTER).and_then(|n| n.owner())
 }
 
 /// The names of a node's children (none if it is missing), in no particular order. The

@@ -6,7 +6,7 @@ use zksim_model::recipes::BuiltinRole;
 use zksim_model::server::Change;
 use zksim_model::ErrorCode;
 
-use super::BuiltinWorld;
+use super::master_owner;
 use crate::event::Event;
 use crate::options::Options;
 use crate::property::Property;
@@ -42,10 +42,6 @@ fn candidate(role: &BuiltinRole) -> Option<&Candidate> {
 
 fn leading(role: &BuiltinRole) -> bool {
     candidate(role).is_some_and(Candidate::is_leading)
-}
-
-fn master_owner(w: &BuiltinWorld) -> Option<i64> {
-    w.server().tree().get(MASTER).and_then(|n| n.owner())
 }
 
 pub(crate) fn election_properties() -> Vec<Property<BuiltinRole>> {

@@ -111,6 +111,13 @@ pub fn all() -> Vec<Recipe> {
     all
 }
 
+/// The session owning `/master` (both recipes race for the same node).
+pub(crate) fn master_owner(w: &BuiltinWorld) -> Option<zksim_model::SessionId> {
+    let master = zksim_model::recipes::cluster::MASTER;
+    debug_assert_eq!(master, zksim_model::recipes::election::MASTER);
+    w.server().tree().get(master).and_then(|n| n.owner())
+}
+
 /// The recipe of that name, or an error listing the known ones.
 pub fn find(name: &str) -> Result<Recipe, String> {
     let all = all();
