@@ -16,7 +16,6 @@
 
 use std::collections::BTreeSet;
 
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -55,58 +54,82 @@ struct Random {
     rng: ChaCha8Rng,
     safety_left: u32,
     liveness_left: u32,
+    /// The enabled actions of the current step: one buffer for the whole run, and the pools
+    /// below are predicates over it rather than vectors (this is the simulator's hot path).
+    enabled: Vec<Action>,
+}
+
+fn is_other(a: &Action) -> bool {
+    !a.is_fault() && *a != Action::StopFaults
+}
+
+fn is_other_repair(a: &Action) -> bool {
+    is_other(a) && a.is_repair()
+}
+
+fn is_other_rest(a: &Action) -> bool {
+    is_other(a) && !a.is_repair()
+}
+
+fn any(_: &Action) -> bool {
+    true
 }
 
 impl Source for Random {
     fn next(&mut self, world: &BuiltinWorld) -> Result<Option<Action>, String> {
-        let enabled = world.enabled_actions();
+        world.enabled_actions_into(&mut self.enabled);
+        let count = |pool: fn(&Action) -> bool| self.enabled.iter().filter(|a| pool(a)).count();
         if world.faults_on() {
-            let others: Vec<&Action> = enabled
-                .iter()
-                .filter(|a| !a.is_fault() && **a != Action::StopFaults)
-                .collect();
-            if self.safety_left == 0 || (others.is_empty() && !enabled.iter().any(Action::is_fault))
-            {
+            let others = count(is_other);
+            let faults = count(Action::is_fault);
+            if self.safety_left == 0 || (others == 0 && faults == 0) {
                 return Ok(Some(Action::StopFaults));
             }
             self.safety_left -= 1;
-            let faults: Vec<&Action> = enabled.iter().filter(|a| a.is_fault()).collect();
             let per_mille = world.options().fault_per_mille.min(1000);
-            let pool = if !faults.is_empty()
-                && (others.is_empty() || self.rng.gen_ratio(per_mille, 1000))
+            let pool: fn(&Action) -> bool = if faults > 0
+                && (others == 0 || self.rng.gen_ratio(per_mille, 1000))
             {
-                faults
+                Action::is_fault
             } else {
-                let (repairs, rest): (Vec<&Action>, Vec<&Action>) =
-                    others.into_iter().partition(|a| a.is_repair());
+                let repairs = count(is_other_repair);
                 let repair_per_mille = world.options().repair_per_mille.min(1000);
-                if !repairs.is_empty()
-                    && (rest.is_empty() || self.rng.gen_ratio(repair_per_mille, 1000))
+                if repairs > 0 && (repairs == others || self.rng.gen_ratio(repair_per_mille, 1000))
                 {
-                    repairs
+                    is_other_repair
                 } else {
-                    rest
+                    is_other_rest
                 }
             };
-            return Ok(Some(self.pick(&pool)));
+            return Ok(Some(self.pick(pool)));
         }
-        if self.liveness_left == 0 || enabled.is_empty() {
+        if self.liveness_left == 0 || self.enabled.is_empty() {
             return Ok(None);
         }
         self.liveness_left -= 1;
-        let repairs: Vec<&Action> = enabled.iter().filter(|a| a.is_repair()).collect();
-        let pool = if repairs.is_empty() {
-            enabled.iter().collect()
+        let pool = if count(Action::is_repair) == 0 {
+            any
         } else {
-            repairs
+            Action::is_repair
         };
-        Ok(Some(self.pick(&pool)))
+        Ok(Some(self.pick(pool)))
     }
 }
 
 impl Random {
-    fn pick(&mut self, pool: &[&Action]) -> Action {
-        let chosen = (*pool.choose(&mut self.rng).expect("a non-empty pool")).clone();
+    /// A uniformly chosen enabled action in the pool (never empty here), drawn exactly as
+    /// `SliceRandom::choose` draws from a slice of the pool, so seeds keep their runs.
+    fn pick(&mut self, pool: fn(&Action) -> bool) -> Action {
+        let n = self.enabled.iter().filter(|a| pool(a)).count();
+        let n = u32::try_from(n).expect("fewer than 2^32 enabled actions");
+        let k = self.rng.gen_range(0..n) as usize;
+        let chosen = self
+            .enabled
+            .iter()
+            .filter(|a| pool(a))
+            .nth(k)
+            .expect("a non-empty pool")
+            .clone();
         match chosen {
             Action::Advance { ms } => Action::Advance {
                 ms: self.rng.gen_range(1..=ms),
@@ -148,6 +171,7 @@ pub fn simulate(
         rng: ChaCha8Rng::seed_from_u64(seed),
         safety_left: options.steps_max,
         liveness_left: options.liveness_steps_max,
+        enabled: Vec::new(),
     };
     run(recipe, options, seed, swarm, &mut source, record)
 }

@@ -236,6 +236,13 @@ impl<R: Role> World<R> {
     /// and repairs), then session expiries, the end of faults, and the passing of time.
     pub fn enabled_actions(&self) -> Vec<Action> {
         let mut out = Vec::new();
+        self.enabled_actions_into(&mut out);
+        out
+    }
+
+    /// [`World::enabled_actions`] into a buffer the caller reuses (cleared first).
+    pub fn enabled_actions_into(&self, out: &mut Vec<Action>) {
+        out.clear();
         let timed = self.options.time == TimeMode::Timed;
         for (process, p) in self.processes.iter().enumerate() {
             if !p.to_server.is_empty() && !p.closed_by_server {
@@ -301,17 +308,28 @@ impl<R: Role> World<R> {
                 out.push(Action::Advance { ms });
             }
         }
-        out
     }
 
     /// Sessions the server still has whose client is not connected (crashed or cut off).
     fn silent_sessions(&self) -> impl Iterator<Item = SessionId> + '_ {
-        self.server.sessions().keys().copied().filter(|s| {
-            !self
-                .processes
-                .iter()
-                .any(|p| p.is_connected() && p.session() == Some(*s))
-        })
+        self.server
+            .sessions()
+            .keys()
+            .copied()
+            .filter(|s| self.is_silent(*s))
+    }
+
+    /// Whether no connected client holds this session.
+    fn is_silent(&self, session: SessionId) -> bool {
+        !self
+            .processes
+            .iter()
+            .any(|p| p.is_connected() && p.session() == Some(session))
+    }
+
+    /// Whether no running process holds this session.
+    fn is_orphaned(&self, session: SessionId) -> bool {
+        !self.processes.iter().any(|p| p.session() == Some(session))
     }
 
     /// Sessions the server still has that no running process holds.
@@ -320,7 +338,7 @@ impl<R: Role> World<R> {
             .sessions()
             .keys()
             .copied()
-            .filter(|s| !self.processes.iter().any(|p| p.session() == Some(*s)))
+            .filter(|s| self.is_orphaned(*s))
     }
 
     /// How far time may advance now: up to the next due timer, the next silent session's
@@ -346,10 +364,11 @@ impl<R: Role> World<R> {
                 bound(sent_ms + self.options.message_delay_ms_max);
             }
         }
-        let silent: Vec<SessionId> = self.silent_sessions().collect();
-        for s in silent {
-            waiting = true;
-            bound(self.server.sessions()[&s].deadline_ms);
+        for (s, session) in self.server.sessions() {
+            if self.is_silent(*s) {
+                waiting = true;
+                bound(session.deadline_ms);
+            }
         }
         if !waiting {
             return None;
@@ -366,7 +385,65 @@ impl<R: Role> World<R> {
                     && *ms > 0
                     && self.advance_limit_ms().is_some_and(|l| *ms <= l)
             }
-            other => self.enabled_actions().contains(other),
+            other => {
+                let enabled = self.is_enabled_now(other);
+                debug_assert_eq!(enabled, self.enabled_actions().contains(other));
+                enabled
+            }
+        }
+    }
+
+    /// [`World::is_enabled`] for every action but `Advance`, decided directly instead of by
+    /// listing every enabled action: the simulator asks once a step, so this is a hot path.
+    /// It mirrors [`World::enabled_actions`]; debug builds check that they agree.
+    fn is_enabled_now(&self, action: &Action) -> bool {
+        let timed = self.options.time == TimeMode::Timed;
+        let faults = |used: u32, max: u32| self.faults_on && used < max;
+        let process = |process: ProcessId| self.processes.get(process);
+        match *action {
+            Action::ToServer { process: i } => {
+                process(i).is_some_and(|p| !p.to_server.is_empty() && !p.closed_by_server)
+            }
+            Action::ToClient { process: i } => process(i).is_some_and(|p| !p.to_client.is_empty()),
+            Action::Timer { process: i, timer } => process(i)
+                .and_then(|p| p.timers.get(&timer))
+                .is_some_and(|&due| !timed || due <= self.now_ms),
+            Action::Choose {
+                process: i,
+                choice,
+                option,
+            } => process(i)
+                .and_then(|p| p.choices.get(&choice))
+                .is_some_and(|&options| option < options),
+            Action::Crash { process: i } => {
+                process(i).is_some_and(Process::is_up)
+                    && faults(self.budget.crashes, self.options.crashes_max)
+            }
+            Action::Kill { process: i } => {
+                process(i).is_some_and(Process::is_up)
+                    && faults(self.budget.kills, self.options.kills_max)
+            }
+            Action::Restart { process: i } => process(i).is_some_and(|p| !p.is_up() && !p.killed),
+            Action::Disconnect { process: i } => {
+                process(i).is_some_and(Process::is_connected)
+                    && faults(self.budget.disconnects, self.options.disconnects_max)
+            }
+            Action::Reconnect { process: i } => process(i).is_some_and(|p| {
+                p.client()
+                    .is_some_and(|c| c.state() == ClientState::Disconnected)
+            }),
+            Action::Expire { session } => {
+                !timed
+                    && self.server.sessions().contains_key(&session)
+                    && if self.faults_on {
+                        faults(self.budget.expiries, self.options.expiries_max)
+                            && self.is_silent(session)
+                    } else {
+                        self.is_orphaned(session)
+                    }
+            }
+            Action::StopFaults => self.faults_on,
+            Action::Advance { .. } => false,
         }
     }
 
