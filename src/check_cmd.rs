@@ -1,10 +1,10 @@
-//! `zksim check`: exhaustive exploration of a recipe within bounds (first slice).
+//! `zksim check`: exhaustive exploration of a recipe within bounds.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use serde::Serialize;
-use zksim_sim::explore::{self, Limits};
+use zksim_sim::explore::{self, Limits, Progress, Report, Search, Strategy};
 use zksim_sim::options::TimeMode;
 use zksim_sim::{recipes, run};
 
@@ -22,6 +22,27 @@ pub struct CheckArgs {
     /// Depth to explore at most.
     #[arg(long, default_value_t = 1000)]
     pub depth_max: u32,
+    /// States waiting to be expanded at most (they hold whole worlds).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub frontier_max: u64,
+    /// Resident memory at most, in MiB; the search stops cleanly over it.
+    #[arg(long, default_value_t = 16_384)]
+    pub memory_max_mib: u64,
+    /// `bfs` (shortest counterexamples) or `dfs`.
+    #[arg(long, default_value = "bfs", value_parser = parse_strategy)]
+    pub strategy: Strategy,
+    /// Threads (breadth-first; the result is the same for any number).
+    #[arg(long, default_value_t = default_threads())]
+    pub threads: usize,
+    /// Skip the search for fault-free cycles that never complete (saves 4 bytes a state).
+    #[arg(long)]
+    pub no_liveness: bool,
+    /// Write the state graph as Graphviz DOT (small runs: at most --graph-states-max states).
+    #[arg(long)]
+    pub dot: Option<PathBuf>,
+    /// The most states a graph for --dot may have.
+    #[arg(long, default_value_t = 5_000)]
+    pub graph_states_max: u64,
     /// Write the counterexample, if any, as a trace to this file.
     #[arg(long)]
     pub trace: Option<PathBuf>,
@@ -31,6 +52,18 @@ pub struct CheckArgs {
     /// The fault budgets and other knobs (time is always abstract here).
     #[command(flatten)]
     pub knobs: Knobs,
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+fn parse_strategy(s: &str) -> Result<Strategy, String> {
+    match s {
+        "bfs" => Ok(Strategy::BreadthFirst),
+        "dfs" => Ok(Strategy::DepthFirst),
+        other => Err(format!("unknown strategy {other:?}: expected bfs or dfs")),
+    }
 }
 
 /// `zksim check --json`.
@@ -46,16 +79,26 @@ pub struct Summary {
     /// Length of the counterexample.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counterexample_steps: Option<usize>,
+    /// For a liveness cycle: the step after which the counterexample's cycle starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cycle_start: Option<usize>,
+    /// The limit that stopped an incomplete search.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<&'static str>,
     /// Distinct states.
     pub states: u64,
     /// Transitions.
     pub transitions: u64,
     /// Deepest level.
     pub depth: u32,
+    /// Threads used.
+    pub threads: usize,
     /// Wall time.
     pub seconds: f64,
     /// Distinct states per second.
     pub states_per_s: f64,
+    /// Bytes of the visited set and parent links per distinct state.
+    pub bookkeeping_bytes_per_state: f64,
 }
 
 /// Runs `zksim check`; `Ok(false)` on a violation.
@@ -65,58 +108,138 @@ pub fn check(args: &CheckArgs) -> Result<bool, String> {
     let recipe = recipes::find(&args.recipe)?;
     let mut options = args.knobs.options();
     options.time = TimeMode::Abstract;
+    if args.threads == 0 {
+        return Err("--threads must be at least 1".into());
+    }
+    // Depth-first search runs on one thread.
+    let threads = match args.strategy {
+        Strategy::BreadthFirst => args.threads,
+        Strategy::DepthFirst => 1,
+    };
     let roles = (recipe.processes)(&options, 0);
-    let limits = Limits {
-        states_max: args.states_max,
-        depth_max: args.depth_max,
+    let search = Search {
+        limits: Limits {
+            states_max: args.states_max,
+            depth_max: args.depth_max,
+            frontier_max: args.frontier_max,
+            memory_max_bytes: args.memory_max_mib.saturating_mul(1 << 20),
+        },
+        strategy: args.strategy,
+        threads,
+        liveness: !args.no_liveness,
+        graph_states_max: if args.dot.is_some() {
+            args.graph_states_max
+        } else {
+            0
+        },
     };
     let start = Instant::now();
-    let report = explore::explore(roles, &options, &(recipe.properties)(), &limits);
+    let bar = progress_bar();
+    let mut show = |p: &Progress| {
+        let secs = start.elapsed().as_secs_f64().max(1e-9);
+        bar.set_message(format!(
+            "{} states ({:.0}/s), {} transitions, depth {}, {} MiB visited set",
+            p.states,
+            p.states as f64 / secs,
+            p.transitions,
+            p.depth,
+            p.bookkeeping_bytes >> 20
+        ));
+    };
+    let properties = (recipe.properties)();
+    let report = explore::search_with(roles, &options, &properties, &search, &mut show);
+    bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
+    if let (Some(v), Some(path)) = (&report.violation, &args.trace) {
+        let outcome = run::run_actions(&recipe, &options, 0, v.path.clone())?;
+        write_atomically(path, outcome.text.as_deref().unwrap_or_default())?;
+    }
+    if let Some(path) = &args.dot {
+        match &report.graph {
+            Some(g) if report.stopped.is_none() || report.violation.is_some() => {
+                write_atomically(path, &g.to_dot())?
+            }
+            _ => {
+                return Err(format!(
+                    "{}: not written: the graph has more than --graph-states-max {} states",
+                    path.display(),
+                    args.graph_states_max
+                ))
+            }
+        }
+    }
+    let summary = summarize(recipe.name, &report, threads, seconds);
+    print_summary(&summary, &report, args)?;
+    Ok(report.violation.is_none())
+}
+
+fn progress_bar() -> indicatif::ProgressBar {
+    // indicatif draws on standard error only when it is a terminal, so scripts and CI see
+    // nothing of it.
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(std::time::Duration::from_millis(250));
+    bar
+}
+
+fn summarize(recipe: &str, report: &Report, threads: usize, seconds: f64) -> Summary {
     let verdict = match (&report.violation, report.complete) {
         (Some(_), _) => "violated",
         (None, true) => "verified",
         (None, false) => "incomplete",
     };
-    if let (Some(v), Some(path)) = (&report.violation, &args.trace) {
-        let outcome = run::run_actions(&recipe, &options, 0, v.path.clone())?;
-        write_atomically(path, outcome.text.as_deref().unwrap_or_default())?;
-    }
-    let summary = Summary {
-        recipe: recipe.name.into(),
+    Summary {
+        recipe: recipe.into(),
         verdict,
         property: report.violation.as_ref().map(|v| v.property.clone()),
         counterexample_steps: report.violation.as_ref().map(|v| v.path.len()),
+        cycle_start: report.violation.as_ref().and_then(|v| v.cycle_start),
+        stopped_by: report.stopped.map(|s| s.name()),
         states: report.states,
         transitions: report.transitions,
         depth: report.depth,
+        threads,
         seconds,
         states_per_s: report.states as f64 / seconds.max(1e-9),
-    };
+        bookkeeping_bytes_per_state: report.bookkeeping_bytes as f64 / report.states as f64,
+    }
+}
+
+fn print_summary(summary: &Summary, report: &Report, args: &CheckArgs) -> Result<(), String> {
     if args.json {
         crate::say!(
             "{}",
-            serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?
+            serde_json::to_string_pretty(summary).map_err(|e| e.to_string())?
         );
-    } else {
-        crate::say!(
-            "check {}: {} ({} states, {} transitions, depth {}, {:.2} s, {:.0} states/s)",
-            summary.recipe,
-            verdict,
-            summary.states,
-            summary.transitions,
-            summary.depth,
-            seconds,
-            summary.states_per_s
-        );
-        if let Some(v) = &report.violation {
-            crate::say!("  violated {:?} after {} steps", v.property, v.path.len());
-            if args.trace.is_none() {
-                crate::say!(
-                    "  add --trace FILE to write the counterexample, then zksim render FILE"
-                );
-            }
+        return Ok(());
+    }
+    crate::say!(
+        "check {}: {} ({} states, {} transitions, depth {}, {:.2} s, {:.0} states/s, {} thread{})",
+        summary.recipe,
+        summary.verdict,
+        summary.states,
+        summary.transitions,
+        summary.depth,
+        summary.seconds,
+        summary.states_per_s,
+        summary.threads,
+        if summary.threads == 1 { "" } else { "s" }
+    );
+    if let Some(stop) = summary.stopped_by {
+        crate::say!("  stopped by --{stop}: raise it, or tighten the fault budgets or the shape");
+    }
+    if let Some(v) = &report.violation {
+        match v.cycle_start {
+            Some(at) => crate::say!(
+                "  violated {:?}: after {} steps the run enters a cycle of {} steps it can never leave",
+                v.property,
+                at,
+                v.path.len() - at
+            ),
+            None => crate::say!("  violated {:?} after {} steps", v.property, v.path.len()),
+        }
+        if args.trace.is_none() {
+            crate::say!("  add --trace FILE to write the counterexample, then zksim render FILE");
         }
     }
-    Ok(report.violation.is_none())
+    Ok(())
 }

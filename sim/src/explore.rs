@@ -1,13 +1,27 @@
-//! Exhaustive exploration (first slice): breadth-first search over every interleaving of the
-//! world's enabled actions, with time abstracted and fault budgets bounding the space.
+//! Exhaustive exploration: every interleaving of the world's enabled actions, with time
+//! abstracted and fault budgets bounding the space, breadth-first (shortest counterexamples)
+//! or depth-first, on one thread or several with the same result.
 //!
-//! Visited states are kept as 64-bit fingerprints (a fixed FNV-1a hash of the whole world, so
-//! a run explores the same states in the same order on any machine) with a parent link (24
-//! bytes a state at most), so the shortest path to a violation is rebuilt as a list of actions, which
-//! [`crate::run::run_actions`] turns into an ordinary trace (`zksim replay` and the renderers
-//! work on it). Safety properties are checked in every state; liveness, for now, only in the
-//! terminal states reached once faults have stopped. Not yet here: symmetry reduction,
-//! cycles for liveness, a parallel mode, a bounded frontier.
+//! Visited states are kept as 64-bit fingerprints (a fixed hash of the whole world, so a run
+//! explores the same states in the same order on any machine) with an 8-byte parent link, so
+//! a path to a violation is rebuilt as a list of actions, which [`crate::run::run_actions`]
+//! turns into an ordinary trace (`zksim replay` and the renderers work on it).
+//!
+//! What is checked:
+//! - safety: every `Always` property in every state, every `Step` property on every
+//!   transition (even into a state seen before);
+//! - liveness, under the recipe's assumption that faults eventually stop: every `Eventually`
+//!   property in every terminal state once faults have stopped, and (with
+//!   [`Search::liveness`]) in every set of fault-free states the run can never leave (a bottom
+//!   strongly connected component of the state graph): if a property fails in all of them, a
+//!   run can cycle there forever without it ever holding, reported as a lasso (a path to the
+//!   cycle, then the cycle). Cycles the run can leave are not reported: a fair scheduler leaves
+//!   them.
+//!
+//! The parallel mode is level-synchronous: a batch of the breadth-first frontier is expanded on
+//! every thread (clone, step, fingerprint, properties: the costly part), then the successors are
+//! merged into the visited set on one thread in the order a single thread would have met them.
+//! So verdict, state count, state ids and counterexample are the same for any thread count.
 //!
 //! ```
 //! use zksim_sim::explore::{explore, Limits};
@@ -37,6 +51,12 @@ use crate::world::World;
 
 pub use zksim_model::hash::Fnv;
 
+mod graph;
+mod visited;
+
+pub use graph::StateGraph;
+use visited::Visited;
+
 /// The fingerprint of a world.
 pub fn fingerprint<R: Role>(world: &World<R>) -> u64 {
     let mut h = Fnv::default();
@@ -51,6 +71,12 @@ pub struct Limits {
     pub states_max: u64,
     /// Depth (steps from the start) to explore at most.
     pub depth_max: u32,
+    /// States waiting to be expanded at most (the breadth-first frontier or depth-first
+    /// stack, whole worlds: this bounds most of the memory).
+    pub frontier_max: u64,
+    /// Resident memory of the process at most, in bytes (checked every 1,024 new states,
+    /// where the OS tells it: Linux).
+    pub memory_max_bytes: u64,
 }
 
 impl Default for Limits {
@@ -58,17 +84,105 @@ impl Default for Limits {
         Limits {
             states_max: 2_000_000,
             depth_max: 1000,
+            frontier_max: 1_000_000,
+            memory_max_bytes: 16 << 30,
         }
     }
 }
 
-/// A property that failed, with the shortest path to it.
+/// The order states are explored in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// Level by level: the first counterexample found is a shortest one.
+    #[default]
+    BreadthFirst,
+    /// Deepest first (one thread): less frontier memory on deep spaces; counterexamples are
+    /// not the shortest.
+    DepthFirst,
+}
+
+/// How to search.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Search {
+    /// Where to stop.
+    pub limits: Limits,
+    /// Breadth-first or depth-first.
+    pub strategy: Strategy,
+    /// Threads expanding states (breadth-first only; 1 runs on the caller's thread).
+    pub threads: usize,
+    /// Look for fault-free cycles a run can never leave in which an `Eventually` property
+    /// never holds (costs 4 bytes a state and 10 a fault-free transition).
+    pub liveness: bool,
+    /// Keep the whole state graph, labeled, for [`StateGraph::to_dot`] (small runs only:
+    /// at most this many states; 0 keeps none).
+    pub graph_states_max: u64,
+}
+
+impl Default for Search {
+    fn default() -> Self {
+        Search {
+            limits: Limits::default(),
+            strategy: Strategy::BreadthFirst,
+            threads: 1,
+            liveness: true,
+            graph_states_max: 0,
+        }
+    }
+}
+
+/// Which limit ended a search early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// [`Limits::states_max`].
+    StatesMax,
+    /// [`Limits::depth_max`]: states at that depth still had actions.
+    DepthMax,
+    /// [`Limits::frontier_max`].
+    FrontierMax,
+    /// [`Limits::memory_max_bytes`].
+    MemoryMax,
+    /// [`Search::graph_states_max`].
+    GraphStatesMax,
+}
+
+impl Stop {
+    /// The limit's name, as the command line spells its flag.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stop::StatesMax => "states-max",
+            Stop::DepthMax => "depth-max",
+            Stop::FrontierMax => "frontier-max",
+            Stop::MemoryMax => "memory-max",
+            Stop::GraphStatesMax => "graph-states-max",
+        }
+    }
+}
+
+/// A property that failed, with the path to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
     /// The property's name.
     pub property: String,
     /// The actions from the start that lead to it.
     pub path: Vec<Action>,
+    /// For a liveness cycle (a lasso), where in `path` the cycle starts: the actions from
+    /// there to the end lead back to the state reached at that point, forever.
+    pub cycle_start: Option<usize>,
+}
+
+/// How far a search has got (passed to the progress callback).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Distinct states so far.
+    pub states: u64,
+    /// Transitions so far.
+    pub transitions: u64,
+    /// The deepest level reached.
+    pub depth: u32,
+    /// States waiting to be expanded.
+    pub frontier: u64,
+    /// Bytes of the visited set, parent links and recorded edges.
+    pub bookkeeping_bytes: u64,
 }
 
 /// What a search found.
@@ -82,17 +196,39 @@ pub struct Report {
     pub depth: u32,
     /// Whether every reachable state within the budgets was visited (no limit hit).
     pub complete: bool,
+    /// The limit that stopped the search, if one did.
+    pub stopped: Option<Stop>,
     /// The first violation found (breadth-first: a shortest counterexample).
     pub violation: Option<Violation>,
+    /// Bytes of the visited set and parent links at the end (what a state costs beyond the
+    /// frontier).
+    pub bookkeeping_bytes: u64,
+    /// The state graph, when [`Search::graph_states_max`] asked for it.
+    pub graph: Option<StateGraph>,
 }
 
-/// Explores every interleaving from the start. `options.time` must be abstract (with a clock
-/// the space is infinite); the world's fault budgets bound it.
-pub fn explore<R: Role>(
+/// Explores every interleaving from the start, breadth-first on one thread. `options.time`
+/// must be abstract (with a clock the space is infinite); the world's fault budgets bound it.
+pub fn explore<R: Role + Send + Sync>(
     roles: Vec<(String, R)>,
     options: &Options,
     properties: &[Property<R>],
     limits: &Limits,
+) -> Report {
+    let search = Search {
+        limits: limits.clone(),
+        ..Search::default()
+    };
+    search_with(roles, options, properties, &search, &mut |_| {})
+}
+
+/// Explores as `search` says, calling `progress` every 4,096 new states.
+pub fn search_with<R: Role + Send + Sync>(
+    roles: Vec<(String, R)>,
+    options: &Options,
+    properties: &[Property<R>],
+    search: &Search,
+    progress: &mut dyn FnMut(&Progress),
 ) -> Report {
     assert_eq!(
         options.time,
@@ -100,104 +236,443 @@ pub fn explore<R: Role>(
         "the explorer needs abstract time"
     );
     let (start, _) = World::new(options.clone(), roles, 0);
-    // Parent links, by state id: the parent's id and the index of the action, among the
-    // parent's enabled actions, that led here (8 bytes a state; the path is rebuilt by
-    // re-running those choices from the start).
-    let mut parents: Vec<(u32, u16)> = vec![(0, u16::MAX)];
-    let mut seen = FingerprintSet::default();
-    seen.insert(fingerprint(&start));
-    let mut frontier: VecDeque<(World<R>, u32, u32)> = VecDeque::from([(start.clone(), 0, 0)]);
-    let mut report = Report {
-        states: 1,
-        transitions: 0,
-        depth: 0,
-        complete: true,
-        violation: None,
+    let mut explorer = Explorer::new(start, properties, search);
+    let outcome = match search.strategy {
+        Strategy::BreadthFirst => explorer.breadth_first(progress),
+        Strategy::DepthFirst => explorer.depth_first(progress),
     };
-    while let Some((world, id, depth)) = frontier.pop_front() {
-        report.depth = report.depth.max(depth);
-        let actions = world.enabled_actions();
-        if actions.is_empty() && !world.faults_on() {
-            if let Some(p) = failing_eventually(&world, properties) {
-                let path = rebuild(&start, &parents, id, None);
-                report.violation = Some(Violation {
-                    property: p.into(),
-                    path,
-                });
-                return report;
-            }
-        }
-        if depth >= limits.depth_max {
-            report.complete = report.complete && actions.is_empty();
-            continue;
-        }
-        for (index, action) in actions.into_iter().enumerate() {
-            let index = u16::try_from(index).expect("fewer than 65,536 enabled actions");
-            let mut next = world.clone();
-            let events = next.step(&action).expect("an enabled action");
-            report.transitions += 1;
-            // Step properties judge the transition, so they are checked even into a state
-            // seen before.
-            let bad_step = properties.iter().find(|p| match p.check {
-                Check::Step(holds) => !holds(&next, &events),
-                _ => false,
-            });
-            if let Some(p) = bad_step {
-                report.depth = report.depth.max(depth + 1);
-                let path = rebuild(&start, &parents, id, Some(index));
-                report.violation = Some(Violation {
-                    property: p.name.into(),
-                    path,
-                });
-                return report;
-            }
-            if !seen.insert(fingerprint(&next)) {
-                continue;
-            }
-            if report.states >= limits.states_max {
-                report.complete = false;
-                return report;
-            }
-            let next_id = u32::try_from(parents.len()).expect("fewer than 2^32 states");
-            parents.push((id, index));
-            report.states += 1;
-            let broken = properties.iter().find(|p| match p.check {
-                Check::Always(holds) => !holds(&next),
-                _ => false,
-            });
-            if let Some(p) = broken {
-                report.depth = report.depth.max(depth + 1);
-                let path = rebuild(&start, &parents, next_id, None);
-                report.violation = Some(Violation {
-                    property: p.name.into(),
-                    path,
-                });
-                return report;
-            }
-            frontier.push_back((next, next_id, depth + 1));
-        }
-    }
-    report
+    explorer.finish(outcome)
 }
 
-/// The actions from the start to state `id` (and then the `last` enabled action, if given),
-/// found by following parent links back and re-running the choices forward.
-fn rebuild<R: Role>(
-    start: &World<R>,
-    parents: &[(u32, u16)],
-    mut id: u32,
-    last: Option<u16>,
-) -> Vec<Action> {
-    let mut indices: Vec<u16> = last.into_iter().collect();
-    while id != 0 {
-        let (parent, index) = parents[id as usize];
-        indices.push(index);
-        id = parent;
+/// A state waiting to be expanded.
+struct Node<R> {
+    world: World<R>,
+    id: u32,
+    depth: u32,
+}
+
+/// One successor of an expanded state, as a worker thread computed it.
+struct Successor<R> {
+    /// The action's index among the parent's enabled actions.
+    index: u16,
+    fingerprint: u64,
+    /// The new world; `None` when the visited set already held it before this batch.
+    world: Option<World<R>>,
+    /// A `Step` property the transition broke.
+    step_broken: Option<&'static str>,
+    /// An `Always` property the new state breaks.
+    always_broken: Option<&'static str>,
+    /// A bit per `Eventually` property that fails in the new state (liveness only).
+    eventually_failing: u32,
+    /// The new state's label (graph only).
+    label: Option<String>,
+}
+
+/// A state expanded: what the merge needs.
+struct Expanded<R> {
+    /// An `Eventually` property failing in this state, terminal with faults stopped.
+    terminal_failing: Option<&'static str>,
+    /// It had actions but sat at the depth limit.
+    cut: bool,
+    successors: Vec<Successor<R>>,
+}
+
+/// Why a search ended before exhausting the space.
+enum End {
+    Exhausted,
+    Limit(Stop),
+    Violated(Violation),
+}
+
+struct Explorer<'a, R> {
+    start: World<R>,
+    properties: &'a [Property<R>],
+    search: &'a Search,
+    visited: Visited,
+    /// By state id: the parent's id and the index of the action, among the parent's enabled
+    /// actions, that led here (8 bytes a state; a path is rebuilt by re-running the choices).
+    parents: Vec<(u32, u16)>,
+    /// Liveness: by state id, a bit per failing `Eventually` property (`u32::MAX`: faults
+    /// were still on, so the state is not part of the fault-free graph).
+    failing: Vec<u32>,
+    /// Liveness: fault-free transitions (from, to, action index).
+    edges: Vec<(u32, u32, u16)>,
+    graph: Option<StateGraph>,
+    transitions: u64,
+    depth: u32,
+    cut: bool,
+}
+
+impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
+    fn new(start: World<R>, properties: &'a [Property<R>], search: &'a Search) -> Self {
+        let tracking = search.liveness || search.graph_states_max > 0;
+        let mut visited = Visited::new(tracking);
+        visited.insert(fingerprint(&start), 0);
+        let mut explorer = Explorer {
+            properties,
+            search,
+            visited,
+            parents: vec![(0, u16::MAX)],
+            failing: Vec::new(),
+            edges: Vec::new(),
+            graph: (search.graph_states_max > 0).then(StateGraph::default),
+            transitions: 0,
+            depth: 0,
+            cut: false,
+            start,
+        };
+        if search.liveness {
+            let mask = explorer.eventually_mask(&explorer.start);
+            explorer.failing.push(mask);
+        }
+        if let Some(g) = &mut explorer.graph {
+            g.add_state(label(&explorer.start));
+        }
+        explorer
     }
-    indices.reverse();
-    let mut world = start.clone();
+
+    fn states(&self) -> u64 {
+        self.parents.len() as u64
+    }
+
+    fn progress(&self, frontier: usize) -> Progress {
+        Progress {
+            states: self.states(),
+            transitions: self.transitions,
+            depth: self.depth,
+            frontier: frontier as u64,
+            bookkeeping_bytes: self.bookkeeping_bytes(),
+        }
+    }
+
+    fn bookkeeping_bytes(&self) -> u64 {
+        let parents = self.parents.capacity() * std::mem::size_of::<(u32, u16)>();
+        let failing = self.failing.capacity() * 4;
+        let edges = self.edges.capacity() * std::mem::size_of::<(u32, u32, u16)>();
+        (self.visited.bytes() + parents + failing + edges) as u64
+    }
+
+    fn breadth_first(&mut self, progress: &mut dyn FnMut(&Progress)) -> End {
+        let threads = self.search.threads.max(1);
+        // A batch is big enough to keep every thread busy between merges, small enough
+        // that its successors (whole worlds, duplicates included) stay a modest amount of
+        // memory. One thread needs no batching.
+        let batch_len = if threads == 1 { 1 } else { 64 * threads };
+        let mut frontier = VecDeque::from([Node {
+            world: self.start.clone(),
+            id: 0,
+            depth: 0,
+        }]);
+        let mut batch = Vec::with_capacity(batch_len);
+        while !frontier.is_empty() {
+            let take = batch_len.min(frontier.len());
+            batch.extend(frontier.drain(..take));
+            let expanded = self.expand_all(&batch, threads);
+            for (node, expanded) in batch.drain(..).zip(expanded) {
+                let mut push = |n: Node<R>| frontier.push_back(n);
+                if let Err(end) = self.merge(&node, expanded, &mut push, progress) {
+                    return end;
+                }
+                if frontier.len() as u64 > self.search.limits.frontier_max {
+                    return End::Limit(Stop::FrontierMax);
+                }
+            }
+        }
+        End::Exhausted
+    }
+
+    fn depth_first(&mut self, progress: &mut dyn FnMut(&Progress)) -> End {
+        let mut stack = vec![Node {
+            world: self.start.clone(),
+            id: 0,
+            depth: 0,
+        }];
+        while let Some(node) = stack.pop() {
+            let expanded = self.expand(&node);
+            let mut children = Vec::new();
+            let mut push = |n: Node<R>| children.push(n);
+            if let Err(end) = self.merge(&node, expanded, &mut push, progress) {
+                return end;
+            }
+            // The first enabled action is explored first.
+            stack.extend(children.into_iter().rev());
+            if stack.len() as u64 > self.search.limits.frontier_max {
+                return End::Limit(Stop::FrontierMax);
+            }
+        }
+        End::Exhausted
+    }
+
+    /// Expands a batch, on `threads` threads when there are several, results in batch order.
+    fn expand_all(&self, batch: &[Node<R>], threads: usize) -> Vec<Expanded<R>> {
+        if threads == 1 || batch.len() == 1 {
+            return batch.iter().map(|n| self.expand(n)).collect();
+        }
+        let chunk = batch.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || part.iter().map(|n| self.expand(n)).collect::<Vec<_>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join()
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e))
+                        .into_iter()
+                })
+                .collect()
+        })
+    }
+
+    /// Steps every enabled action of one state and judges the results (pure: runs on any
+    /// thread; reads the visited set only to skip states already known).
+    fn expand(&self, node: &Node<R>) -> Expanded<R> {
+        let actions = node.world.enabled_actions();
+        let terminal_failing = if actions.is_empty() && !node.world.faults_on() {
+            failing_eventually(&node.world, self.properties)
+        } else {
+            None
+        };
+        if node.depth >= self.search.limits.depth_max {
+            return Expanded {
+                terminal_failing,
+                cut: !actions.is_empty(),
+                successors: Vec::new(),
+            };
+        }
+        let successors = actions
+            .iter()
+            .enumerate()
+            .map(|(index, action)| self.successor(&node.world, index, action))
+            .collect();
+        Expanded {
+            terminal_failing,
+            cut: false,
+            successors,
+        }
+    }
+
+    fn successor(&self, world: &World<R>, index: usize, action: &Action) -> Successor<R> {
+        let index = u16::try_from(index).expect("fewer than 65,536 enabled actions");
+        let mut next = world.clone();
+        let events = next.step(action).expect("an enabled action");
+        let step_broken = self.properties.iter().find_map(|p| match p.check {
+            Check::Step(holds) if !holds(&next, &events) => Some(p.name),
+            _ => None,
+        });
+        let fp = fingerprint(&next);
+        let mut successor = Successor {
+            index,
+            fingerprint: fp,
+            world: None,
+            step_broken,
+            always_broken: None,
+            eventually_failing: 0,
+            label: None,
+        };
+        if self.visited.contains(fp) {
+            return successor;
+        }
+        successor.always_broken = self.properties.iter().find_map(|p| match p.check {
+            Check::Always(holds) if !holds(&next) => Some(p.name),
+            _ => None,
+        });
+        if self.search.liveness {
+            successor.eventually_failing = self.eventually_mask(&next);
+        }
+        if self.graph.is_some() {
+            successor.label = Some(label(&next));
+        }
+        successor.world = Some(next);
+        successor
+    }
+
+    /// A bit per `Eventually` property failing in a fault-free state; `u32::MAX` while
+    /// faults are on (such states are not part of the liveness graph).
+    fn eventually_mask(&self, world: &World<R>) -> u32 {
+        if world.faults_on() {
+            return u32::MAX;
+        }
+        eventually_properties(self.properties)
+            .enumerate()
+            .filter(|(_, (_, holds))| !holds(world))
+            .fold(0, |mask, (bit, _)| mask | 1 << bit)
+    }
+
+    /// Takes one expanded state's results into the search, in the order one thread would.
+    fn merge(
+        &mut self,
+        node: &Node<R>,
+        expanded: Expanded<R>,
+        push: &mut dyn FnMut(Node<R>),
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<(), End> {
+        self.depth = self.depth.max(node.depth);
+        if let Some(p) = expanded.terminal_failing {
+            return Err(self.violated(p, node.id, None));
+        }
+        self.cut |= expanded.cut;
+        for s in expanded.successors {
+            self.transitions += 1;
+            if let Some(p) = s.step_broken {
+                self.depth = self.depth.max(node.depth + 1);
+                return Err(self.violated(p, node.id, Some(s.index)));
+            }
+            let next_id = u32::try_from(self.parents.len()).expect("fewer than 2^32 states");
+            if let Some(existing) = self.visited.insert(s.fingerprint, next_id) {
+                self.record_edge(node.id, existing, s.index);
+                continue;
+            }
+            let world = s.world.expect("a state new to this batch was kept");
+            if self.states() >= self.search.limits.states_max {
+                return Err(End::Limit(Stop::StatesMax));
+            }
+            if self.graph.is_some() && self.states() >= self.search.graph_states_max {
+                return Err(End::Limit(Stop::GraphStatesMax));
+            }
+            self.parents.push((node.id, s.index));
+            if self.search.liveness {
+                self.failing.push(s.eventually_failing);
+            }
+            if let (Some(g), Some(l)) = (&mut self.graph, s.label) {
+                g.add_state(l);
+            }
+            self.record_edge(node.id, next_id, s.index);
+            if let Some(p) = s.always_broken {
+                self.depth = self.depth.max(node.depth + 1);
+                return Err(self.violated(p, next_id, None));
+            }
+            self.after_new_state(progress)?;
+            push(Node {
+                world,
+                id: next_id,
+                depth: node.depth + 1,
+            });
+        }
+        Ok(())
+    }
+
+    fn record_edge(&mut self, from: u32, to: u32, index: u16) {
+        if let Some(g) = &mut self.graph {
+            g.add_edge(from, to);
+        }
+        // Fault-free edges leave fault-free states only (faults never start again).
+        if self.search.liveness && self.failing[from as usize] != u32::MAX {
+            self.edges.push((from, to, index));
+        }
+    }
+
+    /// Progress and the memory limit, every so many new states.
+    fn after_new_state(&mut self, progress: &mut dyn FnMut(&Progress)) -> Result<(), End> {
+        let states = self.states();
+        if states % 1024 == 0 {
+            let over = resident_bytes().is_some_and(|b| b > self.search.limits.memory_max_bytes);
+            if over {
+                return Err(End::Limit(Stop::MemoryMax));
+            }
+        }
+        if states % 4096 == 0 {
+            progress(&self.progress(0));
+        }
+        Ok(())
+    }
+
+    fn violated(&self, property: &str, id: u32, last: Option<u16>) -> End {
+        End::Violated(Violation {
+            property: property.into(),
+            path: self.path_to(id, last),
+            cycle_start: None,
+        })
+    }
+
+    /// The actions from the start to state `id` (and then the `last` enabled action, if
+    /// given), found by following parent links back and re-running the choices forward.
+    fn path_to(&self, id: u32, last: Option<u16>) -> Vec<Action> {
+        let mut indices: Vec<u16> = last.into_iter().collect();
+        let mut id = id;
+        while id != 0 {
+            let (parent, index) = self.parents[id as usize];
+            indices.push(index);
+            id = parent;
+        }
+        indices.reverse();
+        replay_choices(&mut self.start.clone(), &indices)
+    }
+
+    fn finish(mut self, end: End) -> Report {
+        let (mut violation, stopped) = match end {
+            End::Exhausted => (None, self.cut.then_some(Stop::DepthMax)),
+            End::Limit(stop) => (None, Some(stop)),
+            End::Violated(v) => (Some(v), None),
+        };
+        if violation.is_none() && stopped.is_none() && self.search.liveness {
+            violation = self.cycle_violation();
+        }
+        if let Some(v) = &violation {
+            let ids = self.ids_along(&v.path);
+            if let Some(g) = &mut self.graph {
+                g.highlight(ids);
+            }
+        }
+        Report {
+            states: self.states(),
+            transitions: self.transitions,
+            depth: self.depth,
+            complete: stopped.is_none(),
+            stopped,
+            violation,
+            bookkeeping_bytes: self.bookkeeping_bytes(),
+            graph: self.graph,
+        }
+    }
+
+    /// The ids of the states a path goes through, start first (those the search kept).
+    fn ids_along(&self, path: &[Action]) -> Vec<u32> {
+        let mut world = self.start.clone();
+        let mut ids = vec![0];
+        for action in path {
+            world.step(action).expect("a path of enabled actions");
+            ids.extend(self.visited.get(fingerprint(&world)));
+        }
+        ids
+    }
+
+    /// A bottom strongly connected component of the fault-free graph in which some
+    /// `Eventually` property fails in every state, as a lasso.
+    fn cycle_violation(&self) -> Option<Violation> {
+        let names: Vec<&'static str> = eventually_properties(self.properties)
+            .map(|(name, _)| name)
+            .collect();
+        let (entry, cycle, bit) = graph::trapping_cycle(&self.failing, &self.edges)?;
+        let mut world = self.start.clone();
+        let mut path = Vec::new();
+        let mut indices = Vec::new();
+        let mut id = entry;
+        while id != 0 {
+            let (parent, index) = self.parents[id as usize];
+            indices.push(index);
+            id = parent;
+        }
+        indices.reverse();
+        path.extend(replay_choices(&mut world, &indices));
+        let cycle_start = path.len();
+        path.extend(replay_choices(&mut world, &cycle));
+        Some(Violation {
+            property: names[bit as usize].into(),
+            path,
+            cycle_start: Some(cycle_start),
+        })
+    }
+}
+
+/// Steps `world` through the given choices (indices among its enabled actions), returning
+/// the actions taken.
+fn replay_choices<R: Role>(world: &mut World<R>, indices: &[u16]) -> Vec<Action> {
     let mut path = Vec::with_capacity(indices.len());
-    for index in indices {
+    for &index in indices {
         let action = world.enabled_actions().swap_remove(usize::from(index));
         world.step(&action).expect("a recorded choice");
         path.push(action);
@@ -205,46 +680,17 @@ fn rebuild<R: Role>(
     path
 }
 
-/// The visited set: fingerprints in an open-addressing table (linear probing, kept at most
-/// half full), 16 bytes a state at worst. Hand-written for memory: a general set would store
-/// more per entry, and std's are banned in `sim/` for their random seeding.
-#[derive(Default)]
-struct FingerprintSet {
-    slots: Vec<u64>,
-    len: usize,
-}
-
-impl FingerprintSet {
-    /// Adds a fingerprint; false if it was there. (0 marks an empty slot, so fingerprint 0 is
-    /// stored as 1: a collision as likely as any other.)
-    fn insert(&mut self, fp: u64) -> bool {
-        if (self.len + 1) * 2 > self.slots.len() {
-            self.grow();
-        }
-        let fp = fp.max(1);
-        let mask = self.slots.len() - 1;
-        let mut i = (fp as usize) & mask;
-        loop {
-            match self.slots[i] {
-                0 => {
-                    self.slots[i] = fp;
-                    self.len += 1;
-                    return true;
-                }
-                x if x == fp => return false,
-                _ => i = (i + 1) & mask,
-            }
-        }
-    }
-
-    fn grow(&mut self) {
-        let size = (self.slots.len() * 2).max(1024);
-        let old = std::mem::replace(&mut self.slots, vec![0; size]);
-        self.len = 0;
-        for fp in old.into_iter().filter(|fp| *fp != 0) {
-            self.insert(fp);
-        }
-    }
+/// The `Eventually` properties, in order (at most 32: a bit each).
+fn eventually_properties<R>(
+    properties: &[Property<R>],
+) -> impl Iterator<Item = (&'static str, fn(&World<R>) -> bool)> + '_ {
+    properties
+        .iter()
+        .filter_map(|p| match p.check {
+            Check::Eventually(holds) => Some((p.name, holds)),
+            _ => None,
+        })
+        .take(32)
 }
 
 fn failing_eventually<R: Role>(
@@ -255,4 +701,32 @@ fn failing_eventually<R: Role>(
         Check::Eventually(holds) if !holds(world) => Some(p.name),
         _ => None,
     })
+}
+
+/// A state's label in the graph: each process's summary, and whether faults are on.
+fn label<R: Role>(world: &World<R>) -> String {
+    let mut parts: Vec<String> = world
+        .processes()
+        .iter()
+        .map(|p| {
+            let state = if p.is_up() {
+                p.role.summary()
+            } else {
+                "down".into()
+            };
+            format!("{}: {}", p.name, state)
+        })
+        .collect();
+    if !world.faults_on() {
+        parts.push("(faults over)".into());
+    }
+    parts.join("\n")
+}
+
+/// The process's resident memory, where the OS tells it (Linux). The explorer's own resource
+/// guard, outside the simulated world: nothing explored depends on it.
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
 }

@@ -3,7 +3,7 @@
 use zksim_model::op::{Acl, CreateMode, Request};
 use zksim_model::role::{Ctx, Input, Role};
 use zksim_model::Data;
-use zksim_sim::explore::{explore, Limits};
+use zksim_sim::explore::{explore, search_with, Limits, Report, Search, Stop, Strategy};
 use zksim_sim::options::{Options, TimeMode};
 use zksim_sim::property::Property;
 use zksim_sim::world::World;
@@ -44,15 +44,42 @@ fn creators(paths: &[&'static str]) -> Vec<(String, Creator)> {
     paths.iter().map(|p| (p.to_string(), Creator(p))).collect()
 }
 
+/// The ways to search: breadth-first on one thread and on three, depth-first.
+fn modes() -> Vec<Search> {
+    let bfs = |threads| Search {
+        threads,
+        ..Search::default()
+    };
+    vec![
+        bfs(1),
+        bfs(3),
+        Search {
+            strategy: Strategy::DepthFirst,
+            ..Search::default()
+        },
+    ]
+}
+
+fn search<R: zksim_model::role::Role + Send + Sync>(
+    roles: Vec<(String, R)>,
+    options: &Options,
+    properties: &[Property<R>],
+    search: &Search,
+) -> Report {
+    search_with(roles, options, properties, search, &mut |_| {})
+}
+
 // Goal: one process, one create, no faults. Its stages are A (request on the way), B (applied,
 // reply on the way), C (done); each exists with faults on and off (StopFaults from any of the
 // three): 6 states. Transitions: A->B, B->C in each half (4) plus 3 StopFaults = 7. The
 // farthest state, C with faults off, is 3 steps away.
 #[test]
 fn one_creator_has_six_states_and_seven_transitions() {
-    let r = explore(creators(&["/a"]), &no_faults(), &[], &Limits::default());
-    assert!(r.complete && r.violation.is_none());
-    assert_eq!((r.states, r.transitions, r.depth), (6, 7, 3));
+    for mode in modes() {
+        let r = search(creators(&["/a"]), &no_faults(), &[], &mode);
+        assert!(r.complete && r.violation.is_none(), "{mode:?}");
+        assert_eq!((r.states, r.transitions, r.depth), (6, 7, 3), "{mode:?}");
+    }
 }
 
 // Goal: two processes creating different nodes. Per half: the 9 pairs of stages, but once both
@@ -62,14 +89,14 @@ fn one_creator_has_six_states_and_seven_transitions() {
 // StopFaults = 45 transitions. Farthest: (C,C) with faults off, 4 moves + 1 = 5 steps.
 #[test]
 fn two_creators_have_twenty_six_states_and_forty_five_transitions() {
-    let r = explore(
-        creators(&["/a", "/b"]),
-        &no_faults(),
-        &[],
-        &Limits::default(),
-    );
-    assert!(r.complete && r.violation.is_none());
-    assert_eq!((r.states, r.transitions, r.depth), (26, 45, 5));
+    for mode in modes() {
+        let r = search(creators(&["/a", "/b"]), &no_faults(), &[], &mode);
+        assert!(r.complete && r.violation.is_none(), "{mode:?}");
+        assert_eq!((r.states, r.transitions), (26, 45), "{mode:?}");
+        if mode.strategy == Strategy::BreadthFirst {
+            assert_eq!(r.depth, 5, "{mode:?}");
+        }
+    }
 }
 
 // Goal: a safety property that fails is reported with a shortest path, and that path really
@@ -105,7 +132,30 @@ fn a_state_limit_stops_the_search_and_says_so() {
     };
     let r = explore(creators(&["/a", "/b"]), &no_faults(), &[], &limits);
     assert!(!r.complete);
-    assert_eq!(r.states, 10);
+    assert_eq!((r.states, r.stopped), (10, Some(Stop::StatesMax)));
+}
+
+// Goal: the depth and frontier limits stop the search cleanly and say which one did.
+#[test]
+fn depth_and_frontier_limits_stop_the_search_and_say_so() {
+    let shallow = Limits {
+        depth_max: 2,
+        ..Limits::default()
+    };
+    let r = explore(creators(&["/a", "/b"]), &no_faults(), &[], &shallow);
+    assert_eq!(
+        (r.complete, r.stopped, r.depth),
+        (false, Some(Stop::DepthMax), 2)
+    );
+    let narrow = Search {
+        limits: Limits {
+            frontier_max: 2,
+            ..Limits::default()
+        },
+        ..Search::default()
+    };
+    let r = search(creators(&["/a", "/b"]), &no_faults(), &[], &narrow);
+    assert_eq!((r.complete, r.stopped), (false, Some(Stop::FrontierMax)));
 }
 
 // Goal: on the election with two candidates and one disconnect, the correct recipe is verified
@@ -147,4 +197,142 @@ fn the_election_is_verified_and_its_mutants_are_found() {
             }
         }
     }
+}
+
+// Goal: one thread or several, the search is the same: verdict, counts, counterexample.
+#[test]
+fn the_parallel_search_equals_the_single_threaded_one() {
+    use zksim_sim::options::Shape;
+    use zksim_sim::recipes;
+    let options = Options {
+        disconnects_max: 1,
+        shape: Shape {
+            masters: Some(2),
+            ..Shape::default()
+        },
+        ..no_faults()
+    };
+    for recipe in recipes::all()
+        .into_iter()
+        .filter(|r| r.name.starts_with("election"))
+    {
+        let run = |threads| {
+            let mode = Search {
+                threads,
+                ..Search::default()
+            };
+            let roles = (recipe.processes)(&options, 0);
+            search(roles, &options, &(recipe.properties)(), &mode)
+        };
+        assert_eq!(run(1), run(2), "{}", recipe.name);
+    }
+}
+
+/// A role that waits for a node nobody creates, re-arming one timer forever (a cycle that
+/// never makes progress); with `create`, it also creates the node, so its cycles can be left.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Spinner {
+    create: bool,
+}
+
+impl Role for Spinner {
+    fn handle(&mut self, input: &Input, ctx: &mut Ctx) {
+        if let Input::Start { .. } = input {
+            if self.create {
+                let create = Request::Create {
+                    path: "/done".into(),
+                    data: Data::NULL,
+                    acl: Acl::open(),
+                    mode: CreateMode::Persistent,
+                    ttl_ms: None,
+                    stat: false,
+                };
+                ctx.call(1, create);
+            }
+        }
+        if let Input::Start { .. } | Input::Timer { .. } = input {
+            ctx.set_timer(1, 100);
+        }
+    }
+}
+
+fn done() -> Property<Spinner> {
+    Property::eventually("/done is created", |w: &World<Spinner>| {
+        w.server().tree().contains("/done")
+    })
+}
+
+// Goal: a fault-free cycle the run can never leave, in which the goal never holds, is found
+// and reported as a lasso. The spinner's only states are "faults on" and "faults over", each
+// with a timer that re-arms itself: the lasso is StopFaults, then the timer forever.
+#[test]
+fn a_cycle_that_never_makes_progress_is_a_lasso() {
+    let roles = vec![("s".to_string(), Spinner { create: false })];
+    for mode in modes() {
+        let r = search(roles.clone(), &no_faults(), &[done()], &mode);
+        assert_eq!((r.states, r.transitions), (2, 3), "{mode:?}");
+        let v = r.violation.expect("the spinner never finishes");
+        assert_eq!(v.property, "/done is created");
+        assert_eq!(v.cycle_start, Some(1), "{:?}", v.path);
+        assert_eq!(v.path.len(), 2, "{:?}", v.path);
+        assert_eq!(v.path[0], zksim_sim::action::Action::StopFaults);
+    }
+}
+
+// Goal: cycles a fair run leaves are not reported: a spinner whose create eventually lands is
+// verified, though it can spin at every stage. Stages: request on the way, reply on the way,
+// done; each with faults on and off: 6 states; per stage a timer loop, 2 + 2 moves forward,
+// 3 StopFaults: 6 + 4 + 3 = 13 transitions.
+#[test]
+fn a_cycle_that_can_be_left_is_not_a_violation() {
+    let roles = vec![("s".to_string(), Spinner { create: true })];
+    for mode in modes() {
+        let r = search(roles.clone(), &no_faults(), &[done()], &mode);
+        assert!(
+            r.complete && r.violation.is_none(),
+            "{mode:?}: {:?}",
+            r.violation
+        );
+        assert_eq!((r.states, r.transitions), (6, 13), "{mode:?}");
+    }
+}
+
+// Goal: the state graph of a small run comes out as DOT, every state and transition in it,
+// the counterexample drawn red.
+#[test]
+fn the_state_graph_is_exported_with_the_counterexample_highlighted() {
+    let mode = Search {
+        graph_states_max: 100,
+        ..Search::default()
+    };
+    let r = search(creators(&["/a"]), &no_faults(), &[], &mode);
+    let g = r.graph.expect("a graph was asked for");
+    assert_eq!((g.states(), g.transitions()), (6, 7));
+    let dot = g.to_dot();
+    assert!(dot.starts_with("digraph"), "{dot}");
+    assert_eq!(dot.matches("shape=box").count(), 6, "{dot}");
+    assert!(
+        !dot.contains("color=red"),
+        "no counterexample, nothing red: {dot}"
+    );
+
+    let two_nodes: Property<Creator> =
+        Property::always("never both nodes", |w: &World<Creator>| {
+            !(w.server().tree().contains("/a") && w.server().tree().contains("/b"))
+        });
+    let r = search(creators(&["/a", "/b"]), &no_faults(), &[two_nodes], &mode);
+    let dot = r.graph.expect("a graph").to_dot();
+    // The path: start, one create applied, both applied: 3 states, 2 steps.
+    assert_eq!(dot.matches("color=red penwidth=3").count(), 5, "{dot}");
+}
+
+// Goal: asking for a graph bigger than allowed stops the search and says so.
+#[test]
+fn a_graph_too_big_stops_the_search() {
+    let mode = Search {
+        graph_states_max: 10,
+        ..Search::default()
+    };
+    let r = search(creators(&["/a", "/b"]), &no_faults(), &[], &mode);
+    assert_eq!(r.stopped, Some(Stop::GraphStatesMax));
 }
