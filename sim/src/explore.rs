@@ -430,7 +430,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
     /// Steps every enabled action of one state and judges the results (pure: runs on any
     /// thread; reads the visited set only to skip states already known).
     fn expand(&self, node: &Node<R>) -> Expanded<R> {
-        let actions = node.world.enabled_actions();
+        let actions = actions(&node.world);
         let terminal_failing = if actions.is_empty() && !node.world.faults_on() {
             failing_eventually(&node.world, self.properties)
         } else {
@@ -668,12 +668,30 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
     }
 }
 
-/// Steps `world` through the given choices (indices among its enabled actions), returning
+/// The actions the explorer takes from a state: the world's enabled actions, except that once
+/// every fault budget is spent while faults are still on, only [`Action::StopFaults`]. No fault
+/// can happen any more, and the world with faults over has every action this one has (and the
+/// expiry of sessions nobody holds), so the faults-on copy of the rest of the space would only
+/// double it; a counterexample through it is at most one step longer this way.
+pub fn actions<R: Role>(world: &World<R>) -> Vec<Action> {
+    let (used, o) = (world.budget(), world.options());
+    let spent = used.crashes >= o.crashes_max
+        && used.kills >= o.kills_max
+        && used.disconnects >= o.disconnects_max
+        && used.expiries >= o.expiries_max;
+    if world.faults_on() && spent {
+        vec![Action::StopFaults]
+    } else {
+        world.enabled_actions()
+    }
+}
+
+/// Steps `world` through the given choices (indices among its [`actions`]), returning
 /// the actions taken.
 fn replay_choices<R: Role>(world: &mut World<R>, indices: &[u16]) -> Vec<Action> {
     let mut path = Vec::with_capacity(indices.len());
     for &index in indices {
-        let action = world.enabled_actions().swap_remove(usize::from(index));
+        let action = actions(world).swap_remove(usize::from(index));
         world.step(&action).expect("a recorded choice");
         path.push(action);
     }

@@ -70,29 +70,29 @@ fn search<R: zksim_model::role::Role + Send + Sync>(
 }
 
 // Goal: one process, one create, no faults. Its stages are A (request on the way), B (applied,
-// reply on the way), C (done); each exists with faults on and off (StopFaults from any of the
-// three): 6 states. Transitions: A->B, B->C in each half (4) plus 3 StopFaults = 7. The
-// farthest state, C with faults off, is 3 steps away.
+// reply on the way), C (done). With no fault budget, faults are over at once: the start (A
+// with faults on) has only StopFaults, then A, B, C with faults over: 4 states, 3 transitions,
+// the farthest 3 steps away.
 #[test]
-fn one_creator_has_six_states_and_seven_transitions() {
+fn one_creator_has_four_states_and_three_transitions() {
     for mode in modes() {
         let r = search(creators(&["/a"]), &no_faults(), &[], &mode);
         assert!(r.complete && r.violation.is_none(), "{mode:?}");
-        assert_eq!((r.states, r.transitions, r.depth), (6, 7, 3), "{mode:?}");
+        assert_eq!((r.states, r.transitions, r.depth), (4, 3, 3), "{mode:?}");
     }
 }
 
-// Goal: two processes creating different nodes. Per half: the 9 pairs of stages, but once both
-// creates are applied the order they were applied in shows (the zxids differ), doubling the 4
-// pairs in {B,C}x{B,C}: 5 + 8 = 13 states, 26 in all. Moves per half: (A,A) 2, (A,B) 2,
-// (A,C) 1, (B,A) 2, (C,A) 1, (B,B) 2x2, (B,C) 1x2, (C,B) 1x2, (C,C) 0 = 16, so 32, plus 13
-// StopFaults = 45 transitions. Farthest: (C,C) with faults off, 4 moves + 1 = 5 steps.
+// Goal: two processes creating different nodes. After the start's StopFaults: the 9 pairs of
+// stages, but once both creates are applied the order they were applied in shows (the zxids
+// differ), doubling the 4 pairs in {B,C}x{B,C}: 5 + 8 = 13 states, 14 with the start. Moves:
+// (A,A) 2, (A,B) 2, (A,C) 1, (B,A) 2, (C,A) 1, (B,B) 2x2, (B,C) 1x2, (C,B) 1x2, (C,C) 0 = 16,
+// plus the StopFaults = 17 transitions. Farthest: (C,C), 1 + 4 = 5 steps.
 #[test]
-fn two_creators_have_twenty_six_states_and_forty_five_transitions() {
+fn two_creators_have_fourteen_states_and_seventeen_transitions() {
     for mode in modes() {
         let r = search(creators(&["/a", "/b"]), &no_faults(), &[], &mode);
         assert!(r.complete && r.violation.is_none(), "{mode:?}");
-        assert_eq!((r.states, r.transitions), (26, 45), "{mode:?}");
+        assert_eq!((r.states, r.transitions), (14, 17), "{mode:?}");
         if mode.strategy == Strategy::BreadthFirst {
             assert_eq!(r.depth, 5, "{mode:?}");
         }
@@ -115,7 +115,12 @@ fn a_violation_comes_with_a_shortest_path() {
     );
     let v = r.violation.expect("both nodes get created");
     assert_eq!(v.property, "never both nodes");
-    assert_eq!(v.path.len(), 2, "two ToServer steps: {:?}", v.path);
+    assert_eq!(
+        v.path.len(),
+        3,
+        "StopFaults, two ToServer steps: {:?}",
+        v.path
+    );
     let (mut w, _) = World::new(no_faults(), creators(&["/a", "/b"]), 0);
     for a in &v.path {
         w.step(a).unwrap();
@@ -187,7 +192,7 @@ fn the_election_is_verified_and_its_mutants_are_found() {
                     recipe.name,
                     r.violation
                 );
-                assert_eq!(r.states, 24_986, "{}: the state count moved", recipe.name);
+                assert_eq!(r.states, 15_134, "{}: the state count moved", recipe.name);
             }
             Some(p) => {
                 let v = r
@@ -263,14 +268,15 @@ fn done() -> Property<Spinner> {
 }
 
 // Goal: a fault-free cycle the run can never leave, in which the goal never holds, is found
-// and reported as a lasso. The spinner's only states are "faults on" and "faults over", each
-// with a timer that re-arms itself: the lasso is StopFaults, then the timer forever.
+// and reported as a lasso. The spinner's only states are "faults on" (the start: only
+// StopFaults) and "faults over", whose timer re-arms itself: 2 states, 2 transitions, and the
+// lasso is StopFaults, then the timer forever.
 #[test]
 fn a_cycle_that_never_makes_progress_is_a_lasso() {
     let roles = vec![("s".to_string(), Spinner { create: false })];
     for mode in modes() {
         let r = search(roles.clone(), &no_faults(), &[done()], &mode);
-        assert_eq!((r.states, r.transitions), (2, 3), "{mode:?}");
+        assert_eq!((r.states, r.transitions), (2, 2), "{mode:?}");
         let v = r.violation.expect("the spinner never finishes");
         assert_eq!(v.property, "/done is created");
         assert_eq!(v.cycle_start, Some(1), "{:?}", v.path);
@@ -280,9 +286,9 @@ fn a_cycle_that_never_makes_progress_is_a_lasso() {
 }
 
 // Goal: cycles a fair run leaves are not reported: a spinner whose create eventually lands is
-// verified, though it can spin at every stage. Stages: request on the way, reply on the way,
-// done; each with faults on and off: 6 states; per stage a timer loop, 2 + 2 moves forward,
-// 3 StopFaults: 6 + 4 + 3 = 13 transitions.
+// verified, though it can spin at every stage. The start, then the stages request on the way,
+// reply on the way, done: 4 states; a timer loop per stage, 2 moves forward and the StopFaults:
+// 6 transitions.
 #[test]
 fn a_cycle_that_can_be_left_is_not_a_violation() {
     let roles = vec![("s".to_string(), Spinner { create: true })];
@@ -293,7 +299,7 @@ fn a_cycle_that_can_be_left_is_not_a_violation() {
             "{mode:?}: {:?}",
             r.violation
         );
-        assert_eq!((r.states, r.transitions), (6, 13), "{mode:?}");
+        assert_eq!((r.states, r.transitions), (4, 6), "{mode:?}");
     }
 }
 
@@ -307,10 +313,10 @@ fn the_state_graph_is_exported_with_the_counterexample_highlighted() {
     };
     let r = search(creators(&["/a"]), &no_faults(), &[], &mode);
     let g = r.graph.expect("a graph was asked for");
-    assert_eq!((g.states(), g.transitions()), (6, 7));
+    assert_eq!((g.states(), g.transitions()), (4, 3));
     let dot = g.to_dot();
     assert!(dot.starts_with("digraph"), "{dot}");
-    assert_eq!(dot.matches("shape=box").count(), 6, "{dot}");
+    assert_eq!(dot.matches("shape=box").count(), 4, "{dot}");
     assert!(
         !dot.contains("color=red"),
         "no counterexample, nothing red: {dot}"
@@ -322,8 +328,8 @@ fn the_state_graph_is_exported_with_the_counterexample_highlighted() {
         });
     let r = search(creators(&["/a", "/b"]), &no_faults(), &[two_nodes], &mode);
     let dot = r.graph.expect("a graph").to_dot();
-    // The path: start, one create applied, both applied: 3 states, 2 steps.
-    assert_eq!(dot.matches("color=red penwidth=3").count(), 5, "{dot}");
+    // The path: start, faults over, one create applied, both applied: 4 states, 3 steps.
+    assert_eq!(dot.matches("color=red penwidth=3").count(), 7, "{dot}");
 }
 
 // Goal: asking for a graph bigger than allowed stops the search and says so.
