@@ -1,0 +1,346 @@
+//! zksim's explorer against Stateright's breadth-first checker, on the same world.
+//!
+//! The simulated [`World`] is wrapped as a [`stateright::Model`] (its states are worlds, its
+//! actions the world's enabled actions, a successor is a clone stepped once), and each
+//! configuration below is explored to completion by `zksim_sim::explore::explore`
+//! (single-threaded) and by Stateright's BFS with 1 and with 2 threads. The table gives, for
+//! each, the distinct states, the transitions, the seconds and the distinct states a second,
+//! and the ratio of zksim's rate to Stateright's (above 1: zksim is faster).
+//!
+//! Both explorers check the same properties, so they do comparable work: the recipe's
+//! `Always` properties are Stateright `always` properties; its `Step` properties (which
+//! Stateright has no notion of) are checked in `next_state` on the step's events; its
+//! `Eventually` properties are checked, as zksim does, in terminal states once faults have
+//! stopped (in `actions`, when there are none). `Sometimes` properties are left out of both:
+//! zksim's explorer does not check them.
+//!
+//! It is also a check of both explorers: the distinct-state counts must be equal and no
+//! property may fail (every configuration is a verified recipe); otherwise the bench says so
+//! and exits non-zero.
+//!
+//! Run it with
+//!
+//! ```sh
+//! cargo bench -p zksim-sim --bench versus_stateright             # every configuration
+//! cargo bench -p zksim-sim --bench versus_stateright -- --quick  # the smallest one, a smoke run
+//! ```
+//!
+//! `VERSUS_STATERIGHT_QUICK=1` asks for the quick run too, and so does running the binary
+//! without cargo bench's `--bench` flag (as `cargo test --benches` would), so a test run never
+//! spends long here.
+
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use stateright::{Checker, Model, Property as SrProperty};
+use zksim_model::recipes::BuiltinRole;
+use zksim_sim::action::Action;
+use zksim_sim::explore::{explore, Limits, Report};
+use zksim_sim::options::{Options, Shape, TimeMode};
+use zksim_sim::property::{Check, Property};
+use zksim_sim::recipes;
+use zksim_sim::world::World;
+
+type Wrld = World<BuiltinRole>;
+
+/// One line of the table: a recipe, its shape and its fault budgets.
+struct Config {
+    label: &'static str,
+    recipe: &'static str,
+    options: Options,
+    /// Whether the quick (smoke) run includes it.
+    quick: bool,
+}
+
+fn options(shape: Shape, disconnects: u32, crashes: u32, expiries: u32) -> Options {
+    Options {
+        time: TimeMode::Abstract,
+        disconnects_max: disconnects,
+        crashes_max: crashes,
+        kills_max: 0,
+        expiries_max: expiries,
+        shape,
+        ..Options::default()
+    }
+}
+
+fn masters(n: u32) -> Shape {
+    Shape {
+        masters: Some(n),
+        ..Shape::default()
+    }
+}
+
+fn configs() -> Vec<Config> {
+    vec![
+        Config {
+            label: "election m2 d1",
+            recipe: "election",
+            options: options(masters(2), 1, 0, 0),
+            quick: true,
+        },
+        Config {
+            label: "election m2 d1 c1 e1",
+            recipe: "election",
+            options: options(masters(2), 1, 1, 1),
+            quick: false,
+        },
+        Config {
+            label: "election m3 d1",
+            recipe: "election",
+            options: options(masters(3), 1, 0, 0),
+            quick: false,
+        },
+    ]
+}
+
+/// The world as a Stateright model, with the recipe's properties split by kind.
+struct WorldModel {
+    start: Wrld,
+    always: Vec<(&'static str, fn(&Wrld) -> bool)>,
+    step: Vec<(&'static str, fn(&Wrld, &[zksim_sim::event::Event]) -> bool)>,
+    eventually: Vec<(&'static str, fn(&Wrld) -> bool)>,
+    /// The first `Step` or `Eventually` property found failing (Stateright's properties
+    /// cannot express them, so the model notes failures itself; only touched on a failure).
+    failed: Mutex<Option<&'static str>>,
+}
+
+impl WorldModel {
+    fn new(start: Wrld, properties: Vec<Property<BuiltinRole>>) -> Self {
+        let mut model = WorldModel {
+            start,
+            always: Vec::new(),
+            step: Vec::new(),
+            eventually: Vec::new(),
+            failed: Mutex::new(None),
+        };
+        for p in properties {
+            match p.check {
+                Check::Always(f) => model.always.push((p.name, f)),
+                Check::Step(f) => model.step.push((p.name, f)),
+                Check::Eventually(f) => model.eventually.push((p.name, f)),
+                Check::Sometimes(_) => {}
+            }
+        }
+        assert!(
+            model.always.len() <= ALWAYS.len(),
+            "more Always properties than the bench has slots for"
+        );
+        // Stateright's BFS stops at the first state when it awaits no property.
+        assert!(!model.always.is_empty(), "a recipe with no Always property");
+        model
+    }
+
+    fn fail(&self, name: &'static str) {
+        let mut failed = self.failed.lock().expect("not poisoned");
+        failed.get_or_insert(name);
+    }
+}
+
+/// The `I`th `Always` property of the model, as the plain function Stateright wants (its
+/// properties are `fn` pointers, which cannot capture the recipe's).
+fn always_holds<const I: usize>(model: &WorldModel, world: &Wrld) -> bool {
+    (model.always[I].1)(world)
+}
+
+const ALWAYS: [fn(&WorldModel, &Wrld) -> bool; 8] = [
+    always_holds::<0>,
+    always_holds::<1>,
+    always_holds::<2>,
+    always_holds::<3>,
+    always_holds::<4>,
+    always_holds::<5>,
+    always_holds::<6>,
+    always_holds::<7>,
+];
+
+impl Model for WorldModel {
+    type State = Wrld;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<Wrld> {
+        vec![self.start.clone()]
+    }
+
+    fn actions(&self, world: &Wrld, actions: &mut Vec<Action>) {
+        actions.extend(world.enabled_actions());
+        // zksim's liveness check: a terminal state reached once faults have stopped.
+        if actions.is_empty() && !world.faults_on() {
+            if let Some((name, _)) = self.eventually.iter().find(|(_, holds)| !holds(world)) {
+                self.fail(name);
+            }
+        }
+    }
+
+    fn next_state(&self, world: &Wrld, action: Action) -> Option<Wrld> {
+        let mut next = world.clone();
+        let events = next.step(&action).expect("an enabled action");
+        if let Some((name, _)) = self.step.iter().find(|(_, holds)| !holds(&next, &events)) {
+            self.fail(name);
+        }
+        Some(next)
+    }
+
+    fn properties(&self) -> Vec<SrProperty<Self>> {
+        self.always
+            .iter()
+            .zip(ALWAYS)
+            .map(|((name, _), holds)| SrProperty::always(name, holds))
+            .collect()
+    }
+}
+
+/// What one explorer did on one configuration.
+struct Run {
+    states: u64,
+    transitions: u64,
+    seconds: f64,
+    /// Why the run cannot be trusted (a limit hit, a property failed), if so.
+    trouble: Option<String>,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.states as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// Runs `f` and returns its result with the wall-clock seconds it took. The clock only
+/// measures: nothing explored depends on it.
+#[allow(clippy::disallowed_methods)]
+fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let started = std::time::Instant::now();
+    let out = f();
+    (out, started.elapsed().as_secs_f64())
+}
+
+fn start(config: &Config) -> (Wrld, Vec<(String, BuiltinRole)>, Vec<Property<BuiltinRole>>) {
+    let recipe = recipes::find(config.recipe).expect("a built-in recipe");
+    let roles = (recipe.processes)(&config.options, 0);
+    let (world, _events) = World::new(config.options.clone(), roles.clone(), 0);
+    (world, roles, (recipe.properties)())
+}
+
+fn run_zksim(config: &Config) -> Run {
+    let (_, roles, properties) = start(config);
+    let limits = Limits {
+        states_max: 20_000_000,
+        ..Limits::default()
+    };
+    let (report, seconds): (Report, f64) =
+        timed(|| explore(roles, &config.options, &properties, &limits));
+    let trouble = match (&report.violation, report.complete) {
+        (Some(v), _) => Some(format!("zksim: {} violated", v.property)),
+        (None, false) => Some("zksim: incomplete (a limit was hit)".into()),
+        (None, true) => None,
+    };
+    Run {
+        states: report.states,
+        transitions: report.transitions,
+        seconds,
+        trouble,
+    }
+}
+
+fn run_stateright(config: &Config, threads: usize) -> Run {
+    let (world, _, properties) = start(config);
+    let model = WorldModel::new(world, properties);
+    let (checker, seconds) = timed(|| {
+        model
+            .checker()
+            .threads(threads)
+            // A backstop only: every configuration finishes far sooner.
+            .timeout(Duration::from_secs(600))
+            .spawn_bfs()
+            .join()
+    });
+    let mut trouble: Vec<String> = checker
+        .discoveries()
+        .into_keys()
+        .map(|name| format!("stateright: {name} violated"))
+        .collect();
+    if let Some(name) = *checker.model().failed.lock().expect("not poisoned") {
+        trouble.push(format!("stateright: {name} violated"));
+    }
+    // Stateright counts every generated successor plus the start states: the transitions are
+    // that count less the one start state.
+    let generated = checker.state_count() as u64;
+    Run {
+        states: checker.unique_state_count() as u64,
+        transitions: generated.saturating_sub(1),
+        seconds,
+        trouble: (!trouble.is_empty()).then(|| trouble.join("; ")),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // cargo bench passes --bench; without it (a test run) only the smoke configuration runs.
+    let quick = args.iter().any(|a| a == "--quick")
+        || std::env::var_os("VERSUS_STATERIGHT_QUICK").is_some_and(|v| v != "0")
+        || !args.iter().any(|a| a == "--bench");
+
+    println!(
+        "{:<22} {:>10} {:>10} {:>10} {:>10} | {:>7} {:>9} | {:>7} {:>9} {:>6} | {:>7} {:>9} {:>6}",
+        "configuration",
+        "zk states",
+        "sr states",
+        "zk trans",
+        "sr trans",
+        "zk s",
+        "zk st/s",
+        "sr1 s",
+        "sr1 st/s",
+        "ratio",
+        "sr2 s",
+        "sr2 st/s",
+        "ratio",
+    );
+    let mut failures = Vec::new();
+    for config in configs().into_iter().filter(|c| c.quick || !quick) {
+        let zk = run_zksim(&config);
+        let sr1 = run_stateright(&config, 1);
+        let sr2 = run_stateright(&config, 2);
+        println!(
+            "{:<22} {:>10} {:>10} {:>10} {:>10} | {:>7.2} {:>9.0} | {:>7.2} {:>9.0} {:>6.2} | {:>7.2} {:>9.0} {:>6.2}",
+            config.label,
+            zk.states,
+            sr1.states,
+            zk.transitions,
+            sr1.transitions,
+            zk.seconds,
+            zk.rate(),
+            sr1.seconds,
+            sr1.rate(),
+            zk.rate() / sr1.rate(),
+            sr2.seconds,
+            sr2.rate(),
+            zk.rate() / sr2.rate(),
+        );
+        for run in [&zk, &sr1, &sr2] {
+            if let Some(t) = &run.trouble {
+                failures.push(format!("{}: {t}", config.label));
+            }
+        }
+        for (threads, sr) in [(1, &sr1), (2, &sr2)] {
+            if sr.states != zk.states {
+                failures.push(format!(
+                    "{}: distinct states differ: zksim {}, stateright ({threads} thread(s)) {}",
+                    config.label, zk.states, sr.states
+                ));
+            }
+        }
+    }
+    println!(
+        "(ratio: zksim's distinct states a second over Stateright's; sr1/sr2: 1 and 2 threads)"
+    );
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        for f in &failures {
+            eprintln!("MISMATCH {f}");
+        }
+        ExitCode::FAILURE
+    }
+}
