@@ -36,6 +36,7 @@ use std::time::Duration;
 use stateright::{Checker, Model, Property as SrProperty};
 use zksim_model::recipes::BuiltinRole;
 use zksim_sim::action::Action;
+use zksim_sim::event::Event;
 use zksim_sim::explore::{explore, Limits, Report};
 use zksim_sim::options::{Options, Shape, TimeMode};
 use zksim_sim::property::{Check, Property};
@@ -43,6 +44,8 @@ use zksim_sim::recipes;
 use zksim_sim::world::World;
 
 type Wrld = World<BuiltinRole>;
+type StateCheck = fn(&Wrld) -> bool;
+type StepCheck = fn(&Wrld, &[Event]) -> bool;
 
 /// One line of the table: a recipe, its shape and its fault budgets.
 struct Config {
@@ -72,35 +75,32 @@ fn masters(n: u32) -> Shape {
     }
 }
 
+/// The configurations, each finishing in seconds on a 2-core machine. Left out as too large
+/// for a benchmark: the election with 3 masters (past 2,000,000 states even without faults)
+/// and the `fixed` cluster in its smallest shape (1 master, worker, client and task, no
+/// faults: still at depth 14 after 100,000 states).
 fn configs() -> Vec<Config> {
+    let election = |label, disconnects, crashes, expiries, quick| Config {
+        label,
+        recipe: "election",
+        options: options(masters(2), disconnects, crashes, expiries),
+        quick,
+    };
     vec![
-        Config {
-            label: "election m2 d1",
-            recipe: "election",
-            options: options(masters(2), 1, 0, 0),
-            quick: true,
-        },
-        Config {
-            label: "election m2 d1 c1 e1",
-            recipe: "election",
-            options: options(masters(2), 1, 1, 1),
-            quick: false,
-        },
-        Config {
-            label: "election m3 d1",
-            recipe: "election",
-            options: options(masters(3), 1, 0, 0),
-            quick: false,
-        },
+        election("election m2 d1", 1, 0, 0, true),
+        election("election m2 d1 e1", 1, 0, 1, false),
+        election("election m2 d2", 2, 0, 0, false),
+        election("election m2 c1", 0, 1, 0, false),
+        election("election m2 c1 e1", 0, 1, 1, false),
     ]
 }
 
 /// The world as a Stateright model, with the recipe's properties split by kind.
 struct WorldModel {
     start: Wrld,
-    always: Vec<(&'static str, fn(&Wrld) -> bool)>,
-    step: Vec<(&'static str, fn(&Wrld, &[zksim_sim::event::Event]) -> bool)>,
-    eventually: Vec<(&'static str, fn(&Wrld) -> bool)>,
+    always: Vec<(&'static str, StateCheck)>,
+    step: Vec<(&'static str, StepCheck)>,
+    eventually: Vec<(&'static str, StateCheck)>,
     /// The first `Step` or `Eventually` property found failing (Stateright's properties
     /// cannot express them, so the model notes failures itself; only touched on a failure).
     failed: Mutex<Option<&'static str>>,
@@ -206,6 +206,29 @@ impl Run {
     }
 }
 
+/// The fastest of `runs` runs; a run whose counts differ from the first's is kept as trouble.
+fn fastest(runs: usize, mut run: impl FnMut() -> Run) -> Run {
+    let mut best = run();
+    for _ in 1..runs {
+        let next = run();
+        if (next.states, next.transitions) != (best.states, best.transitions) {
+            best.trouble.get_or_insert_with(|| {
+                format!(
+                    "runs differ: {} states, {} transitions, then {}, {}",
+                    best.states, best.transitions, next.states, next.transitions
+                )
+            });
+        }
+        if next.seconds < best.seconds {
+            best = Run {
+                trouble: best.trouble.or(next.trouble),
+                ..next
+            };
+        }
+    }
+    best
+}
+
 /// Runs `f` and returns its result with the wall-clock seconds it took. The clock only
 /// measures: nothing explored depends on it.
 #[allow(clippy::disallowed_methods)]
@@ -280,6 +303,13 @@ fn main() -> ExitCode {
     let quick = args.iter().any(|a| a == "--quick")
         || std::env::var_os("VERSUS_STATERIGHT_QUICK").is_some_and(|v| v != "0")
         || !args.iter().any(|a| a == "--bench");
+    // On a shared machine one run can be slowed by others: VERSUS_STATERIGHT_RUNS=N keeps the
+    // fastest of N (the counts are the same every time; the bench checks that too).
+    let runs: usize = std::env::var("VERSUS_STATERIGHT_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
 
     println!(
         "{:<22} {:>10} {:>10} {:>10} {:>10} | {:>7} {:>9} | {:>7} {:>9} {:>6} | {:>7} {:>9} {:>6}",
@@ -299,9 +329,9 @@ fn main() -> ExitCode {
     );
     let mut failures = Vec::new();
     for config in configs().into_iter().filter(|c| c.quick || !quick) {
-        let zk = run_zksim(&config);
-        let sr1 = run_stateright(&config, 1);
-        let sr2 = run_stateright(&config, 2);
+        let zk = fastest(runs, || run_zksim(&config));
+        let sr1 = fastest(runs, || run_stateright(&config, 1));
+        let sr2 = fastest(runs, || run_stateright(&config, 2));
         println!(
             "{:<22} {:>10} {:>10} {:>10} {:>10} | {:>7.2} {:>9.0} | {:>7.2} {:>9.0} {:>6.2} | {:>7.2} {:>9.0} {:>6.2}",
             config.label,
@@ -333,7 +363,9 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "(ratio: zksim's distinct states a second over Stateright's; sr1/sr2: 1 and 2 threads)"
+        "(m: masters; d, c, e: disconnect, crash, expiry budgets, 0 when absent, no kills; \
+         sr1, sr2: Stateright with 1 and 2 threads; ratio: zksim's states/s over Stateright's; \
+         seconds: the fastest of {runs} run(s))"
     );
     if failures.is_empty() {
         ExitCode::SUCCESS
