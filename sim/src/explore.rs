@@ -256,7 +256,8 @@ struct Successor<R> {
     /// The action's index among the parent's enabled actions.
     index: u16,
     fingerprint: u64,
-    /// The new world; `None` when the visited set already held it before this batch.
+    /// The new world; `None` when the visited set held it before this batch, or this thread
+    /// met it earlier in the batch.
     world: Option<World<R>>,
     /// A `Step` property the transition broke.
     step_broken: Option<&'static str>,
@@ -270,6 +271,8 @@ struct Successor<R> {
 
 /// A state expanded: what the merge needs.
 struct Expanded<R> {
+    id: u32,
+    depth: u32,
     /// An `Eventually` property failing in this state, terminal with faults stopped.
     terminal_failing: Option<&'static str>,
     /// It had actions but sat at the depth limit.
@@ -298,6 +301,8 @@ struct Explorer<'a, R> {
     /// Liveness: fault-free transitions (from, to, action index).
     edges: Vec<(u32, u32, u16)>,
     graph: Option<StateGraph>,
+    /// Duplicate worlds met by the last merge, for the next batch's threads to drop.
+    garbage: Vec<World<R>>,
     transitions: u64,
     depth: u32,
     cut: bool,
@@ -316,6 +321,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             failing: Vec::new(),
             edges: Vec::new(),
             graph: (search.graph_states_max > 0).then(StateGraph::default),
+            garbage: Vec::new(),
             transitions: 0,
             depth: 0,
             cut: false,
@@ -357,7 +363,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         // A batch is big enough to keep every thread busy between merges, small enough
         // that its successors (whole worlds, duplicates included) stay a modest amount of
         // memory. One thread needs no batching.
-        let batch_len = if threads == 1 { 1 } else { 64 * threads };
+        let batch_len = if threads == 1 { 1 } else { 512 * threads };
         let mut frontier = VecDeque::from([Node {
             world: self.start.clone(),
             id: 0,
@@ -367,10 +373,11 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         while !frontier.is_empty() {
             let take = batch_len.min(frontier.len());
             batch.extend(frontier.drain(..take));
-            let expanded = self.expand_all(&batch, threads);
-            for (node, expanded) in batch.drain(..).zip(expanded) {
+            let garbage = std::mem::take(&mut self.garbage);
+            let expanded = self.expand_all(&mut batch, garbage, threads);
+            for expanded in expanded {
                 let mut push = |n: Node<R>| frontier.push_back(n);
-                if let Err(end) = self.merge(&node, expanded, &mut push, progress) {
+                if let Err(end) = self.merge(expanded, &mut push, progress) {
                     return end;
                 }
                 if frontier.len() as u64 > self.search.limits.frontier_max {
@@ -388,10 +395,10 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             depth: 0,
         }];
         while let Some(node) = stack.pop() {
-            let expanded = self.expand(&node);
+            let expanded = self.expand(node, None);
             let mut children = Vec::new();
             let mut push = |n: Node<R>| children.push(n);
-            if let Err(end) = self.merge(&node, expanded, &mut push, progress) {
+            if let Err(end) = self.merge(expanded, &mut push, progress) {
                 return end;
             }
             // The first enabled action is explored first.
@@ -403,17 +410,39 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         End::Exhausted
     }
 
-    /// Expands a batch, on `threads` threads when there are several, results in batch order.
-    fn expand_all(&self, batch: &[Node<R>], threads: usize) -> Vec<Expanded<R>> {
+    /// Expands (and empties) a batch, on `threads` threads when there are several, results in
+    /// batch order. The worlds are dropped where they are expanded, and so is the garbage
+    /// (duplicates the last merge met), so freeing memory is spread over the threads too.
+    fn expand_all(
+        &self,
+        batch: &mut Vec<Node<R>>,
+        mut garbage: Vec<World<R>>,
+        threads: usize,
+    ) -> Vec<Expanded<R>> {
         if threads == 1 || batch.len() == 1 {
-            return batch.iter().map(|n| self.expand(n)).collect();
+            return batch.drain(..).map(|n| self.expand(n, None)).collect();
         }
         let chunk = batch.len().div_ceil(threads);
+        let garbage_chunk = garbage.len().div_ceil(threads).max(1);
+        let mut parts = Vec::with_capacity(threads);
+        while !batch.is_empty() {
+            let rest = batch.split_off(chunk.min(batch.len()));
+            let trash = garbage.split_off(garbage.len().saturating_sub(garbage_chunk));
+            parts.push((std::mem::replace(batch, rest), trash));
+        }
         std::thread::scope(|scope| {
-            let handles: Vec<_> = batch
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || part.iter().map(|n| self.expand(n)).collect::<Vec<_>>())
+            let handles: Vec<_> = parts
+                .into_iter()
+                .map(|(part, trash)| {
+                    scope.spawn(move || {
+                        drop(trash);
+                        // The fingerprints this thread has met in its part: a later duplicate
+                        // is known to be one before the merge, so no work is spent on it.
+                        let mut met = Visited::new(false);
+                        part.into_iter()
+                            .map(|n| self.expand(n, Some(&mut met)))
+                            .collect::<Vec<_>>()
+                    })
                 })
                 .collect();
             handles
@@ -429,7 +458,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
 
     /// Steps every enabled action of one state and judges the results (pure: runs on any
     /// thread; reads the visited set only to skip states already known).
-    fn expand(&self, node: &Node<R>) -> Expanded<R> {
+    fn expand(&self, node: Node<R>, mut met: Option<&mut Visited>) -> Expanded<R> {
         let actions = actions(&node.world);
         let terminal_failing = if actions.is_empty() && !node.world.faults_on() {
             failing_eventually(&node.world, self.properties)
@@ -438,6 +467,8 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         };
         if node.depth >= self.search.limits.depth_max {
             return Expanded {
+                id: node.id,
+                depth: node.depth,
                 terminal_failing,
                 cut: !actions.is_empty(),
                 successors: Vec::new(),
@@ -446,16 +477,24 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         let successors = actions
             .iter()
             .enumerate()
-            .map(|(index, action)| self.successor(&node.world, index, action))
+            .map(|(index, action)| self.successor(&node.world, index, action, met.as_deref_mut()))
             .collect();
         Expanded {
+            id: node.id,
+            depth: node.depth,
             terminal_failing,
             cut: false,
             successors,
         }
     }
 
-    fn successor(&self, world: &World<R>, index: usize, action: &Action) -> Successor<R> {
+    fn successor(
+        &self,
+        world: &World<R>,
+        index: usize,
+        action: &Action,
+        met: Option<&mut Visited>,
+    ) -> Successor<R> {
         let index = u16::try_from(index).expect("fewer than 65,536 enabled actions");
         let mut next = world.clone();
         let events = next.step(action).expect("an enabled action");
@@ -473,7 +512,8 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             eventually_failing: 0,
             label: None,
         };
-        if self.visited.contains(fp) {
+        let met_before = met.is_some_and(|m| m.insert(fp, 0).is_some());
+        if met_before || self.visited.contains(fp) {
             return successor;
         }
         successor.always_broken = self.properties.iter().find_map(|p| match p.check {
@@ -505,25 +545,28 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
     /// Takes one expanded state's results into the search, in the order one thread would.
     fn merge(
         &mut self,
-        node: &Node<R>,
         expanded: Expanded<R>,
         push: &mut dyn FnMut(Node<R>),
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<(), End> {
-        self.depth = self.depth.max(node.depth);
+        let node = (expanded.id, expanded.depth);
+        self.depth = self.depth.max(node.1);
         if let Some(p) = expanded.terminal_failing {
-            return Err(self.violated(p, node.id, None));
+            return Err(self.violated(p, node.0, None));
         }
         self.cut |= expanded.cut;
         for s in expanded.successors {
             self.transitions += 1;
             if let Some(p) = s.step_broken {
-                self.depth = self.depth.max(node.depth + 1);
-                return Err(self.violated(p, node.id, Some(s.index)));
+                self.depth = self.depth.max(node.1 + 1);
+                return Err(self.violated(p, node.0, Some(s.index)));
             }
             let next_id = u32::try_from(self.parents.len()).expect("fewer than 2^32 states");
             if let Some(existing) = self.visited.insert(s.fingerprint, next_id) {
-                self.record_edge(node.id, existing, s.index);
+                self.record_edge(node.0, existing, s.index);
+                if let (Some(world), true) = (s.world, self.search.threads > 1) {
+                    self.garbage.push(world);
+                }
                 continue;
             }
             let world = s.world.expect("a state new to this batch was kept");
@@ -533,23 +576,23 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             if self.graph.is_some() && self.states() >= self.search.graph_states_max {
                 return Err(End::Limit(Stop::GraphStatesMax));
             }
-            self.parents.push((node.id, s.index));
+            self.parents.push((node.0, s.index));
             if self.search.liveness {
                 self.failing.push(s.eventually_failing);
             }
             if let (Some(g), Some(l)) = (&mut self.graph, s.label) {
                 g.add_state(l);
             }
-            self.record_edge(node.id, next_id, s.index);
+            self.record_edge(node.0, next_id, s.index);
             if let Some(p) = s.always_broken {
-                self.depth = self.depth.max(node.depth + 1);
+                self.depth = self.depth.max(node.1 + 1);
                 return Err(self.violated(p, next_id, None));
             }
             self.after_new_state(progress)?;
             push(Node {
                 world,
                 id: next_id,
-                depth: node.depth + 1,
+                depth: node.1 + 1,
             });
         }
         Ok(())
