@@ -5,6 +5,8 @@ pub mod bench_cmd;
 pub mod check_cmd;
 pub mod conform_cmd;
 pub mod conformance;
+pub mod diff_cmd;
 pub mod out;
 pub mod recorder;
+pub mod shrink_cmd;
 pub mod sim_cmd;

@@ -31,6 +31,10 @@ enum Command {
     Replay(zksim::sim_cmd::ReplayArgs),
     /// Print a trace as a zkCli-like transcript.
     Render(zksim::sim_cmd::RenderArgs),
+    /// Reduce a failing trace to a smaller one that fails the same property.
+    Shrink(zksim::shrink_cmd::ShrinkArgs),
+    /// Show where two traces part (exit 0 identical, 1 different, 2 bad input).
+    Diff(zksim::diff_cmd::DiffArgs),
     /// List the built-in recipes.
     Recipes(zksim::sim_cmd::RecipesArgs),
     /// Explore every interleaving of a recipe within fault budgets (time abstracted).
@@ -47,6 +51,8 @@ fn main() -> ExitCode {
         Some(Command::Simulate(args)) => zksim::sim_cmd::simulate(&args),
         Some(Command::Replay(args)) => zksim::sim_cmd::replay(&args),
         Some(Command::Render(args)) => zksim::sim_cmd::render_cmd(&args),
+        Some(Command::Shrink(args)) => zksim::shrink_cmd::shrink_cmd(&args),
+        Some(Command::Diff(args)) => zksim::diff_cmd::diff_cmd(&args),
         Some(Command::Recipes(args)) => zksim::sim_cmd::list_recipes(&args),
         Some(Command::Bench(args)) => zksim::bench_cmd::bench(&args),
         Some(Command::Check(args)) => zksim::check_cmd::check(&args),

@@ -4,7 +4,8 @@
 //!   every nondeterministic choice and [`event::Event`] what a step did;
 //! - [`options::Options`]: the knobs of a run, with a seeded `swarm` constructor;
 //! - [`recipes`]: the built-in recipes and their [`property`]s;
-//! - [`run`]: seeded simulation and replay; [`trace`]: the JSON-lines trace format.
+//! - [`run`]: seeded simulation and replay; [`trace`]: the JSON-lines trace format;
+//! - [`shrink`]: a failing trace reduced to a smaller one that fails alike.
 #![deny(missing_docs)]
 
 pub mod action;
@@ -15,5 +16,6 @@ pub mod property;
 pub mod recipes;
 pub mod render;
 pub mod run;
+pub mod shrink;
 pub mod trace;
 pub mod world;

@@ -1,0 +1,89 @@
+//! `zksim shrink`: a failing trace reduced to a smaller one that fails the same property.
+
+use std::path::{Path, PathBuf};
+
+use zksim_sim::shrink::{self, Faults, Report};
+
+use crate::sim_cmd::write_atomically;
+
+/// Arguments of `zksim shrink`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ShrinkArgs {
+    /// The failing trace (from `zksim simulate --trace` or `zksim check --trace`).
+    pub trace: PathBuf,
+    /// Where to write the smaller trace (never the input).
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+    /// The most candidate traces to replay; the shrink stops there and says so.
+    #[arg(long, default_value_t = 3000)]
+    pub replays_max: u64,
+}
+
+/// Runs `zksim shrink`; errors (exit 2) on bad input or a trace that breaks nothing.
+pub fn shrink_cmd(args: &ShrinkArgs) -> Result<bool, String> {
+    refuse_overwriting_input(&args.trace, &args.output)?;
+    let text = std::fs::read_to_string(&args.trace)
+        .map_err(|e| format!("{}: {e}", args.trace.display()))?;
+    let shrunk = shrink::shrink(&text, args.replays_max)
+        .map_err(|e| format!("{}: {e}", args.trace.display()))?;
+    write_atomically(&args.output, &shrunk.text)?;
+    print_report(&args.trace, &args.output, &shrunk.report, args.replays_max);
+    Ok(true)
+}
+
+/// The output must not be the input (nor the temporary file written beside the output).
+fn refuse_overwriting_input(input: &Path, output: &Path) -> Result<(), String> {
+    let Ok(input_real) = input.canonicalize() else {
+        return Ok(()); // a missing input is reported when it is read
+    };
+    let tmp = output.with_extension("tmp-zksim");
+    for candidate in [output, tmp.as_path()] {
+        let real = match (candidate.parent(), candidate.file_name()) {
+            (Some(dir), Some(name)) => {
+                let dir = if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                };
+                dir.canonicalize().ok().map(|d| d.join(name))
+            }
+            _ => None,
+        };
+        if real.as_deref() == Some(input_real.as_path()) {
+            return Err(format!(
+                "{}: refusing to write the shrunk trace over its input (give -o another file)",
+                output.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn faults_text(f: &Faults) -> String {
+    format!(
+        "{} (crashes {}, kills {}, disconnects {}, expiries {})",
+        f.total(),
+        f.crashes,
+        f.kills,
+        f.disconnects,
+        f.expiries
+    )
+}
+
+fn print_report(input: &Path, output: &Path, r: &Report, replays_max: u64) {
+    crate::say!(
+        "shrunk {} -> {}: still violates {:?}",
+        input.display(),
+        output.display(),
+        r.property
+    );
+    crate::say!("  steps  {} -> {}", r.before.steps, r.after.steps);
+    crate::say!("  faults {}", faults_text(&r.before.faults));
+    crate::say!("      -> {}", faults_text(&r.after.faults));
+    crate::say!("  {} candidates replayed", r.replays);
+    if r.stopped_early {
+        crate::say!(
+            "  stopped early: the budget of {replays_max} replays ran out (--replays-max); it may shrink further"
+        );
+    }
+}
