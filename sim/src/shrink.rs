@@ -122,13 +122,17 @@ pub struct Shrunk {
 /// text is not a complete trace, does not replay, or breaks no property.
 pub fn shrink(text: &str, replays_max: u64) -> Result<Shrunk, String> {
     let t = trace::parse(text)?;
+    let recipe = recipes::find(&t.header.recipe).map_err(|e| format!("line 1: {e}"))?;
     let end = t.end.as_ref().ok_or_else(|| {
-        "the trace is truncated: it has no end line (was the run cut short?)".to_string()
+        let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
+        format!(
+            "line {lines}: the trace is truncated (no end line after step {})",
+            t.steps.len() - 1
+        )
     })?;
     let first = end.violations.first().ok_or_else(|| {
         "the trace breaks no property: there is nothing to shrink (every property held)".to_string()
     })?;
-    let recipe = recipes::find(&t.header.recipe).map_err(|e| format!("line 1: {e}"))?;
     run::replay(text).map_err(|e| format!("the trace does not replay: {e}"))?;
     let eventually = (recipe.properties)()
         .iter()
@@ -201,6 +205,7 @@ impl Shrinker {
         loop {
             let before = measure(&self.best);
             self.drop_faults();
+            self.freeze_processes();
             self.stop_faults_early();
             self.ddmin();
             self.shorten_time();
@@ -317,6 +322,37 @@ impl Shrinker {
         }
     }
 
+    /// For each process, removes its actions from some point on (all of them first, then
+    /// the last half, quarter, ...): a process that stops taking steps is often irrelevant.
+    fn freeze_processes(&mut self) {
+        let processes = self
+            .best
+            .iter()
+            .filter_map(process_of)
+            .max()
+            .map_or(0, |p| p + 1);
+        for p in 0..processes {
+            let mut keep = 0usize;
+            loop {
+                let mine: Vec<usize> = (0..self.best.len())
+                    .filter(|&i| process_of(&self.best[i]) == Some(p))
+                    .collect();
+                if keep >= mine.len() || self.exhausted {
+                    break;
+                }
+                let cut: Vec<usize> = mine[keep..].to_vec();
+                let c: Vec<Action> = (0..self.best.len())
+                    .filter(|i| cut.binary_search(i).is_err())
+                    .map(|i| self.best[i].clone())
+                    .collect();
+                if self.try_candidate(&c) {
+                    break;
+                }
+                keep += (mine.len() - keep).div_ceil(2);
+            }
+        }
+    }
+
     /// Moves `StopFaults` to just after the last fault before it.
     fn stop_faults_early(&mut self) {
         let Some(stop) = self.best.iter().position(|a| *a == Action::StopFaults) else {
@@ -388,6 +424,22 @@ impl Shrinker {
                 self.try_candidate(&c);
             }
         }
+    }
+}
+
+/// The process an action is about, if one.
+fn process_of(a: &Action) -> Option<usize> {
+    match *a {
+        Action::ToServer { process }
+        | Action::ToClient { process }
+        | Action::Timer { process, .. }
+        | Action::Choose { process, .. }
+        | Action::Crash { process }
+        | Action::Kill { process }
+        | Action::Restart { process }
+        | Action::Disconnect { process }
+        | Action::Reconnect { process } => Some(process),
+        Action::Expire { .. } | Action::StopFaults | Action::Advance { .. } => None,
     }
 }
 
