@@ -154,3 +154,203 @@ fn run_options_choose_the_properties_checked() {
     ]);
     assert_eq!(lenient.status.code(), Some(0), "{}", stdout(&lenient));
 }
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("zksim-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn regression(name: &str) -> String {
+    format!(
+        "{}/scenarios/regressions/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+// Goal: `zksim shrink` writes a shorter trace that replays byte for byte with the same
+// violation and renders, and reports the steps and faults before and after.
+#[test]
+fn shrink_writes_a_shorter_trace_that_replays_and_renders() {
+    let dir = temp_dir("shrink");
+    let small = dir.join("small.jsonl");
+    let input = regression("election-resign-blind-delete.seed-10.jsonl");
+    let o = zksim(&["shrink", &input, "-o", small.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report = stdout(&o);
+    assert!(report.contains("steps  37 -> "), "{report}");
+    assert!(report.contains("faults 3 (crashes 0, kills 1, disconnects 2, expiries 0)"));
+    let replayed = zksim(&["replay", small.to_str().unwrap()]);
+    assert_eq!(replayed.status.code(), Some(0));
+    assert!(stdout(&replayed).contains("violated: a leader with a live session owns /master"));
+    let rendered = zksim(&["render", small.to_str().unwrap()]);
+    assert!(stdout(&rendered).contains("# VIOLATED after step"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Goal: `-o` naming the input is refused, and a failed shrink leaves no output file behind.
+#[test]
+fn shrink_never_overwrites_its_input_nor_leaves_a_half_written_file() {
+    let dir = temp_dir("shrink-safe");
+    let input = dir.join("in.jsonl");
+    std::fs::copy(
+        regression("election-resign-blind-delete.seed-10.jsonl"),
+        &input,
+    )
+    .unwrap();
+    let before = std::fs::read(&input).unwrap();
+    let o = zksim(&[
+        "shrink",
+        input.to_str().unwrap(),
+        "-o",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("over its input"));
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+    let passing = dir.join("passing.jsonl");
+    let out = dir.join("out.jsonl");
+    zksim(&[
+        "simulate",
+        "--recipe",
+        "election",
+        "--seed",
+        "1",
+        "--trace",
+        passing.to_str().unwrap(),
+    ]);
+    let o = zksim(&[
+        "shrink",
+        passing.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("breaks no property"));
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 2, "only the two inputs remain: {left:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Goal: a trace diffed with itself is identical, exit 0.
+#[test]
+fn diff_of_a_trace_with_itself_says_identical() {
+    let input = regression("no-fencing.seed-11.jsonl");
+    let o = zksim(&["diff", &input, &input]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout(&o).starts_with("identical"));
+}
+
+// Goal: two seeds' traces differ (exit 1): the header's seed, the first differing step with
+// its context, a summary after it, and the znode tree at the divergence.
+#[test]
+fn diff_of_two_seeds_names_the_first_differing_step() {
+    let dir = temp_dir("diff");
+    let (a, b) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
+    for (seed, path) in [("1", &a), ("2", &b)] {
+        zksim(&[
+            "simulate",
+            "--recipe",
+            "election",
+            "--seed",
+            seed,
+            "--trace",
+            path.to_str().unwrap(),
+        ]);
+    }
+    let o = zksim(&["diff", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = stdout(&o);
+    assert!(text.contains("header: seed: 1 vs 2"), "{text}");
+    assert!(
+        text.contains("first difference at step 1 (line 3 of each file)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("connected: session"),
+        "the context is rendered: {text}"
+    );
+    assert!(text.contains("from step 1 on:"), "{text}");
+    assert!(text.contains("znode tree after step 0"), "{text}");
+    assert!(text.contains("/zookeeper/config"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Goal: diff and shrink refuse a missing file, a malformed line, a truncated trace, another
+// schema version and an unknown recipe with exit 2, naming the file, the line and the problem.
+#[test]
+fn diff_and_shrink_refuse_bad_traces_naming_the_file_and_line() {
+    let dir = temp_dir("bad");
+    let good = regression("election-resign-blind-delete.seed-10.jsonl");
+    let text = std::fs::read_to_string(&good).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let write = |name: &str, body: String| {
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        p.display().to_string()
+    };
+    let cases = [
+        (
+            dir.join("missing.jsonl").display().to_string(),
+            "missing.jsonl",
+        ),
+        (
+            write(
+                "malformed.jsonl",
+                format!("{}\n{{oops\n", lines[..3].join("\n")),
+            ),
+            "malformed.jsonl: line 4:",
+        ),
+        (
+            write("truncated.jsonl", lines[..6].join("\n")),
+            "truncated.jsonl: line 6: the trace is truncated",
+        ),
+        (
+            write(
+                "v1.jsonl",
+                text.replacen("\"version\":2", "\"version\":1", 1),
+            ),
+            "v1.jsonl: line 1: trace version 1 is not supported",
+        ),
+        (
+            write(
+                "nope.jsonl",
+                text.replacen("election-resign-blind-delete", "nope", 1),
+            ),
+            "nope.jsonl: line 1: unknown recipe \"nope\"",
+        ),
+    ];
+    let out = dir.join("out.jsonl");
+    for (path, wanted) in &cases {
+        for args in [
+            vec!["diff", &good, path],
+            vec!["shrink", path, "-o", out.to_str().unwrap()],
+        ] {
+            let o = zksim(&args);
+            assert_eq!(o.status.code(), Some(2), "{args:?}");
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(err.contains(wanted), "{args:?}: {err}");
+            assert!(!err.contains("panicked"), "{args:?}: {err}");
+        }
+    }
+    assert!(!out.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
