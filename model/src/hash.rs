@@ -45,3 +45,75 @@ pub fn fnv_str(s: &str) -> u64 {
     h.write(s.as_bytes());
     h.finish()
 }
+
+/// The hasher for state fingerprints: XXH64 (seed 0), fed integers as little-endian bytes and
+/// `usize`/`isize` as 64 bits, so a value's fingerprint is the same on every machine (std's
+/// `write_u64` and friends feed native-endian bytes). XXH64 takes eight bytes a round where
+/// FNV-1a takes one, and mixes as well.
+#[derive(Clone, Default)]
+pub struct Fingerprinter(twox_hash::XxHash64);
+
+impl Hasher for Fingerprinter {
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.write(bytes);
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.0.write(&[n]);
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.0.write(&n.to_le_bytes());
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0.write(&n.to_le_bytes());
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0.write(&n.to_le_bytes());
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.0.write(&n.to_le_bytes());
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_i8(&mut self, n: i8) {
+        self.write_u8(n as u8);
+    }
+
+    fn write_i16(&mut self, n: i16) {
+        self.write_u16(n as u16);
+    }
+
+    fn write_i32(&mut self, n: i32) {
+        self.write_u32(n as u32);
+    }
+
+    fn write_i64(&mut self, n: i64) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_i128(&mut self, n: i128) {
+        self.write_u128(n as u128);
+    }
+
+    fn write_isize(&mut self, n: isize) {
+        self.write_u64(n as i64 as u64);
+    }
+}
+
+/// The fingerprint of a value: its [`Hash`](std::hash::Hash) fed to a [`Fingerprinter`].
+pub fn fingerprint<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
+    let mut h = Fingerprinter::default();
+    value.hash(&mut h);
+    h.finish()
+}

@@ -26,7 +26,6 @@
 //! ```
 
 use std::collections::VecDeque;
-use std::hash::{Hash, Hasher};
 
 use zksim_model::role::Role;
 
@@ -39,9 +38,7 @@ pub use zksim_model::hash::Fnv;
 
 /// The fingerprint of a world.
 pub fn fingerprint<R: Role>(world: &World<R>) -> u64 {
-    let mut h = Fnv::default();
-    world.hash(&mut h);
-    h.finish()
+    zksim_model::hash::fingerprint(world)
 }
 
 /// Where the search stops.

@@ -29,6 +29,7 @@ use zksim_model::client::{Call, Client, ClientState, Delivery};
 use zksim_model::op::Request;
 use zksim_model::role::{Buggify, ChoiceId, Ctx, Effect, Input, Role, Tag, TimerId};
 use zksim_model::server::{Outgoing, Server, ServerConfig, ToClient};
+use zksim_model::shared::Shared;
 use zksim_model::stat::SessionId;
 
 use crate::action::{Action, ProcessId};
@@ -49,7 +50,8 @@ pub struct Process<R> {
     pub name: String,
     /// The role's state.
     pub role: R,
-    initial: R,
+    /// The role as it starts, for restarts: the same for every copy of the world.
+    initial: Shared<R>,
     /// The handle; `None` while crashed.
     client: Option<Client>,
     to_server: VecDeque<Msg<(i32, Request)>>,
@@ -121,18 +123,19 @@ impl std::fmt::Display for NotEnabled {
 
 impl std::error::Error for NotEnabled {}
 
-/// The simulated world.
+/// The simulated world. The parts a step seldom changes are [`Shared`] between copies, so
+/// the explorer's copy per transition is cheap.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct World<R> {
-    options: Options,
+    options: Shared<Options>,
     server: Server,
-    processes: Vec<Process<R>>,
+    processes: Vec<Shared<Process<R>>>,
     now_ms: u64,
     budget: Budget,
     faults_on: bool,
     /// Every claim the roles made so far (what, path): part of the state, so properties over
     /// the history (a status written twice) are properties of the state.
-    notes: BTreeSet<(String, String)>,
+    notes: Shared<BTreeSet<(String, String)>>,
 }
 
 impl<R: Role> World<R> {
@@ -150,7 +153,7 @@ impl<R: Role> World<R> {
             .enumerate()
             .map(|(i, (name, role))| Process {
                 name,
-                initial: role.clone(),
+                initial: Shared::new(role.clone()),
                 role,
                 client: None,
                 to_server: VecDeque::new(),
@@ -166,15 +169,16 @@ impl<R: Role> World<R> {
                     reached: 0,
                 },
             })
+            .map(Shared::new)
             .collect();
         let mut world = World {
-            options,
+            options: Shared::new(options),
             server: Server::new(config),
             processes,
             now_ms: 0,
             budget: Budget::default(),
             faults_on: true,
-            notes: BTreeSet::new(),
+            notes: Shared::default(),
         };
         let mut events = Vec::new();
         for p in 0..world.processes.len() {
@@ -194,7 +198,7 @@ impl<R: Role> World<R> {
     }
 
     /// The processes.
-    pub fn processes(&self) -> &[Process<R>] {
+    pub fn processes(&self) -> &[Shared<Process<R>>] {
         &self.processes
     }
 
@@ -399,7 +403,7 @@ impl<R: Role> World<R> {
     fn is_enabled_now(&self, action: &Action) -> bool {
         let timed = self.options.time == TimeMode::Timed;
         let faults = |used: u32, max: u32| self.faults_on && used < max;
-        let process = |process: ProcessId| self.processes.get(process);
+        let process = |process: ProcessId| self.processes.get(process).map(|p| &**p);
         match *action {
             Action::ToServer { process: i } => {
                 process(i).is_some_and(|p| !p.to_server.is_empty() && !p.closed_by_server)
@@ -485,7 +489,7 @@ impl<R: Role> World<R> {
             }
             Action::Restart { process } => {
                 let p = &mut self.processes[process];
-                p.role = p.initial.clone();
+                p.role = R::clone(&p.initial);
                 self.open_session(process, &mut ev);
             }
             Action::Disconnect { process } => {
@@ -775,7 +779,7 @@ impl<R: Role> World<R> {
             .processes
             .iter()
             .filter(|p| p.is_connected())
-            .filter_map(Process::session)
+            .filter_map(|p| p.session())
             .collect();
         for s in connected {
             self.server.touch(self.now_ms, s);
