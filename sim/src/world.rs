@@ -48,8 +48,8 @@ struct Msg<T> {
 pub struct Process<R> {
     /// Its name in traces (`master-1`).
     pub name: String,
-    /// The role's state.
-    pub role: R,
+    /// The role's state, shared between copies of the world until an input changes it.
+    pub role: Shared<R>,
     /// The role as it starts, for restarts: the same for every copy of the world.
     initial: Shared<R>,
     /// The handle; `None` while crashed.
@@ -71,6 +71,29 @@ pub struct Process<R> {
 }
 
 impl<R> Process<R> {
+    /// A process not yet started: no client, empty links.
+    fn new(name: String, role: R, index: u32, buggify_seed: Option<u64>) -> Self {
+        let role = Shared::new(role);
+        Process {
+            name,
+            initial: role.clone(),
+            role,
+            client: None,
+            to_server: VecDeque::new(),
+            to_client: VecDeque::new(),
+            tags: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            choices: BTreeMap::new(),
+            killed: false,
+            closed_by_server: false,
+            buggify: Buggify {
+                seed: buggify_seed,
+                process: index,
+                reached: 0,
+            },
+        }
+    }
+
     /// Whether it died for good.
     pub fn is_killed(&self) -> bool {
         self.killed
@@ -151,24 +174,7 @@ impl<R: Role> World<R> {
         let processes = roles
             .into_iter()
             .enumerate()
-            .map(|(i, (name, role))| Process {
-                name,
-                initial: Shared::new(role.clone()),
-                role,
-                client: None,
-                to_server: VecDeque::new(),
-                to_client: VecDeque::new(),
-                tags: BTreeMap::new(),
-                timers: BTreeMap::new(),
-                choices: BTreeMap::new(),
-                killed: false,
-                closed_by_server: false,
-                buggify: Buggify {
-                    seed: buggify_seed,
-                    process: i as u32,
-                    reached: 0,
-                },
-            })
+            .map(|(i, (name, role))| Process::new(name, role, i as u32, buggify_seed))
             .map(Shared::new)
             .collect();
         let mut world = World {
@@ -489,7 +495,7 @@ impl<R: Role> World<R> {
             }
             Action::Restart { process } => {
                 let p = &mut self.processes[process];
-                p.role = R::clone(&p.initial);
+                p.role = p.initial.clone();
                 self.open_session(process, &mut ev);
             }
             Action::Disconnect { process } => {
