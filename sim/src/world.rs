@@ -24,6 +24,7 @@
 //! and [`World::step`] applies one action and returns what it did as [`Event`]s.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use zksim_model::client::{Call, Client, ClientState, Delivery};
 use zksim_model::op::Request;
@@ -46,14 +47,15 @@ struct Msg<T> {
 /// One process: a role, its client handle and its two links.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Process<R> {
-    /// Its name in traces (`master-1`).
-    pub name: String,
+    /// Its name in traces (`master-1`); shared by every copy of the world.
+    pub name: Arc<str>,
     /// The role's state, shared between copies of the world until an input changes it.
     pub role: Shared<R>,
     /// The role as it starts, for restarts: the same for every copy of the world.
     initial: Shared<R>,
-    /// The handle; `None` while crashed.
-    client: Option<Client>,
+    /// The handle; `None` while crashed. Shared: a request reaching the server changes the
+    /// link, not the handle.
+    client: Option<Shared<Client>>,
     to_server: VecDeque<Msg<(i32, Request)>>,
     to_client: VecDeque<Msg<ToClient>>,
     /// xid → the role's tag.
@@ -75,7 +77,7 @@ impl<R> Process<R> {
     fn new(name: String, role: R, index: u32, buggify_seed: Option<u64>) -> Self {
         let role = Shared::new(role);
         Process {
-            name,
+            name: name.into(),
             initial: role.clone(),
             role,
             client: None,
@@ -106,12 +108,12 @@ impl<R> Process<R> {
 
     /// Its client handle, while running.
     pub fn client(&self) -> Option<&Client> {
-        self.client.as_ref()
+        self.client.as_deref()
     }
 
     /// Its current session, while running.
     pub fn session(&self) -> Option<SessionId> {
-        self.client.as_ref().map(Client::session)
+        self.client.as_ref().map(|c| c.session())
     }
 
     fn is_connected(&self) -> bool {
@@ -533,7 +535,7 @@ impl<R: Role> World<R> {
         self.changes(ev);
         let (client, _hello) = Client::connected(session, timeout_ms);
         let p = &mut self.processes[process];
-        p.client = Some(client);
+        p.client = Some(Shared::new(client));
         p.closed_by_server = false;
         p.to_server.clear();
         p.to_client.clear();
