@@ -269,7 +269,7 @@ fn deliver_all<R: Role>(world: &mut World<R>) -> Vec<Event> {
 }
 
 fn probe(world: &World<Probe>, p: ProcessId) -> &Probe {
-    &*world.processes()[p].role
+    &world.processes()[p].role
 }
 
 fn inputs(world: &World<Probe>, p: ProcessId) -> &[Input] {
