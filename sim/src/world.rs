@@ -153,7 +153,8 @@ impl std::error::Error for NotEnabled {}
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct World<R> {
     options: Shared<Options>,
-    server: Server,
+    /// Shared too: a message reaching a client leaves the server as it was.
+    server: Shared<Server>,
     processes: Vec<Shared<Process<R>>>,
     now_ms: u64,
     budget: Budget,
@@ -181,7 +182,7 @@ impl<R: Role> World<R> {
             .collect();
         let mut world = World {
             options: Shared::new(options),
-            server: Server::new(config),
+            server: Shared::new(Server::new(config)),
             processes,
             now_ms: 0,
             budget: Budget::default(),
