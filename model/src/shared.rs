@@ -58,6 +58,7 @@ impl<T> Clone for Shared<T> {
 impl<T> Deref for Shared<T> {
     type Target = T;
 
+    #[inline]
     fn deref(&self) -> &T {
         &self.value
     }
@@ -66,6 +67,7 @@ impl<T> Deref for Shared<T> {
 impl<T: Clone> DerefMut for Shared<T> {
     /// Copies the value first if another handle shares it; forgets the fingerprint, since the
     /// caller may change the contents.
+    #[inline]
     fn deref_mut(&mut self) -> &mut T {
         *self.fingerprint.get_mut() = 0;
         if Arc::strong_count(&self.value) == 1 {
@@ -78,8 +80,15 @@ impl<T: Clone> DerefMut for Shared<T> {
             // nothing else can reach the value while the returned borrow lives.
             return unsafe { &mut *Arc::as_ptr(&self.value).cast_mut() };
         }
-        Arc::make_mut(&mut self.value)
+        copy_on_write(&mut self.value)
     }
+}
+
+/// The slow path of a write, kept out of line so the fast one inlines.
+#[cold]
+#[inline(never)]
+fn copy_on_write<T: Clone>(value: &mut Arc<T>) -> &mut T {
+    Arc::make_mut(value)
 }
 
 impl<T: Hash> Hash for Shared<T> {
