@@ -21,6 +21,7 @@ pub mod path;
 pub mod recipes;
 pub mod role;
 pub mod server;
+pub mod shared;
 pub mod stat;
 pub mod tree;
 pub mod watch;

@@ -31,6 +31,7 @@ use crate::op::{
     WatchedEvent, WatcherType,
 };
 use crate::path;
+use crate::shared::Shared;
 use crate::stat::{SessionId, Zxid};
 use crate::tree::{DataTree, Node, NodeKind, Trigger, SPECIAL_PATHS};
 use crate::watch::{WatchMode, Watches};
@@ -218,8 +219,10 @@ impl SetWatches {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Server {
     config: ServerConfig,
-    tree: DataTree,
-    watches: Watches,
+    /// Shared between copies of the server until a write changes it.
+    tree: Shared<DataTree>,
+    /// Shared between copies of the server until a watch is set, fired or dropped.
+    watches: Shared<Watches>,
     sessions: BTreeMap<SessionId, SessionInfo>,
     /// The last zxid handed out.
     zxid: Zxid,
@@ -237,8 +240,8 @@ impl Server {
         let next_session_id = config.first_session_id;
         Server {
             config,
-            tree: DataTree::new(),
-            watches: Watches::default(),
+            tree: Shared::new(DataTree::new()),
+            watches: Shared::default(),
             sessions: BTreeMap::new(),
             zxid: 0,
             next_session_id,

@@ -6,11 +6,13 @@
 //! after each apply in debug builds.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::children::ChildSet;
 use crate::data::Data;
 use crate::op::{perms, Acl};
 use crate::path;
+use crate::shared::Shared;
 use crate::stat::{SessionId, Stat, Zxid};
 
 /// What a node is, beyond persistent: who owns it or what removes it.
@@ -149,13 +151,15 @@ pub enum Trigger {
     },
 }
 
-/// The tree of znodes, keyed by full path (`/` for the root).
+/// The tree of znodes, keyed by full path (`/` for the root). Nodes and ephemeral sets are
+/// [`Shared`] and paths are `Arc<str>`, so copying a tree copies no node: a write copies only
+/// the nodes it changes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DataTree {
-    nodes: BTreeMap<String, Node>,
+    nodes: BTreeMap<Arc<str>, Shared<Node>>,
     /// Each session's ephemerals as the server keeps them, a `new HashSet<String>()`, whose
     /// iteration order decides the order a closing session's nodes are deleted in.
-    ephemerals: BTreeMap<SessionId, ChildSet>,
+    ephemerals: BTreeMap<SessionId, Shared<ChildSet>>,
 }
 
 impl Default for DataTree {
@@ -176,15 +180,15 @@ impl DataTree {
             ephemerals: BTreeMap::new(),
         };
         let initial = |acl| Node::new(Data::bytes(""), acl, NodeKind::Persistent, 0, 0);
-        t.nodes.insert("/".into(), initial(Acl::open()));
+        t.nodes.insert("/".into(), initial(Acl::open()).into());
         for p in ["/zookeeper", "/zookeeper/quota"] {
             t.insert_child_name(p);
-            t.nodes.insert(p.into(), initial(Acl::open()));
+            t.nodes.insert(p.into(), initial(Acl::open()).into());
         }
         t.insert_child_name("/zookeeper/config");
         let mut config = initial(vec![Acl::world(perms::READ)]);
         config.aversion = -1;
-        t.nodes.insert("/zookeeper/config".into(), config);
+        t.nodes.insert("/zookeeper/config".into(), config.into());
         // The initial children are not counted as creations (cv stays 0), which is why a fresh
         // root shows cversion -1 and /zookeeper -2, as on a real server.
         t
@@ -198,7 +202,7 @@ impl DataTree {
 
     /// The node at `path`, if any. The server's internal `""` names the root.
     pub fn get(&self, p: &str) -> Option<&Node> {
-        self.nodes.get(path::node_key(p))
+        self.nodes.get(path::node_key(p)).map(|n| &**n)
     }
 
     /// Whether a node exists.
@@ -208,7 +212,7 @@ impl DataTree {
 
     /// Every node, in path order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
-        self.nodes.iter().map(|(p, n)| (p.as_str(), n))
+        self.nodes.iter().map(|(p, n)| (&**p, &**n))
     }
 
     /// Number of nodes, the initial ones included.
@@ -232,7 +236,7 @@ impl DataTree {
     /// Forgets a session's ephemerals set once the session is gone (after its nodes were
     /// deleted).
     pub fn forget_session(&mut self, session: SessionId) {
-        debug_assert!(self.ephemerals.get(&session).is_none_or(ChildSet::is_empty));
+        debug_assert!(self.ephemerals.get(&session).is_none_or(|s| s.is_empty()));
         self.ephemerals.remove(&session);
     }
 
@@ -245,16 +249,17 @@ impl DataTree {
     pub fn create(&mut self, p: &str, node: Node, zxid: Zxid) -> Trigger {
         let parent = path::node_key(path::parent_of(p).expect("validated")).to_string();
         let name = path::name_of(p);
-        let parent_node = self.nodes.get_mut(&parent).expect("validated parent");
+        let parent_node = self.nodes.get_mut(&*parent).expect("validated parent");
         parent_node.children.insert(name);
         parent_node.child_creates = parent_node.child_creates.wrapping_add(1);
         parent_node.pzxid = zxid;
         if let Some(owner) = node.owner() {
             let set = self.ephemerals.entry(owner);
-            set.or_insert_with(|| ChildSet::with_capacity(16)).insert(p);
+            set.or_insert_with(|| ChildSet::with_capacity(16).into())
+                .insert(p);
         }
         let (data, owner) = (node.data.clone(), node.owner());
-        self.nodes.insert(p.to_string(), node);
+        self.nodes.insert(p.into(), node.into());
         Trigger::Created {
             path: p.to_string(),
             parent,
@@ -274,7 +279,7 @@ impl DataTree {
             set.remove(p);
         }
         let parent = path::node_key(path::parent_of(p).expect("validated")).to_string();
-        let parent_node = self.nodes.get_mut(&parent).expect("parent of a node");
+        let parent_node = self.nodes.get_mut(&*parent).expect("parent of a node");
         parent_node.children.remove(path::name_of(p));
         parent_node.pzxid = parent_node.pzxid.max(zxid);
         Trigger::Deleted {
@@ -328,11 +333,11 @@ impl DataTree {
             for name in node.children.iter() {
                 let child = path::join(p, name);
                 assert!(
-                    self.nodes.contains_key(&child),
+                    self.nodes.contains_key(&*child),
                     "{p} lists missing child {name}"
                 );
             }
-            if p != "/" {
+            if &**p != "/" {
                 let parent = path::node_key(path::parent_of(p).expect("absolute"));
                 let pn = self
                     .nodes
@@ -352,7 +357,7 @@ impl DataTree {
                 indexed += 1;
             }
         }
-        let in_index: usize = self.ephemerals.values().map(ChildSet::len).sum();
+        let in_index: usize = self.ephemerals.values().map(|s| s.len()).sum();
         assert_eq!(
             indexed, in_index,
             "the ephemerals index lists nodes that are not ephemeral"

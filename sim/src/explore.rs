@@ -40,7 +40,6 @@
 //! ```
 
 use std::collections::VecDeque;
-use std::hash::{Hash, Hasher};
 
 use zksim_model::role::Role;
 
@@ -59,9 +58,7 @@ use visited::Visited;
 
 /// The fingerprint of a world.
 pub fn fingerprint<R: Role>(world: &World<R>) -> u64 {
-    let mut h = Fnv::default();
-    world.hash(&mut h);
-    h.finish()
+    zksim_model::hash::fingerprint(world)
 }
 
 /// Where the search stops.

@@ -24,11 +24,13 @@
 //! and [`World::step`] applies one action and returns what it did as [`Event`]s.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use zksim_model::client::{Call, Client, ClientState, Delivery};
 use zksim_model::op::Request;
 use zksim_model::role::{Buggify, ChoiceId, Ctx, Effect, Input, Role, Tag, TimerId};
 use zksim_model::server::{Outgoing, Server, ServerConfig, ToClient};
+use zksim_model::shared::Shared;
 use zksim_model::stat::SessionId;
 
 use crate::action::{Action, ProcessId};
@@ -45,13 +47,15 @@ struct Msg<T> {
 /// One process: a role, its client handle and its two links.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Process<R> {
-    /// Its name in traces (`master-1`).
-    pub name: String,
-    /// The role's state.
-    pub role: R,
-    initial: R,
-    /// The handle; `None` while crashed.
-    client: Option<Client>,
+    /// Its name in traces (`master-1`); shared by every copy of the world.
+    pub name: Arc<str>,
+    /// The role's state, shared between copies of the world until an input changes it.
+    pub role: Shared<R>,
+    /// The role as it starts, for restarts: the same for every copy of the world.
+    initial: Shared<R>,
+    /// The handle; `None` while crashed. Shared: a request reaching the server changes the
+    /// link, not the handle.
+    client: Option<Shared<Client>>,
     to_server: VecDeque<Msg<(i32, Request)>>,
     to_client: VecDeque<Msg<ToClient>>,
     /// xid → the role's tag.
@@ -69,6 +73,29 @@ pub struct Process<R> {
 }
 
 impl<R> Process<R> {
+    /// A process not yet started: no client, empty links.
+    fn new(name: String, role: R, index: u32, buggify_seed: Option<u64>) -> Self {
+        let role = Shared::new(role);
+        Process {
+            name: name.into(),
+            initial: role.clone(),
+            role,
+            client: None,
+            to_server: VecDeque::new(),
+            to_client: VecDeque::new(),
+            tags: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            choices: BTreeMap::new(),
+            killed: false,
+            closed_by_server: false,
+            buggify: Buggify {
+                seed: buggify_seed,
+                process: index,
+                reached: 0,
+            },
+        }
+    }
+
     /// Whether it died for good.
     pub fn is_killed(&self) -> bool {
         self.killed
@@ -81,12 +108,12 @@ impl<R> Process<R> {
 
     /// Its client handle, while running.
     pub fn client(&self) -> Option<&Client> {
-        self.client.as_ref()
+        self.client.as_deref()
     }
 
     /// Its current session, while running.
     pub fn session(&self) -> Option<SessionId> {
-        self.client.as_ref().map(Client::session)
+        self.client.as_ref().map(|c| c.session())
     }
 
     fn is_connected(&self) -> bool {
@@ -121,18 +148,20 @@ impl std::fmt::Display for NotEnabled {
 
 impl std::error::Error for NotEnabled {}
 
-/// The simulated world.
+/// The simulated world. The parts a step seldom changes are [`Shared`] between copies, so
+/// the explorer's copy per transition is cheap.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct World<R> {
-    options: Options,
-    server: Server,
-    processes: Vec<Process<R>>,
+    options: Shared<Options>,
+    /// Shared too: a message reaching a client leaves the server as it was.
+    server: Shared<Server>,
+    processes: Vec<Shared<Process<R>>>,
     now_ms: u64,
     budget: Budget,
     faults_on: bool,
     /// Every claim the roles made so far (what, path): part of the state, so properties over
     /// the history (a status written twice) are properties of the state.
-    notes: BTreeSet<(String, String)>,
+    notes: Shared<BTreeSet<(String, String)>>,
 }
 
 impl<R: Role> World<R> {
@@ -148,33 +177,17 @@ impl<R: Role> World<R> {
         let processes = roles
             .into_iter()
             .enumerate()
-            .map(|(i, (name, role))| Process {
-                name,
-                initial: role.clone(),
-                role,
-                client: None,
-                to_server: VecDeque::new(),
-                to_client: VecDeque::new(),
-                tags: BTreeMap::new(),
-                timers: BTreeMap::new(),
-                choices: BTreeMap::new(),
-                killed: false,
-                closed_by_server: false,
-                buggify: Buggify {
-                    seed: buggify_seed,
-                    process: i as u32,
-                    reached: 0,
-                },
-            })
+            .map(|(i, (name, role))| Process::new(name, role, i as u32, buggify_seed))
+            .map(Shared::new)
             .collect();
         let mut world = World {
-            options,
-            server: Server::new(config),
+            options: Shared::new(options),
+            server: Shared::new(Server::new(config)),
             processes,
             now_ms: 0,
             budget: Budget::default(),
             faults_on: true,
-            notes: BTreeSet::new(),
+            notes: Shared::default(),
         };
         let mut events = Vec::new();
         for p in 0..world.processes.len() {
@@ -194,7 +207,7 @@ impl<R: Role> World<R> {
     }
 
     /// The processes.
-    pub fn processes(&self) -> &[Process<R>] {
+    pub fn processes(&self) -> &[Shared<Process<R>>] {
         &self.processes
     }
 
@@ -399,7 +412,7 @@ impl<R: Role> World<R> {
     fn is_enabled_now(&self, action: &Action) -> bool {
         let timed = self.options.time == TimeMode::Timed;
         let faults = |used: u32, max: u32| self.faults_on && used < max;
-        let process = |process: ProcessId| self.processes.get(process);
+        let process = |process: ProcessId| self.processes.get(process).map(|p| &**p);
         match *action {
             Action::ToServer { process: i } => {
                 process(i).is_some_and(|p| !p.to_server.is_empty() && !p.closed_by_server)
@@ -523,7 +536,7 @@ impl<R: Role> World<R> {
         self.changes(ev);
         let (client, _hello) = Client::connected(session, timeout_ms);
         let p = &mut self.processes[process];
-        p.client = Some(client);
+        p.client = Some(Shared::new(client));
         p.closed_by_server = false;
         p.to_server.clear();
         p.to_client.clear();
@@ -775,7 +788,7 @@ impl<R: Role> World<R> {
             .processes
             .iter()
             .filter(|p| p.is_connected())
-            .filter_map(Process::session)
+            .filter_map(|p| p.session())
             .collect();
         for s in connected {
             self.server.touch(self.now_ms, s);

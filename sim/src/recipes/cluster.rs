@@ -263,7 +263,7 @@ fn nothing_lost(w: &BuiltinWorld) -> bool {
 /// Every client that is still alive has all its tasks done and read (a client killed for good
 /// cannot be notified).
 fn clients_done(w: &BuiltinWorld) -> bool {
-    w.processes().iter().all(|p| match &p.role {
+    w.processes().iter().all(|p| match &*p.role {
         BuiltinRole::Client(c) => p.is_killed() || c.is_done(),
         _ => true,
     })
@@ -311,7 +311,7 @@ fn properties() -> Vec<Property<BuiltinRole>> {
             })
         }),
         Property::eventually(MASTER_ELECTED, |w| {
-            w.processes().iter().any(|p| match &p.role {
+            w.processes().iter().any(|p| match &*p.role {
                 BuiltinRole::Master(m) => {
                     m.is_master() && p.session().is_some() && p.session() == master_owner(w)
                 }
