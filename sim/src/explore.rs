@@ -2,10 +2,11 @@
 //! abstracted and fault budgets bounding the space, breadth-first (shortest counterexamples)
 //! or depth-first, on one thread or several with the same result.
 //!
-//! Visited states are kept as 64-bit fingerprints (a fixed hash of the whole world, so a run
-//! explores the same states in the same order on any machine) with an 8-byte parent link, so
-//! a path to a violation is rebuilt as a list of actions, which [`crate::run::run_actions`]
-//! turns into an ordinary trace (`zksim replay` and the renderers work on it).
+//! Visited states are kept as 64-bit fingerprints (a fixed hash of the whole world, the same
+//! on every machine; each shared part of a world is hashed once and remembered) with an 8-byte
+//! parent link, so a path to a violation is rebuilt as a list of actions, which
+//! [`crate::run::run_actions`] turns into an ordinary trace (`zksim replay` and the renderers
+//! work on it).
 //!
 //! What is checked:
 //! - safety: every `Always` property in every state, every `Step` property on every
@@ -47,8 +48,6 @@ use crate::action::Action;
 use crate::options::{Options, TimeMode};
 use crate::property::{Check, Property};
 use crate::world::World;
-
-pub use zksim_model::hash::Fnv;
 
 mod graph;
 mod visited;
