@@ -97,8 +97,10 @@ pub struct Summary {
     pub seconds: f64,
     /// Distinct states per second.
     pub states_per_s: f64,
-    /// Bytes of the visited set and parent links per distinct state.
+    /// Bytes of the visited set and parent links (and liveness edges) per distinct state.
     pub bookkeeping_bytes_per_state: f64,
+    /// Bytes of the visited set alone per distinct state.
+    pub visited_bytes_per_state: f64,
 }
 
 /// Runs `zksim check`; `Ok(false)` on a violation.
@@ -201,6 +203,7 @@ fn summarize(recipe: &str, report: &Report, threads: usize, seconds: f64) -> Sum
         seconds,
         states_per_s: report.states as f64 / seconds.max(1e-9),
         bookkeeping_bytes_per_state: report.bookkeeping_bytes as f64 / report.states as f64,
+        visited_bytes_per_state: report.visited_bytes as f64 / report.states as f64,
     }
 }
 

@@ -196,9 +196,11 @@ pub struct Report {
     pub stopped: Option<Stop>,
     /// The first violation found (breadth-first: a shortest counterexample).
     pub violation: Option<Violation>,
-    /// Bytes of the visited set and parent links at the end (what a state costs beyond the
-    /// frontier).
+    /// Bytes of the visited set and parent links (and, for liveness, the fault-free edges)
+    /// at the end: what the states cost beyond the frontier.
     pub bookkeeping_bytes: u64,
+    /// Bytes of the visited set alone (the fingerprint table) at the end.
+    pub visited_bytes: u64,
     /// The state graph, when [`Search::graph_states_max`] asked for it.
     pub graph: Option<StateGraph>,
 }
@@ -664,6 +666,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             stopped,
             violation,
             bookkeeping_bytes: self.bookkeeping_bytes(),
+            visited_bytes: self.visited.bytes() as u64,
             graph: self.graph,
         }
     }

@@ -342,3 +342,44 @@ fn a_graph_too_big_stops_the_search() {
     let r = search(creators(&["/a", "/b"]), &no_faults(), &[], &mode);
     assert_eq!(r.stopped, Some(Stop::GraphStatesMax));
 }
+
+// Goal: the distinct-state counts of the election's larger configurations are pinned (two
+// candidates; disconnect, crash and expiry budgets), so any drift in the model, the world or
+// the explorer shows here, and each is verified.
+#[test]
+fn the_election_state_counts_are_pinned() {
+    use zksim_sim::options::Shape;
+    use zksim_sim::recipes;
+    let recipe = recipes::find("election").unwrap();
+    let configs = [
+        // (disconnects, crashes, expiries, states)
+        (2, 0, 0, 104_824),
+        (1, 0, 1, 71_942),
+        (0, 1, 0, 150_434),
+    ];
+    for (disconnects_max, crashes_max, expiries_max, states) in configs {
+        let options = Options {
+            disconnects_max,
+            crashes_max,
+            expiries_max,
+            shape: Shape {
+                masters: Some(2),
+                ..Shape::default()
+            },
+            ..no_faults()
+        };
+        let mode = Search {
+            threads: 2,
+            ..Search::default()
+        };
+        let roles = (recipe.processes)(&options, 0);
+        let r = search(roles, &options, &(recipe.properties)(), &mode);
+        let config = (disconnects_max, crashes_max, expiries_max);
+        assert!(
+            r.complete && r.violation.is_none(),
+            "{config:?}: {:?}",
+            r.violation
+        );
+        assert_eq!(r.states, states, "{config:?}: the state count moved");
+    }
+}

@@ -1,6 +1,6 @@
 //! The visited set: fingerprints in an open-addressing table (linear probing, kept at most
-//! half full), 16 bytes a state at worst, and, when the state graph is wanted, each state's id
-//! beside its fingerprint (4 more). Hand-written for memory: a general map would store more per
+//! three quarters full), 8 to 21 bytes a state, and, when the state graph is wanted, each
+//! state's id beside its fingerprint (4 bytes a slot more). Hand-written for memory: a general map would store more per
 //! entry, and std's are banned in `sim/` for their random seeding.
 
 pub(super) struct Visited {
@@ -26,7 +26,7 @@ impl Visited {
     /// Adds a fingerprint with its state id: `None` if it was new, else `Some` of the id it
     /// was stored with (0 when not tracking ids).
     pub(super) fn insert(&mut self, fp: u64, id: u32) -> Option<u32> {
-        if (self.len + 1) * 2 > self.slots.len() {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
             self.grow();
         }
         let fp = stored(fp);
