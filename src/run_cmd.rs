@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use zksim_sim::scenario::{self, Expect, Scenario};
+use zksim_sim::scenario;
 
 use crate::say;
 
@@ -37,13 +37,6 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         }
     }
     Ok(out)
-}
-
-fn expectation(s: &Scenario) -> String {
-    match &s.expect {
-        Expect::Pass => "pass".into(),
-        Expect::Violated(p) => format!("{p:?} violated"),
-    }
 }
 
 /// Runs `zksim run`: every file is read and validated before any runs; prints one line per
@@ -94,7 +87,6 @@ pub fn run_cmd(args: &RunArgs) -> Result<bool, String> {
         }
         if !report.ok {
             failed += 1;
-            say!("      expected {}", expectation(s));
             for p in &report.problems {
                 say!("      {p}");
             }
