@@ -325,14 +325,16 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, String> {
             }
             Expect::Violated(name.to_string())
         }
-        other => return Err(at(
-            spec.expect.span(),
-            format!(
+        other => {
+            return Err(at(
+                spec.expect.span(),
+                format!(
                 "expect: {other:?} is neither \"pass\" nor a property of recipe {} (it has: {})",
                 recipe.name,
                 properties.join("; ")
             ),
-        )),
+            ))
+        }
     };
     let names: Vec<String> = (recipe.processes)(&options, spec.seed)
         .into_iter()

@@ -32,7 +32,12 @@ fn every_catalog_scenario_meets_its_expectation_and_matches_its_snapshot() {
         if !report.ok {
             failed.push(format!("{}: {}", s.name, report.problems.join("; ")));
         }
-        assert_eq!(replay(report.trace()).unwrap(), report.trace(), "{}", s.name);
+        assert_eq!(
+            replay(report.trace()).unwrap(),
+            report.trace(),
+            "{}",
+            s.name
+        );
         let rendered = render::render(&trace::parse(report.trace()).unwrap());
         insta::assert_snapshot!(format!("catalog__{}", s.name), rendered);
     }
@@ -50,10 +55,14 @@ fn the_catalog_shows_every_mutant_breaking_its_property() {
     assert!(scenarios.iter().any(|s| s.expect == Expect::Pass));
     for r in zksim_sim::recipes::all() {
         let Some(breaks) = r.breaks else { continue };
-        let shown = scenarios.iter().any(|s| {
-            s.recipe == r.name && s.expect == Expect::Violated(breaks.to_string())
-        });
-        assert!(shown, "no scenario shows mutant {} breaking {breaks:?}", r.name);
+        let shown = scenarios
+            .iter()
+            .any(|s| s.recipe == r.name && s.expect == Expect::Violated(breaks.to_string()));
+        assert!(
+            shown,
+            "no scenario shows mutant {} breaking {breaks:?}",
+            r.name
+        );
     }
 }
 
@@ -75,7 +84,10 @@ fn malformed_toml_names_the_file_and_line() {
 fn an_unknown_recipe_is_refused_with_the_known_ones() {
     let e = error_of("seed = 1\nrecipe = \"nope\"\nexpect = \"pass\"\n");
     assert!(e.starts_with("bad.toml:2:"), "{e}");
-    assert!(e.contains("unknown recipe \"nope\"") && e.contains("no-fencing"), "{e}");
+    assert!(
+        e.contains("unknown recipe \"nope\"") && e.contains("no-fencing"),
+        "{e}"
+    );
 }
 
 // Goal: an unknown field, at the top or in a fault, is refused on its line.
@@ -83,10 +95,11 @@ fn an_unknown_recipe_is_refused_with_the_known_ones() {
 fn an_unknown_field_is_refused_on_its_line() {
     let e = error_of(&format!("{HEAD}colour = \"red\"\n"));
     assert!(e.starts_with("bad.toml:4:") && e.contains("colour"), "{e}");
-    let e = error_of(&format!(
-        "{HEAD}[options]\nsteps_maximum = 3\n"
-    ));
-    assert!(e.starts_with("bad.toml:5:") && e.contains("steps_maximum"), "{e}");
+    let e = error_of(&format!("{HEAD}[options]\nsteps_maximum = 3\n"));
+    assert!(
+        e.starts_with("bad.toml:5:") && e.contains("steps_maximum"),
+        "{e}"
+    );
     let e = error_of(&format!(
         "{HEAD}[[fault]]\naction = \"crash\"\nprocess = \"m1\"\nat_ms = 5\nwhen = 3\n"
     ));
@@ -100,7 +113,10 @@ fn a_fault_on_a_missing_process_is_refused() {
         "{HEAD}[options.shape]\nmasters = 1\n[[fault]]\naction = \"crash\"\nprocess = \"m2\"\nat_ms = 5\n"
     ));
     assert!(e.starts_with("bad.toml:8:"), "{e}");
-    assert!(e.contains("no process \"m2\"") && e.contains("m1, w1"), "{e}");
+    assert!(
+        e.contains("no process \"m2\"") && e.contains("m1, w1"),
+        "{e}"
+    );
     let e = error_of(&format!(
         "{HEAD}[[fault]]\naction = \"crash\"\nprocess = \"m1\"\non = {{ event = \"crash\", process = \"zz\" }}\n"
     ));
@@ -119,7 +135,10 @@ fn a_bad_time_is_refused_on_its_line() {
     let e = error_of(&format!(
         "{HEAD}[options]\ntime = \"abstract\"\n[[fault]]\naction = \"crash\"\nprocess = \"m1\"\nat_ms = 5\n"
     ));
-    assert!(e.starts_with("bad.toml:9:") && e.contains("abstract"), "{e}");
+    assert!(
+        e.starts_with("bad.toml:9:") && e.contains("abstract"),
+        "{e}"
+    );
 }
 
 // Goal: unknown actions, events, ops and replies, a field that does not fit the event, a
@@ -129,11 +148,26 @@ fn bad_faults_and_expectations_are_refused() {
     let fault = |body: &str| format!("{HEAD}[[fault]]\nprocess = \"m1\"\n{body}\n");
     let cases = [
         ("action = \"explode\"\nat_ms = 1", "unknown action"),
-        ("action = \"crash\"\non = { event = \"boom\" }", "unknown event"),
-        ("action = \"crash\"\non = { event = \"request\", op = \"frob\" }", "unknown op"),
-        ("action = \"crash\"\non = { event = \"reply\", reply = \"Oops\" }", "error code"),
-        ("action = \"crash\"\non = { event = \"crash\", path = \"/x\" }", "does not apply"),
-        ("action = \"crash\"\non = { event = \"watch\", nth = 0 }", "nth counts from 1"),
+        (
+            "action = \"crash\"\non = { event = \"boom\" }",
+            "unknown event",
+        ),
+        (
+            "action = \"crash\"\non = { event = \"request\", op = \"frob\" }",
+            "unknown op",
+        ),
+        (
+            "action = \"crash\"\non = { event = \"reply\", reply = \"Oops\" }",
+            "error code",
+        ),
+        (
+            "action = \"crash\"\non = { event = \"crash\", path = \"/x\" }",
+            "does not apply",
+        ),
+        (
+            "action = \"crash\"\non = { event = \"watch\", nth = 0 }",
+            "nth counts from 1",
+        ),
         ("action = \"crash\"", "needs a trigger"),
         ("action = \"expire\"\nat_ms = 3", "abstract"),
     ];
@@ -143,7 +177,10 @@ fn bad_faults_and_expectations_are_refused() {
         assert!(e.contains(problem), "{body}: {e}");
     }
     let e = error_of("recipe = \"fixed\"\nseed = 1\nexpect = \"no bugs\"\n");
-    assert!(e.starts_with("bad.toml:3:") && e.contains("a status is written once"), "{e}");
+    assert!(
+        e.starts_with("bad.toml:3:") && e.contains("a status is written once"),
+        "{e}"
+    );
 }
 
 // Goal: a time-triggered fault is taken exactly at its time, and an event-triggered one on
@@ -172,7 +209,10 @@ fn faults_fire_at_their_time_and_right_after_their_event() {
             matches!(e, zksim_sim::event::Event::Handled { process, reply: Ok(_), .. } if *process == 4)
         })
         .count();
-    assert!(handled >= 2, "the disconnect came after the second handled submission");
+    assert!(
+        handled >= 2,
+        "the disconnect came after the second handled submission"
+    );
     assert_eq!(
         t.steps[disconnect].action,
         Some(zksim_sim::action::Action::Disconnect { process: 4 })
@@ -189,7 +229,9 @@ fn a_fault_that_never_fires_fails_the_expectation() {
     .unwrap();
     let report = s.run().unwrap();
     assert!(!report.ok);
-    assert!(report.problems[0].contains("line 4") && report.problems[0].contains("never triggered"));
+    assert!(
+        report.problems[0].contains("line 4") && report.problems[0].contains("never triggered")
+    );
 }
 
 // Goal: path globs: `*` stays within a segment, `**` crosses segments, `?` is one character.
