@@ -505,7 +505,7 @@ fn event_match(
         ) {
             return Err(not_for("path", path));
         }
-        if !path.get_ref().starts_with('/') {
+        if kind != K::Note && !path.get_ref().starts_with('/') {
             return Err(at(
                 path.span(),
                 format!("path {:?} must start with /", path.get_ref()),
