@@ -8,5 +8,6 @@ pub mod conformance;
 pub mod diff_cmd;
 pub mod out;
 pub mod recorder;
+pub mod run_cmd;
 pub mod shrink_cmd;
 pub mod sim_cmd;

@@ -27,6 +27,8 @@ enum Command {
     Record(zksim::recorder::RecordArgs),
     /// Run a recipe under seeded faults and check its properties.
     Simulate(zksim::sim_cmd::SimulateArgs),
+    /// Run scenario files (scripted faults, expectations) and check them.
+    Run(zksim::run_cmd::RunArgs),
     /// Re-execute a trace and check it comes out byte for byte the same.
     Replay(zksim::sim_cmd::ReplayArgs),
     /// Print a trace as a zkCli-like transcript.
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Some(Command::Record(args)) => zksim::recorder::run(&args).map(|()| true),
         Some(Command::Conform(args)) => zksim::conform_cmd::run(&args),
         Some(Command::Simulate(args)) => zksim::sim_cmd::simulate(&args),
+        Some(Command::Run(args)) => zksim::run_cmd::run_cmd(&args),
         Some(Command::Replay(args)) => zksim::sim_cmd::replay(&args),
         Some(Command::Render(args)) => zksim::sim_cmd::render_cmd(&args),
         Some(Command::Shrink(args)) => zksim::shrink_cmd::shrink_cmd(&args),

@@ -354,3 +354,97 @@ fn diff_and_shrink_refuse_bad_traces_naming_the_file_and_line() {
     assert!(!out.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn catalog(name: &str) -> String {
+    format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+// Goal: `zksim run` prints one line per scenario with its verdict and steps, and exits 0
+// when every expectation holds.
+#[test]
+fn run_prints_a_line_per_scenario_and_exits_0_when_all_hold() {
+    let o = zksim(&[
+        "run",
+        &catalog("walkthrough.toml"),
+        &catalog("client-resubmits.toml"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let text = stdout(&o);
+    assert!(text.contains("ok    walkthrough       passed ("), "{text}");
+    assert!(
+        text.contains("ok    client-resubmits  violated \"a status is written once\" at step"),
+        "{text}"
+    );
+    assert!(text.contains("2 scenarios: 2 as expected, 0 not"), "{text}");
+}
+
+// Goal: a failed expectation exits 1, says what happened and prints the commands that
+// reproduce it, which write a trace that replays and renders.
+#[test]
+fn a_failed_expectation_says_what_happened_and_how_to_reproduce_it() {
+    let dir = temp_dir("run-fail");
+    let file = dir.join("zombie.toml");
+    let text = std::fs::read_to_string(catalog("zombie-master-no-fencing.toml")).unwrap();
+    std::fs::write(
+        &file,
+        text.replace(
+            "expect = \"assignments",
+            "expect = \"pass\"\n# \"assignments",
+        ),
+    )
+    .unwrap();
+    let o = zksim(&["run", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.starts_with("FAIL  zombie  violated"), "{out}");
+    assert!(out.contains("expected pass, but violated"), "{out}");
+    assert!(
+        out.contains("fault line 14: disconnect m1 at 500ms: taken at step"),
+        "{out}"
+    );
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("reproduce: "))
+        .expect("a reproduce line");
+    assert!(
+        line.ends_with("--trace zombie.jsonl && zksim render zombie.jsonl"),
+        "{line}"
+    );
+    let trace = dir.join("zombie.jsonl");
+    let o = zksim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        zksim(&["replay", trace.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
+    let o = zksim(&["render", trace.to_str().unwrap()]);
+    assert!(stdout(&o).contains("m1     DISCONNECTED"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Goal: one bad file among good ones is refused with its name, line and problem, exit 2,
+// and nothing runs.
+#[test]
+fn run_validates_every_file_before_running_any() {
+    let dir = temp_dir("run-bad");
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "recipe = \"fixed\"\nseed = 1\nexpect = \"pass\"\n\n[[fault]]\naction = \"crash\"\nprocess = \"w9\"\nat_ms = 10\n",
+    )
+    .unwrap();
+    let o = zksim(&["run", &catalog("walkthrough.toml"), bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stdout(&o), "", "nothing ran");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("{}:7: no process \"w9\"", bad.display())),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

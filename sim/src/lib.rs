@@ -5,6 +5,7 @@
 //! - [`options::Options`]: the knobs of a run, with a seeded `swarm` constructor;
 //! - [`recipes`]: the built-in recipes and their [`property`]s;
 //! - [`run`]: seeded simulation and replay; [`trace`]: the JSON-lines trace format;
+//! - [`scenario`]: scripted scenarios (TOML) with expectations;
 //! - [`shrink`]: a failing trace reduced to a smaller one that fails alike.
 #![deny(missing_docs)]
 
@@ -16,6 +17,7 @@ pub mod property;
 pub mod recipes;
 pub mod render;
 pub mod run;
+pub mod scenario;
 pub mod shrink;
 pub mod trace;
 pub mod world;

@@ -22,6 +22,7 @@ use rand_chacha::ChaCha8Rng;
 use zksim_model::children::ChildOrder;
 
 use crate::action::Action;
+use crate::event::Event;
 use crate::options::Options;
 use crate::property::Check;
 use crate::recipes::{self, BuiltinWorld, Recipe};
@@ -40,8 +41,12 @@ pub struct Outcome {
 }
 
 /// Where a run's actions come from.
-trait Source {
+pub(crate) trait Source {
     fn next(&mut self, world: &BuiltinWorld) -> Result<Option<Action>, String>;
+
+    /// Sees the events of each step (the start's too) on the world after it; a scripted
+    /// source watches them for its triggers.
+    fn observe(&mut self, _world: &BuiltinWorld, _events: &[Event]) {}
 }
 
 /// The simulator's policy: in the safety phase, a fault with probability
@@ -50,7 +55,7 @@ trait Source {
 /// advancing by a uniform amount up to its limit); after `steps_max` steps, faults stop;
 /// in the liveness phase, repairs first, then other actions, until nothing is enabled or
 /// `liveness_steps_max` steps have passed.
-struct Random {
+pub(crate) struct Random {
     rng: ChaCha8Rng,
     safety_left: u32,
     liveness_left: u32,
@@ -117,6 +122,16 @@ impl Source for Random {
 }
 
 impl Random {
+    /// The simulator's policy for one seed under these options (as `simulate` draws it).
+    pub(crate) fn new(seed: u64, options: &Options) -> Self {
+        Random {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            safety_left: options.steps_max,
+            liveness_left: options.liveness_steps_max,
+            enabled: Vec::new(),
+        }
+    }
+
     /// A uniformly chosen enabled action in the pool (never empty here), drawn exactly as
     /// `SliceRandom::choose` draws from a slice of the pool, so seeds keep their runs.
     fn pick(&mut self, pool: fn(&Action) -> bool) -> Action {
@@ -167,12 +182,7 @@ pub fn simulate(
         // A shuffled order follows the run's seed (the header records it).
         options.child_order = ChildOrder::Shuffled { seed };
     }
-    let mut source = Random {
-        rng: ChaCha8Rng::seed_from_u64(seed),
-        safety_left: options.steps_max,
-        liveness_left: options.liveness_steps_max,
-        enabled: Vec::new(),
-    };
+    let mut source = Random::new(seed, &options);
     run(recipe, options, seed, swarm, &mut source, record)
 }
 
@@ -271,8 +281,8 @@ fn checked_properties(
         .collect())
 }
 
-/// The one loop behind simulation and replay.
-fn run(
+/// The one loop behind simulation, replay and scenarios.
+pub(crate) fn run(
     recipe: &Recipe,
     options: Options,
     seed: u64,
@@ -292,6 +302,7 @@ fn run(
     };
     let properties = checked_properties(recipe, &options)?;
     let (mut world, start) = World::new(options, roles, seed);
+    source.observe(&world, &start);
     let mut text = record.then(|| {
         let mut t = trace::header_line(&header);
         t.push('\n');
@@ -327,6 +338,7 @@ fn run(
             .map_err(|e| format!("step {}: {e}", steps + 1))?;
         steps += 1;
         events += ev.len() as u64;
+        source.observe(&world, &ev);
         for p in &properties {
             let holds = match p.check {
                 Check::Always(holds) => holds(&world),
