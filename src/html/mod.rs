@@ -81,10 +81,7 @@ fn hex(s: SessionId) -> String {
 /// The task a label is about: the client token in `task-<token>-<seq>`, `/clients/<token>`, or
 /// a `submitted <token>` claim.
 fn task_key(label: &str) -> Option<String> {
-    let end = |s: &str| {
-        s.find(|c: char| c == '/' || c == '"' || c == ' ' || c == ']' || c == ',' || c == ';')
-            .unwrap_or(s.len())
-    };
+    let end = |s: &str| s.find(['/', '"', ' ', ']', ',', ';']).unwrap_or(s.len());
     if let Some(i) = label.find("task-") {
         let rest = &label[i + 5..];
         let name = &rest[..end(rest)];
