@@ -400,5 +400,7 @@
   body.setAttribute('data-steps', String(steps.length));
   body.setAttribute('data-rows', String(rows.length));
   body.setAttribute('data-errors', String(errors.length));
+  // Milliseconds from navigation start to the first drawing (for measuring big traces).
+  body.setAttribute('data-ready-ms', String(Math.round(performance.now())));
   body.setAttribute('data-ready', '1');
 })();
