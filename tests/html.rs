@@ -322,3 +322,33 @@ fn the_zombie_master_page_loads_in_headless_chromium_with_its_lanes_steps_and_tr
     let bytes = std::fs::read(&png).expect("a screenshot");
     assert!(bytes.starts_with(b"\x89PNG"), "not a PNG");
 }
+
+#[test]
+fn zksim_render_writes_the_page_with_html_and_prints_the_diagram_with_mermaid() {
+    // Goal: the command line wires both outputs; the page file is the library's page.
+    let dir = temp_dir("html-cli");
+    let trace =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/html/election-start.jsonl");
+    let out = dir.join("run.html");
+    let bin = env!("CARGO_BIN_EXE_zksim");
+    let o = Command::new(bin)
+        .arg("render")
+        .arg(&trace)
+        .arg("--html")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), html::page(&small()));
+    let o = Command::new(bin)
+        .arg("render")
+        .arg(&trace)
+        .arg("--mermaid")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        html::mermaid::mermaid(&small())
+    );
+}

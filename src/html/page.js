@@ -19,7 +19,7 @@
   var D = JSON.parse(document.getElementById('trace-data').textContent);
   var rows = D.rows, steps = D.steps, lanes = D.lanes;
   var nLanes = lanes.length, zkLane = nLanes - 1;
-  var GUT = 150, ZK_WEIGHT = 2.4, BUCKET = 256;
+  var GUT = 112, ZK_WEIGHT = 2.6, BUCKET = 256;
   var ROW_HEIGHTS = [1, 2, 4, 8, 12, 18];
   var rowH = 18;
   var range = [0, rows.length]; // rows shown: [from, to)
@@ -177,7 +177,7 @@
       if (isFirst && (r - lastGutter) * rowH >= 12) {
         lastGutter = r;
         out.push('<text x="4" y="' + (y(r) + Math.min(rowH, 12) - 1) + '" fill="#4a5568">' + s + '</text>' +
-          '<text x="46" y="' + (y(r) + Math.min(rowH, 12) - 1) + '" fill="#8a94a6">' + steps[s][0] + 'ms</text>');
+          '<text x="40" y="' + (y(r) + Math.min(rowH, 12) - 1) + '" fill="#8a94a6">' + steps[s][0] + 'ms</text>');
       }
       if (task >= 0 && row[4] === task) {
         out.push('<rect class="task-hl" x="' + GUT + '" y="' + y(r) + '" width="' + (W - GUT) + '" height="' + rowH + '" fill="#ffef60" opacity="0.55"/>');
