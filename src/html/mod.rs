@@ -177,7 +177,11 @@ struct Owners {
 impl Owners {
     fn label(&self, s: SessionId) -> String {
         match self.by_session.get(&s) {
-            Some(p) => format!("{} {}", self.names[*p], hex(s)),
+            Some(p) => format!(
+                "{} {}",
+                self.names.get(*p).map_or("?", String::as_str),
+                hex(s)
+            ),
             None => hex(s),
         }
     }
@@ -348,7 +352,8 @@ fn build(t: &Trace) -> Page {
                 } => {
                     let req = sent.remove(&(*process, *xid));
                     let what = req.as_ref().map_or(String::new(), |(_, l)| l.clone());
-                    let label = format!("{} {what} -> {}", names[*process], render::reply(reply));
+                    let who = names.get(*process).map_or("?", String::as_str);
+                    let label = format!("{who} {what} -> {}", render::reply(reply));
                     let r = push(&mut rows, zk, "hand", label);
                     if let Some((from, _)) = req {
                         msgs.push((from, r, "req"));

@@ -177,7 +177,7 @@
       if (isFirst && (r - lastGutter) * rowH >= 12) {
         lastGutter = r;
         out.push('<text x="4" y="' + (y(r) + Math.min(rowH, 12) - 1) + '" fill="#4a5568">' + s + '</text>' +
-          '<text x="40" y="' + (y(r) + Math.min(rowH, 12) - 1) + '" fill="#8a94a6">' + steps[s][0] + 'ms</text>');
+          '<text x="' + (GUT - 6) + '" y="' + (y(r) + Math.min(rowH, 12) - 1) + '" fill="#8a94a6" text-anchor="end" style="font-size:9.5px">' + steps[s][0] + 'ms</text>');
       }
       if (task >= 0 && row[4] === task) {
         out.push('<rect class="task-hl" x="' + GUT + '" y="' + y(r) + '" width="' + (W - GUT) + '" height="' + rowH + '" fill="#ffef60" opacity="0.55"/>');
