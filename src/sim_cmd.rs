@@ -540,14 +540,33 @@ pub fn replay(args: &ReplayArgs) -> Result<bool, String> {
 pub struct RenderArgs {
     /// The trace to render.
     pub trace: PathBuf,
+    /// Write a self-contained HTML page (a swimlane timeline, the znode tree at each step).
+    #[arg(long, value_name = "OUT.html", conflicts_with = "mermaid")]
+    pub html: Option<PathBuf>,
+    /// Print a Mermaid sequenceDiagram instead of the transcript.
+    #[arg(long)]
+    pub mermaid: bool,
 }
 
-/// Runs `zksim render`: prints the trace as a zkCli-like transcript.
+/// Runs `zksim render`: prints the trace as a zkCli-like transcript, a Mermaid diagram, or
+/// writes it as an HTML page.
 pub fn render_cmd(args: &RenderArgs) -> Result<bool, String> {
     let text = std::fs::read_to_string(&args.trace)
         .map_err(|e| format!("{}: {e}", args.trace.display()))?;
     let t = trace::parse(&text).map_err(|e| format!("{}: {e}", args.trace.display()))?;
-    crate::out::text(&render::render(&t));
+    if let Some(out) = &args.html {
+        write_atomically(out, &crate::html::page(&t))?;
+        crate::say!(
+            "{}: {} steps -> {}",
+            args.trace.display(),
+            t.steps.len(),
+            out.display()
+        );
+    } else if args.mermaid {
+        crate::out::text(&crate::html::mermaid::mermaid(&t));
+    } else {
+        crate::out::text(&render::render(&t));
+    }
     Ok(true)
 }
 

@@ -1,0 +1,354 @@
+//! `zksim render --html` and `--mermaid`: the exact diagram of a small trace, the page's bytes
+//! and tree data, and the page itself loaded in a real headless browser (Debian's `chromium`).
+//!
+//! The browser tests skip with a message when `chromium` is missing, unless
+//! `ZKSIM_REQUIRE_CHROMIUM=1` is set (CI sets it, after `.ci/install-chromium`): then they fail.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use zksim::html;
+use zksim_sim::recipes;
+use zksim_sim::trace::{self, Trace};
+use zksim_sim::world::World;
+
+fn fixture(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The start of an election run (steps 0 to 11) with a made-up violation at step 8.
+fn small() -> Trace {
+    trace::parse(&fixture("tests/fixtures/html/election-start.jsonl")).unwrap()
+}
+
+/// The recorded zombie-master counterexample of the `no-fencing` mutant.
+fn zombie() -> Trace {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/regressions");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("no-fencing.") && n.ends_with(".jsonl"))
+        })
+        .collect();
+    files.sort();
+    let file = files.first().expect("a no-fencing regression trace");
+    trace::parse(&std::fs::read_to_string(file).unwrap()).unwrap()
+}
+
+/// The JSON the page embeds.
+fn page_data(page: &str) -> serde_json::Value {
+    let start = page
+        .find("<script id=\"trace-data\" type=\"application/json\">")
+        .expect("data element");
+    let rest = &page[start..];
+    let open = rest.find('>').unwrap() + 1;
+    let close = rest.find("</script>").unwrap();
+    serde_json::from_str(&rest[open..close]).expect("the embedded data is JSON")
+}
+
+#[test]
+fn mermaid_of_a_small_trace_is_exactly_this_sequence_diagram() {
+    // Goal: participants, requests, replies, notes and the violation come out as written here.
+    let expected = r#"sequenceDiagram
+    participant c1
+    participant c2
+    participant c3
+    participant zk
+    Note over zk: 0x1: session 0x100000000000000 created
+    Note over c1: session 0x100000000000000
+    c1->>zk: 1: create -e /master "c1"
+    Note over zk: 0x2: session 0x100000000000001 created
+    Note over c2: session 0x100000000000001
+    c2->>zk: 1: create -e /master "c2"
+    Note over zk: 0x3: session 0x100000000000002 created
+    Note over c3: session 0x100000000000002
+    c3->>zk: 1: create -e /master "c3"
+    Note over zk: 0x4: created /master "c1" (ephemeral of 0x100000000000000)
+    zk-->>c1: 1: /master
+    zk-->>c3: 1: NodeExists
+    zk-->>c2: 1: NodeExists
+    c3->>zk: 2: stat -w /master
+    c2->>zk: 2: stat -w /master
+    Note over c1,zk: VIOLATED after step 8: a property made up for the test
+    zk-->>c3: 2: ok (version 0)
+    Note over c2: request xid 2 lost
+    Note over c2: DISCONNECTED
+    Note over c2: 2: ConnectionLoss
+    c2->>zk: 3: stat -w /master
+    Note over c2: state Disconnected
+"#;
+    assert_eq!(html::mermaid::mermaid(&small()), expected);
+}
+
+#[test]
+fn mermaid_escapes_semicolons_and_hashes_in_messages() {
+    // Goal: a multi's `;` separators cannot end a Mermaid statement early.
+    let text = html::mermaid::mermaid(&zombie());
+    let multi = text
+        .lines()
+        .find(|l| l.contains("multi ["))
+        .expect("the zombie trace has a multi");
+    assert!(multi.contains("#59;"), "{multi}");
+    let bare = multi.replace("#59;", "").replace("#35;", "");
+    assert!(!bare.contains(';') && !bare.contains('#'), "{multi}");
+}
+
+#[test]
+fn the_same_trace_gives_the_same_self_contained_page() {
+    // Goal: the page is deterministic and fetches nothing from the network.
+    let t = zombie();
+    let a = html::page(&t);
+    assert_eq!(a, html::page(&t));
+    for banned in [
+        "<script src",
+        "<link",
+        "@import",
+        "url(http",
+        "fetch(",
+        "XMLHttpRequest",
+    ] {
+        assert!(!a.contains(banned), "the page contains {banned:?}");
+    }
+    let data = page_data(&a);
+    assert_eq!(data["lanes"].as_array().unwrap().len(), 7);
+    assert_eq!(data["steps"].as_array().unwrap().len(), t.steps.len());
+    let v = &data["violations"][0];
+    assert_eq!(
+        v[1].as_u64(),
+        Some(t.end.as_ref().unwrap().violations[0].step)
+    );
+}
+
+#[test]
+fn the_page_shades_each_session_owning_master_on_its_process_lane() {
+    // Goal: in the zombie trace, m1 owns /master first and m2 after m1's session expires.
+    let data = page_data(&html::page(&zombie()));
+    let masters: Vec<u64> = data["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s[3] == "master")
+        .map(|s| s[2].as_u64().unwrap())
+        .collect();
+    assert!(masters.starts_with(&[0, 1]), "{masters:?}");
+}
+
+#[test]
+fn the_tree_rebuilt_from_snapshots_and_deltas_is_the_model_tree_at_every_step() {
+    // Goal: what the page reconstructs (snapshot, then the steps' deltas) is the replayed tree.
+    let t = zombie();
+    let data = page_data(&html::page(&t));
+    let tree = &data["tree"];
+    assert!(tree["error"].is_null(), "{}", tree["error"]);
+    let every = tree["every"].as_u64().unwrap() as usize;
+    let recipe = recipes::find(&t.header.recipe).unwrap();
+    let roles = (recipe.processes)(&t.header.options, t.header.seed);
+    let (mut world, _) = World::new(t.header.options.clone(), roles, t.header.seed);
+    let mut rebuilt = std::collections::BTreeMap::<String, serde_json::Value>::new();
+    for (i, s) in t.steps.iter().enumerate() {
+        if i > 0 {
+            world.step(s.action.as_ref().unwrap()).unwrap();
+        }
+        if i % every == 0 {
+            rebuilt = tree["snaps"][i / every]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| (n[0].as_str().unwrap().to_string(), n.clone()))
+                .collect();
+        } else {
+            for d in tree["deltas"][i].as_array().unwrap() {
+                let path = d[0].as_str().unwrap().to_string();
+                if d.as_array().unwrap().len() == 1 {
+                    rebuilt.remove(&path);
+                } else {
+                    rebuilt.insert(path, d.clone());
+                }
+            }
+        }
+        let model: Vec<(String, String, i64, i64)> = world
+            .server()
+            .tree()
+            .iter()
+            .map(|(p, n)| {
+                let st = n.stat();
+                (
+                    p.to_string(),
+                    n.data.display(),
+                    i64::from(st.version),
+                    i64::from(st.num_children),
+                )
+            })
+            .collect();
+        let page: Vec<(String, String, i64, i64)> = rebuilt
+            .values()
+            .map(|n| {
+                (
+                    n[0].as_str().unwrap().to_string(),
+                    n[1].as_str().unwrap().to_string(),
+                    n[2].as_i64().unwrap(),
+                    n[5].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(page, model, "the tree after step {i}");
+    }
+}
+
+/// The headless browser, if there is one; panics if there is none but there must be.
+fn chromium(test: &str) -> Option<PathBuf> {
+    for name in ["chromium", "chromium-browser"] {
+        let found = Command::new(name)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if found {
+            return Some(PathBuf::from(name));
+        }
+    }
+    let why = format!(
+        "{test}: chromium is not available; install it with `.ci/install-chromium` \
+         (Debian: `apt-get install -y chromium`)"
+    );
+    if std::env::var("ZKSIM_REQUIRE_CHROMIUM").as_deref() == Ok("1") {
+        panic!("{why} (ZKSIM_REQUIRE_CHROMIUM=1)");
+    }
+    eprintln!("SKIPPED {why}");
+    None
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs headless chromium on a page with a fresh profile; returns its standard output.
+fn headless(browser: &Path, dir: &Path, url: &str, extra: &[&str]) -> String {
+    let profile = dir.join(format!("profile-{}", extra.len()));
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--hide-scrollbars",
+            "--window-size=1400,900",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(url)
+        .stderr(Stdio::null())
+        .output()
+        .expect("chromium runs");
+    assert!(out.status.success(), "chromium failed on {url}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn attr<'a>(dom: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!("{name}=\"");
+    let i = dom.find(&key)? + key.len();
+    Some(&dom[i..i + dom[i..].find('"')?])
+}
+
+#[test]
+fn the_zombie_master_page_loads_in_headless_chromium_with_its_lanes_steps_and_tree() {
+    // Goal: the page's script runs without error, draws the lanes and rows, marks the
+    // violation, and shows the tree of the step named in the URL.
+    let Some(browser) = chromium("html page in chromium") else {
+        return;
+    };
+    let t = zombie();
+    let dir = temp_dir("html-chromium");
+    let page = dir.join("zombie.html");
+    std::fs::write(&page, html::page(&t)).unwrap();
+    let url = format!("file://{}", page.display());
+    let dom = headless(&browser, &dir, &url, &["--dump-dom"]);
+    assert_eq!(attr(&dom, "data-ready"), Some("1"), "not ready:\n{dom}");
+    assert_eq!(attr(&dom, "data-errors"), Some("0"), "errors:\n{dom}");
+    assert_eq!(attr(&dom, "data-lanes"), Some("7"));
+    assert_eq!(
+        attr(&dom, "data-steps"),
+        Some(t.steps.len().to_string().as_str())
+    );
+    for lane in ["m1", "m2", "w1", "w2", "c1", "c2", "zk"] {
+        assert!(
+            dom.contains(&format!("data-lane=\"{lane}\"")),
+            "no lane {lane}"
+        );
+    }
+    let drawn: usize = attr(&dom, "data-drawn").unwrap().parse().unwrap();
+    assert!(drawn > 10, "only {drawn} rows drawn");
+    // Opened on a failing trace, the page starts at the violation.
+    let violation = t.end.as_ref().unwrap().violations[0].step.to_string();
+    assert_eq!(attr(&dom, "data-selected"), Some(violation.as_str()));
+    assert!(dom.contains("class=\"viol\""), "the violation is not drawn");
+    assert!(
+        dom.contains("data-path=\"/master\""),
+        "no /master in the tree"
+    );
+
+    // A step named in the URL is selected, and its tree shows up.
+    let dom = headless(
+        &browser,
+        &dir,
+        &format!("{url}#step=3"),
+        &["--dump-dom", "--virtual-time-budget=5000"],
+    );
+    assert_eq!(attr(&dom, "data-selected"), Some("3"));
+    assert_eq!(attr(&dom, "data-errors"), Some("0"), "errors:\n{dom}");
+    assert!(dom.contains("znodes after step 3"), "no tree for step 3");
+
+    // And it makes a screenshot.
+    let png = dir.join("zombie.png");
+    headless(
+        &browser,
+        &dir,
+        &url,
+        &[&format!("--screenshot={}", png.display())],
+    );
+    let bytes = std::fs::read(&png).expect("a screenshot");
+    assert!(bytes.starts_with(b"\x89PNG"), "not a PNG");
+}
+
+#[test]
+fn zksim_render_writes_the_page_with_html_and_prints_the_diagram_with_mermaid() {
+    // Goal: the command line wires both outputs; the page file is the library's page.
+    let dir = temp_dir("html-cli");
+    let trace =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/html/election-start.jsonl");
+    let out = dir.join("run.html");
+    let bin = env!("CARGO_BIN_EXE_zksim");
+    let o = Command::new(bin)
+        .arg("render")
+        .arg(&trace)
+        .arg("--html")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), html::page(&small()));
+    let o = Command::new(bin)
+        .arg("render")
+        .arg(&trace)
+        .arg("--mermaid")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        html::mermaid::mermaid(&small())
+    );
+}
