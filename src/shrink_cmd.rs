@@ -77,6 +77,16 @@ fn print_report(input: &Path, output: &Path, r: &Report, replays_max: u64) {
         output.display(),
         r.property
     );
+    let shape = |s: [u32; 4]| {
+        format!(
+            "{} masters, {} workers, {} clients, {} tasks each",
+            s[0], s[1], s[2], s[3]
+        )
+    };
+    if r.before.shape != r.after.shape {
+        crate::say!("  shape  {}", shape(r.before.shape));
+        crate::say!("      -> {}", shape(r.after.shape));
+    }
     crate::say!("  steps  {} -> {}", r.before.steps, r.after.steps);
     crate::say!("  faults {}", faults_text(&r.before.faults));
     crate::say!("      -> {}", faults_text(&r.after.faults));

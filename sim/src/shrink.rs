@@ -3,7 +3,8 @@
 //! A trace's actions are a list; a candidate is a smaller list, replayed with
 //! [`run::run_actions`] (so it is checked exactly as a simulation is) and kept only when it
 //! breaks the property the original broke first. Passes, repeated until none helps or the
-//! replay budget runs out: drop each fault (and so what depends on it), move `StopFaults`
+//! replay budget runs out: a smaller cluster (one task, client, worker or master fewer, the
+//! actions carried over by process name), drop each fault (and so what depends on it), move `StopFaults`
 //! as early as possible, delta debugging over chunks of actions (halving the chunk size),
 //! and shorten or merge the passing of time.
 //!
@@ -32,6 +33,10 @@
 //! assert!(shrunk.report.after.steps <= shrunk.report.before.steps);
 //! assert_eq!(replay(&shrunk.text).unwrap(), shrunk.text);
 //! ```
+
+use std::collections::BTreeMap;
+
+use zksim_model::stat::SessionId;
 
 use crate::action::Action;
 use crate::options::Options;
@@ -83,13 +88,17 @@ pub struct Size {
     pub steps: u64,
     /// Its faults.
     pub faults: Faults,
+    /// The cluster's shape: masters, workers, clients, tasks per client, as the recipe
+    /// reads them (a dimension the recipe ignores counts 1).
+    pub shape: [u32; 4],
 }
 
 impl Size {
-    fn of(actions: &[Action]) -> Self {
+    fn of(actions: &[Action], shape: [u32; 4]) -> Self {
         Size {
             steps: actions.len() as u64,
             faults: Faults::of(actions),
+            shape,
         }
     }
 }
@@ -138,6 +147,7 @@ pub fn shrink(text: &str, replays_max: u64) -> Result<Shrunk, String> {
         .iter()
         .any(|p| p.name == first.property && matches!(p.check, Check::Eventually(_)));
     let actions: Vec<Action> = t.steps.iter().filter_map(|s| s.action.clone()).collect();
+    let shape_before = effective_shape(&recipe, &t.header.options, t.header.seed);
     let mut s = Shrinker {
         recipe,
         options: t.header.options.clone(),
@@ -154,8 +164,8 @@ pub fn shrink(text: &str, replays_max: u64) -> Result<Shrunk, String> {
     s.run_passes();
     let report = Report {
         property: s.property.clone(),
-        before: Size::of(&actions),
-        after: Size::of(&s.best),
+        before: Size::of(&actions, shape_before),
+        after: Size::of(&s.best, effective_shape(&s.recipe, &s.options, s.seed)),
         replays: s.replays,
         stopped_early: s.exhausted,
     };
@@ -203,13 +213,14 @@ fn measure(actions: &[Action]) -> (usize, u64, u64, usize) {
 impl Shrinker {
     fn run_passes(&mut self) {
         loop {
-            let before = measure(&self.best);
+            let before = (measure(&self.best), self.options.shape);
+            self.shrink_shape();
             self.drop_faults();
             self.freeze_processes();
             self.stop_faults_early();
             self.ddmin();
             self.shorten_time();
-            if self.exhausted || measure(&self.best) == before {
+            if self.exhausted || (measure(&self.best), self.options.shape) == before {
                 return;
             }
         }
@@ -221,6 +232,11 @@ impl Shrinker {
         if measure(&candidate) >= measure(&self.best) {
             return false;
         }
+        self.replay_candidate(candidate)
+    }
+
+    /// Replays a normalized candidate; keeps it when it breaks the same property.
+    fn replay_candidate(&mut self, candidate: Vec<Action>) -> bool {
         if self.replays >= self.replays_max {
             self.exhausted = true;
             return false;
@@ -306,6 +322,70 @@ impl Shrinker {
             world.step(&a).expect("an enabled action");
             out.push(a);
         }
+    }
+
+    /// Tries the cluster one process or task smaller in each dimension (tasks, clients,
+    /// workers, masters), again and again while the failure stays: the actions are carried
+    /// over by process name (those of a process that is gone are dropped), a session's expiry
+    /// by whose session it was and which of its sessions. A smaller cluster is smaller
+    /// whatever the steps, so this comes first.
+    fn shrink_shape(&mut self) {
+        for dim in [3, 2, 1, 0] {
+            while !self.exhausted {
+                let Some(options) = smaller_shape(&self.recipe, &self.options, self.seed, dim)
+                else {
+                    break;
+                };
+                let candidate = self.carry_over(&options);
+                let old = std::mem::replace(&mut self.options, options);
+                let candidate = self.normalize(&candidate);
+                if self.replays >= self.replays_max {
+                    self.exhausted = true;
+                } else if self.replay_candidate(candidate) {
+                    continue;
+                }
+                self.options = old;
+                break;
+            }
+        }
+    }
+
+    /// The best actions rewritten for a world of other `options`: processes by name,
+    /// expiries by (process name, which of its sessions), both worlds stepped side by side
+    /// (an action the smaller world does not allow is dropped, as normalizing would).
+    fn carry_over(&self, options: &Options) -> Vec<Action> {
+        let start = |o: &Options| {
+            let roles = (self.recipe.processes)(o, self.seed);
+            World::new(o.clone(), roles, self.seed).0
+        };
+        let (mut old, mut new) = (start(&self.options), start(options));
+        let name = |w: &BuiltinWorld, p: usize| w.processes()[p].name.to_string();
+        let index = |w: &BuiltinWorld, n: &str| w.processes().iter().position(|p| *p.name == *n);
+        let (mut old_owners, mut new_owners) = (Sessions::default(), Sessions::default());
+        old_owners.note(&old);
+        new_owners.note(&new);
+        let mut out = Vec::with_capacity(self.best.len());
+        for a in &self.best {
+            let carried = match a {
+                Action::Expire { session } => old_owners.owner(*session).and_then(|(n, k)| {
+                    let session = new_owners.nth(&n, k)?;
+                    Some(Action::Expire { session })
+                }),
+                other => match process_of(other) {
+                    Some(p) => index(&new, &name(&old, p)).map(|q| with_process(other, q)),
+                    None => Some(other.clone()),
+                },
+            };
+            let _ = old.step(a);
+            old_owners.note(&old);
+            if let Some(c) = carried {
+                if new.step(&c).is_ok() {
+                    new_owners.note(&new);
+                    out.push(c);
+                }
+            }
+        }
+        out
     }
 
     /// Removes each fault in turn, from the last; what depended on it drops out when the
@@ -460,4 +540,87 @@ fn first_by_priority(enabled: &[Action]) -> Option<Action> {
         .filter(|a| !a.is_fault() && **a != Action::StopFaults)
         .min_by_key(|a| rank(a))
         .cloned()
+}
+
+/// The sessions each process has had, in order: a session is named by its process and
+/// which of that process's sessions it was, so it can be found again in another world.
+#[derive(Default)]
+struct Sessions {
+    by_process: BTreeMap<String, Vec<SessionId>>,
+}
+
+impl Sessions {
+    fn note(&mut self, world: &BuiltinWorld) {
+        for p in world.processes() {
+            if let Some(s) = p.session() {
+                let list = self.by_process.entry(p.name.to_string()).or_default();
+                if list.last() != Some(&s) {
+                    list.push(s);
+                }
+            }
+        }
+    }
+
+    fn owner(&self, session: SessionId) -> Option<(String, usize)> {
+        self.by_process.iter().find_map(|(n, list)| {
+            list.iter()
+                .position(|s| *s == session)
+                .map(|k| (n.clone(), k))
+        })
+    }
+
+    fn nth(&self, name: &str, k: usize) -> Option<SessionId> {
+        self.by_process.get(name)?.get(k).copied()
+    }
+}
+
+/// The same action about another process.
+fn with_process(a: &Action, process: usize) -> Action {
+    let mut a = a.clone();
+    match &mut a {
+        Action::ToServer { process: p }
+        | Action::ToClient { process: p }
+        | Action::Timer { process: p, .. }
+        | Action::Choose { process: p, .. }
+        | Action::Crash { process: p }
+        | Action::Kill { process: p }
+        | Action::Restart { process: p }
+        | Action::Disconnect { process: p }
+        | Action::Reconnect { process: p } => *p = process,
+        Action::Expire { .. } | Action::StopFaults | Action::Advance { .. } => {}
+    }
+    a
+}
+
+/// The shape as the recipe reads it: for each dimension (masters, workers, clients, tasks),
+/// the smallest value that gives the same processes as the options do (1 for a dimension
+/// the recipe ignores).
+fn effective_shape(recipe: &Recipe, options: &Options, seed: u64) -> [u32; 4] {
+    let same = (recipe.processes)(options, seed);
+    let mut shape = [1; 4];
+    for (dim, value) in shape.iter_mut().enumerate() {
+        *value = (1..=64)
+            .find(|&v| (recipe.processes)(&with_dim(options, dim, v), seed) == same)
+            .unwrap_or(1);
+    }
+    shape
+}
+
+/// The options with one shape dimension set.
+fn with_dim(options: &Options, dim: usize, value: u32) -> Options {
+    let mut o = options.clone();
+    let field = match dim {
+        0 => &mut o.shape.masters,
+        1 => &mut o.shape.workers,
+        2 => &mut o.shape.clients,
+        _ => &mut o.shape.tasks,
+    };
+    *field = Some(value);
+    o
+}
+
+/// The options one smaller in a dimension, if it can be.
+fn smaller_shape(recipe: &Recipe, options: &Options, seed: u64, dim: usize) -> Option<Options> {
+    let now = effective_shape(recipe, options, seed)[dim];
+    (now > 1).then(|| with_dim(options, dim, now - 1))
 }

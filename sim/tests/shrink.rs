@@ -116,3 +116,19 @@ fn bad_traces_are_refused_with_the_line_and_the_problem() {
         assert!(err.contains(wanted), "wanted {wanted:?}, got {err}");
     }
 }
+
+// Goal: a failure that needs fewer processes shrinks to a smaller cluster: the zombie master
+// of `no-fencing` needs one master, one worker and one client with one task, and the smaller
+// trace still fails alike and replays.
+#[test]
+fn a_failure_shrinks_to_a_smaller_cluster_where_it_allows() {
+    let text = regression("no-fencing.seed-11.jsonl");
+    let shrunk = shrink(&text, 3000).unwrap();
+    let r = &shrunk.report;
+    assert_eq!(r.before.shape, [2, 2, 2, 4], "{r:?}");
+    assert_eq!(r.after.shape, [1, 1, 1, 1], "{r:?}");
+    let t = trace::parse(&shrunk.text).unwrap();
+    assert_eq!(t.header.processes, ["m1", "w1", "c1"]);
+    assert_eq!(first_violation(&shrunk.text), first_violation(&text));
+    assert_eq!(replay(&shrunk.text).unwrap(), shrunk.text);
+}
