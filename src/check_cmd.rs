@@ -40,7 +40,10 @@ pub struct CheckArgs {
     /// Write the state graph as Graphviz DOT (small runs: at most --graph-states-max states).
     #[arg(long)]
     pub dot: Option<PathBuf>,
-    /// The most states a graph for --dot may have.
+    /// Write the state graph as SVG, drawn by Graphviz's `dot` (which must be installed).
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+    /// The most states a graph for --dot or --svg may have.
     #[arg(long, default_value_t = 5_000)]
     pub graph_states_max: u64,
     /// Write the counterexample, if any, as a trace to this file.
@@ -129,7 +132,7 @@ pub fn check(args: &CheckArgs) -> Result<bool, String> {
         strategy: args.strategy,
         threads,
         liveness: !args.no_liveness,
-        graph_states_max: if args.dot.is_some() {
+        graph_states_max: if args.dot.is_some() || args.svg.is_some() {
             args.graph_states_max
         } else {
             0
@@ -156,11 +159,10 @@ pub fn check(args: &CheckArgs) -> Result<bool, String> {
         let outcome = run::run_actions(&recipe, &options, 0, v.path.clone())?;
         write_atomically(path, outcome.text.as_deref().unwrap_or_default())?;
     }
-    if let Some(path) = &args.dot {
-        match &report.graph {
-            Some(g) if report.stopped.is_none() || report.violation.is_some() => {
-                write_atomically(path, &g.to_dot())?
-            }
+    for (path, svg) in [(&args.dot, false), (&args.svg, true)] {
+        let Some(path) = path else { continue };
+        let dot = match &report.graph {
+            Some(g) if report.stopped.is_none() || report.violation.is_some() => g.to_dot(),
             _ => {
                 return Err(format!(
                     "{}: not written: the graph has more than --graph-states-max {} states",
@@ -168,11 +170,45 @@ pub fn check(args: &CheckArgs) -> Result<bool, String> {
                     args.graph_states_max
                 ))
             }
-        }
+        };
+        let text = if svg { draw_svg(&dot)? } else { dot };
+        write_atomically(path, &text)?;
     }
     let summary = summarize(recipe.name, &report, threads, seconds);
     print_summary(&summary, &report, args)?;
     Ok(report.violation.is_none())
+}
+
+/// Graphviz's drawing of a DOT graph, as SVG.
+fn draw_svg(dot: &str) -> Result<String, String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "--svg needs Graphviz's dot ({e}): install it (Debian: apt-get install graphviz), \
+                 or write --dot FILE and draw it elsewhere"
+            )
+        })?;
+    let mut stdin = child.stdin.take().expect("piped");
+    // dot reads all of its input before it writes, so the write cannot deadlock.
+    stdin
+        .write_all(dot.as_bytes())
+        .map_err(|e| format!("dot: {e}"))?;
+    drop(stdin);
+    let out = child.wait_with_output().map_err(|e| format!("dot: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "dot failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    String::from_utf8(out.stdout).map_err(|e| format!("dot wrote no UTF-8: {e}"))
 }
 
 fn progress_bar() -> indicatif::ProgressBar {

@@ -448,3 +448,82 @@ fn run_validates_every_file_before_running_any() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+// Goal: `zksim check` exits 1 on a mutant, its --json names the property, and --dot writes the
+// state graph with the counterexample in red and each transition labeled.
+#[test]
+fn check_finds_a_mutant_and_writes_its_state_graph() {
+    let dir = temp_dir("check-dot");
+    let dot = dir.join("g.dot");
+    let o = zksim(&[
+        "check",
+        "--recipe",
+        "election-assume-leader",
+        "--masters",
+        "2",
+        "--disconnects-max",
+        "1",
+        "--crashes-max",
+        "0",
+        "--kills-max",
+        "0",
+        "--expiries-max",
+        "0",
+        "--json",
+        "--dot",
+        dot.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verdict"], "violated");
+    assert_eq!(v["property"], "a leader with a live session owns /master");
+    let text = std::fs::read_to_string(&dot).unwrap();
+    assert!(text.starts_with("digraph"), "{text}");
+    assert!(text.contains("label=\"disconnect c1\""), "{text}");
+    assert!(text.contains("color=red"), "{text}");
+}
+
+// Goal: --svg draws the state graph with Graphviz when it is installed, and says what to
+// install when it is not. CI sets ZKSIM_REQUIRE_GRAPHVIZ=1, so there it cannot skip.
+#[test]
+fn check_draws_the_state_graph_as_svg_with_graphviz() {
+    let dir = temp_dir("check-svg");
+    let svg = dir.join("g.svg");
+    let have_dot = Command::new("dot").arg("-V").output().is_ok();
+    if !have_dot && std::env::var_os("ZKSIM_REQUIRE_GRAPHVIZ").is_none() {
+        eprintln!("SKIPPED: Graphviz's dot is not installed (.ci/install-graphviz installs it)");
+        return;
+    }
+    let o = zksim(&[
+        "check",
+        "--recipe",
+        "election",
+        "--masters",
+        "1",
+        "--disconnects-max",
+        "1",
+        "--crashes-max",
+        "0",
+        "--kills-max",
+        "0",
+        "--expiries-max",
+        "0",
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("<svg"), "{text}");
+    // 79 states, each a node of the drawing.
+    assert_eq!(text.matches("class=\"node\"").count(), 79);
+}

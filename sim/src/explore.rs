@@ -265,6 +265,8 @@ struct Successor<R> {
     eventually_failing: u32,
     /// The new state's label (graph only).
     label: Option<String>,
+    /// What the transition did, in a few words (graph only).
+    edge_label: Option<String>,
 }
 
 /// A state expanded: what the merge needs.
@@ -509,6 +511,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             always_broken: None,
             eventually_failing: 0,
             label: None,
+            edge_label: self.graph.is_some().then(|| action_label(world, action)),
         };
         let met_before = met.is_some_and(|m| m.insert(fp, 0).is_some());
         if met_before || self.visited.contains(fp) {
@@ -561,7 +564,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             }
             let next_id = u32::try_from(self.parents.len()).expect("fewer than 2^32 states");
             if let Some(existing) = self.visited.insert(s.fingerprint, next_id) {
-                self.record_edge(node.0, existing, s.index);
+                self.record_edge(node.0, existing, s.index, s.edge_label);
                 if let (Some(world), true) = (s.world, self.search.threads > 1) {
                     self.garbage.push(world);
                 }
@@ -581,7 +584,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             if let (Some(g), Some(l)) = (&mut self.graph, s.label) {
                 g.add_state(l);
             }
-            self.record_edge(node.0, next_id, s.index);
+            self.record_edge(node.0, next_id, s.index, s.edge_label);
             if let Some(p) = s.always_broken {
                 self.depth = self.depth.max(node.1 + 1);
                 return Err(self.violated(p, next_id, None));
@@ -596,9 +599,9 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         Ok(())
     }
 
-    fn record_edge(&mut self, from: u32, to: u32, index: u16) {
-        if let Some(g) = &mut self.graph {
-            g.add_edge(from, to);
+    fn record_edge(&mut self, from: u32, to: u32, index: u16, label: Option<String>) {
+        if let (Some(g), Some(label)) = (&mut self.graph, label) {
+            g.add_edge(from, to, label);
         }
         // Fault-free edges leave fault-free states only (faults never start again).
         if self.search.liveness && self.failing[from as usize] != u32::MAX {
@@ -781,6 +784,33 @@ fn label<R: Role>(world: &World<R>) -> String {
         parts.push("(faults over)".into());
     }
     parts.join("\n")
+}
+
+/// An action in a few words, with the process's name (a state graph's edge label).
+fn action_label<R: Role>(world: &World<R>, action: &Action) -> String {
+    let name = |p: usize| {
+        world
+            .processes()
+            .get(p)
+            .map_or("?", |p| &*p.name)
+            .to_string()
+    };
+    match *action {
+        Action::ToServer { process } => format!("{} -> zk", name(process)),
+        Action::ToClient { process } => format!("zk -> {}", name(process)),
+        Action::Timer { process, timer } => format!("{} timer {timer}", name(process)),
+        Action::Choose {
+            process, option, ..
+        } => format!("{} chooses {option}", name(process)),
+        Action::Crash { process } => format!("crash {}", name(process)),
+        Action::Kill { process } => format!("kill {}", name(process)),
+        Action::Restart { process } => format!("restart {}", name(process)),
+        Action::Disconnect { process } => format!("disconnect {}", name(process)),
+        Action::Reconnect { process } => format!("reconnect {}", name(process)),
+        Action::Expire { session } => format!("expire {session:#x}"),
+        Action::StopFaults => "faults stop".into(),
+        Action::Advance { ms } => format!("{ms} ms pass"),
+    }
 }
 
 /// The process's resident memory, where the OS tells it (Linux). The explorer's own resource

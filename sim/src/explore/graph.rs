@@ -12,8 +12,8 @@ use petgraph::graph::{DiGraph, NodeIndex};
 pub struct StateGraph {
     /// By state id: its label.
     labels: Vec<String>,
-    /// Transitions (from, to), in the order the search took them.
-    edges: Vec<(u32, u32)>,
+    /// Transitions (from, to, what happened), in the order the search took them.
+    edges: Vec<(u32, u32, String)>,
     /// The counterexample's states, start first.
     path: Vec<u32>,
 }
@@ -23,8 +23,8 @@ impl StateGraph {
         self.labels.push(label);
     }
 
-    pub(super) fn add_edge(&mut self, from: u32, to: u32) {
-        self.edges.push((from, to));
+    pub(super) fn add_edge(&mut self, from: u32, to: u32, label: String) {
+        self.edges.push((from, to, label));
     }
 
     pub(super) fn highlight(&mut self, path: Vec<u32>) {
@@ -44,28 +44,30 @@ impl StateGraph {
     /// The graph in Graphviz DOT: states labeled with their id and summary, the start state
     /// doubled, the counterexample's states and steps drawn red and thick.
     pub fn to_dot(&self) -> String {
-        let mut g: DiGraph<String, bool> = DiGraph::new();
+        let mut g: DiGraph<String, (bool, &str)> = DiGraph::new();
         for (id, l) in self.labels.iter().enumerate() {
             g.add_node(format!("#{id}\n{l}"));
         }
         let on_path: BTreeSet<(u32, u32)> = self.path.windows(2).map(|w| (w[0], w[1])).collect();
         let seen: BTreeSet<u32> = self.path.iter().copied().collect();
-        for &(from, to) in &self.edges {
-            let hot = on_path.contains(&(from, to));
+        for (from, to, label) in &self.edges {
+            let hot = on_path.contains(&(*from, *to));
             g.add_edge(
-                NodeIndex::new(from as usize),
-                NodeIndex::new(to as usize),
-                hot,
+                NodeIndex::new(*from as usize),
+                NodeIndex::new(*to as usize),
+                (hot, label.as_str()),
             );
         }
-        let edge = |_: &DiGraph<String, bool>, e: petgraph::graph::EdgeReference<'_, bool>| {
-            if *e.weight() {
-                "color=red penwidth=3".to_string()
-            } else {
-                String::new()
+        type Edge<'e, 'l> = petgraph::graph::EdgeReference<'e, (bool, &'l str)>;
+        let edge = |_: &DiGraph<String, (bool, &str)>, e: Edge<'_, '_>| {
+            let (hot, label) = *e.weight();
+            let mut attrs = format!("label={label:?} fontname=monospace fontsize=10");
+            if hot {
+                attrs.push_str(" color=red penwidth=3");
             }
+            attrs
         };
-        let node = |_: &DiGraph<String, bool>, (i, l): (NodeIndex, &String)| {
+        let node = |_: &DiGraph<String, (bool, &str)>, (i, l): (NodeIndex, &String)| {
             let mut attrs = format!("label={l:?} shape=box fontname=monospace");
             if i.index() == 0 {
                 attrs.push_str(" peripheries=2");
