@@ -33,29 +33,34 @@
 //!
 //! proptest! {
 //!     #![proptest_config(config(2))]
-//!     #[test]
+//!     // In your crate's tests/, mark it #[test] (left out here so the doc example runs it).
 //!     fn the_fixed_cluster_survives_any_plan(
 //!         shape in shapes(), plan in fault_plans(), seed in seeds()
 //!     ) {
 //!         check_plan("fixed", shape, &plan, seed)?;
 //!     }
 //! }
-//! # the_fixed_cluster_survives_any_plan();
+//! the_fixed_cluster_survives_any_plan();
 //! ```
 //!
 //! Recipes are named as `--recipe` names them: the built-in ones ([`crate::recipes::all`]).
 //! A recipe of your own roles needs its role type in the world, which today is the built-in
 //! `BuiltinRole`; this module does not support other role types yet.
 //!
-//! The failure message looks like:
+//! The failure message of the mutant `assign-then-delete` (from `sim/tests/proptest.rs`, the
+//! scenario's text elided):
 //!
 //! ```text
-//! violated "no task is assigned to two workers at once" at step 212
-//!   recipe assign-then-delete, seed 0, shape masters=1 workers=1 clients=1 tasks=1
-//!   plan: crash master on handled create /assign/*/* (1st); repairs 200‰; no random faults
-//! reproduce: zksim run /tmp/zksim-proptest/assign-then-delete-0-3f2a….toml
-//!   (from Rust: zksim_sim::scenario::load(path)?.run(); the scenario expects the violation,
-//!   so it passes while the bug is there: set expect = "pass" once it is fixed)
+//! violated "a status is written once" at step 489
+//!   recipe assign-then-delete, seed 0, shape masters=2 workers=3 clients=2 tasks=2
+//!   plan: crash master on handled create /assign/*/* (3rd); repairs 200‰; no random faults
+//! reproduce: zksim run /tmp/zksim-proptest/assign-then-delete-0-241f8dfd495de052.toml
+//!   (from Rust: zksim_sim::scenario::load(path)?.run(); the scenario expects the violation, so
+//!   it passes while the bug is there: set expect = "pass" once it is fixed)
+//! the scenario:
+//!   | # A fault plan: crash master on handled create /assign/*/* (3rd); repairs 200‰; ...
+//!   | recipe = "assign-then-delete"
+//!   | ...
 //! ```
 
 use std::fmt;
@@ -412,17 +417,20 @@ fn write_scenario(dir: &Path, recipe: &str, seed: u64, text: &str) -> Result<Pat
 /// Runs the built-in recipe `recipe` with this shape under the plan from this seed, as
 /// `zksim run` runs a scenario, and checks its properties. On a violation, writes the plan
 /// as a scenario file to [`failure_dir`] and returns a [`Failure`] naming the command that
-/// reproduces it. Scripted faults that never fire are not failures (a generated plan may
+/// reproduces it (boxed: it is large, and a proptest body's `?` takes it as it is).
+/// Scripted faults that never fire are not failures (a generated plan may
 /// name a process that is down, or a landmark the run never reaches).
-pub fn check_plan(recipe: &str, shape: Shape, plan: &Plan, seed: u64) -> Result<(), Failure> {
-    let failure = |problem: Problem, scenario: String, file: Result<PathBuf, String>| Failure {
-        problem,
-        recipe: recipe.to_string(),
-        shape,
-        seed,
-        plan: plan.clone(),
-        scenario,
-        file,
+pub fn check_plan(recipe: &str, shape: Shape, plan: &Plan, seed: u64) -> Result<(), Box<Failure>> {
+    let failure = |problem: Problem, scenario: String, file: Result<PathBuf, String>| {
+        Box::new(Failure {
+            problem,
+            recipe: recipe.to_string(),
+            shape,
+            seed,
+            plan: plan.clone(),
+            scenario,
+            file,
+        })
     };
     let invalid = |e: String| failure(Problem::Invalid(e.clone()), String::new(), Err(e));
     let text = plan
