@@ -6,7 +6,9 @@
 //! - [`recipes`]: the built-in recipes and their [`property`]s;
 //! - [`run`]: seeded simulation and replay; [`trace`]: the JSON-lines trace format;
 //! - [`scenario`]: scripted scenarios (TOML) with expectations;
-//! - [`shrink`]: a failing trace reduced to a smaller one that fails alike.
+//! - [`shrink`]: a failing trace reduced to a smaller one that fails alike;
+//! - `proptest` (feature `proptest`, on by default): strategies over shapes, fault plans and
+//!   seeds, and `check_plan`, for property tests in your own crate.
 #![deny(missing_docs)]
 
 pub mod action;
@@ -14,6 +16,8 @@ pub mod event;
 pub mod explore;
 pub mod options;
 pub mod property;
+#[cfg(feature = "proptest")]
+pub mod proptest;
 pub mod recipes;
 pub mod render;
 pub mod run;
