@@ -31,6 +31,11 @@
 //! spends long here.
 
 use std::process::ExitCode;
+
+// Both explorers clone and drop whole worlds on several threads; with the system allocator the
+// cross-thread frees dominate. The zksim binary uses mimalloc, and so does this bench, for both.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::sync::Mutex;
 use std::time::Duration;
 
