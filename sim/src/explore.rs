@@ -635,15 +635,21 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
     /// The actions from the start to state `id` (and then the `last` enabled action, if
     /// given), found by following parent links back and re-running the choices forward.
     fn path_to(&self, id: u32, last: Option<u16>) -> Vec<Action> {
-        let mut indices: Vec<u16> = last.into_iter().collect();
-        let mut id = id;
+        let mut indices = self.choices_to(id);
+        indices.extend(last);
+        replay_choices(&mut self.start.clone(), &indices)
+    }
+
+    /// The choices (action indices) from the start to state `id`, by its parent links.
+    fn choices_to(&self, mut id: u32) -> Vec<u16> {
+        let mut indices = Vec::new();
         while id != 0 {
             let (parent, index) = self.parents[id as usize];
             indices.push(index);
             id = parent;
         }
         indices.reverse();
-        replay_choices(&mut self.start.clone(), &indices)
+        indices
     }
 
     fn finish(mut self, end: End) -> Report {
@@ -693,16 +699,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             .collect();
         let (entry, cycle, bit) = graph::trapping_cycle(&self.failing, &self.edges)?;
         let mut world = self.start.clone();
-        let mut path = Vec::new();
-        let mut indices = Vec::new();
-        let mut id = entry;
-        while id != 0 {
-            let (parent, index) = self.parents[id as usize];
-            indices.push(index);
-            id = parent;
-        }
-        indices.reverse();
-        path.extend(replay_choices(&mut world, &indices));
+        let mut path = replay_choices(&mut world, &self.choices_to(entry));
         let cycle_start = path.len();
         path.extend(replay_choices(&mut world, &cycle));
         Some(Violation {
