@@ -20,12 +20,14 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use zksim_model::children::ChildOrder;
+use zksim_model::recipes::BuiltinRole;
+use zksim_model::role::Role;
 
 use crate::action::Action;
 use crate::event::Event;
 use crate::options::Options;
 use crate::property::Check;
-use crate::recipes::{self, BuiltinWorld, Recipe};
+use crate::recipes::{self, Recipe};
 use crate::trace::{self, End, Header, StepLine, Violation};
 use crate::world::World;
 
@@ -41,12 +43,12 @@ pub struct Outcome {
 }
 
 /// Where a run's actions come from.
-pub(crate) trait Source {
-    fn next(&mut self, world: &BuiltinWorld) -> Result<Option<Action>, String>;
+pub(crate) trait Source<R = BuiltinRole> {
+    fn next(&mut self, world: &World<R>) -> Result<Option<Action>, String>;
 
     /// Sees the events of each step (the start's too) on the world after it; a scripted
     /// source watches them for its triggers.
-    fn observe(&mut self, _world: &BuiltinWorld, _events: &[Event]) {}
+    fn observe(&mut self, _world: &World<R>, _events: &[Event]) {}
 }
 
 /// The simulator's policy: in the safety phase, a fault with probability
@@ -80,8 +82,8 @@ fn any(_: &Action) -> bool {
     true
 }
 
-impl Source for Random {
-    fn next(&mut self, world: &BuiltinWorld) -> Result<Option<Action>, String> {
+impl<R: Role> Source<R> for Random {
+    fn next(&mut self, world: &World<R>) -> Result<Option<Action>, String> {
         world.enabled_actions_into(&mut self.enabled);
         let count = |pool: fn(&Action) -> bool| self.enabled.iter().filter(|a| pool(a)).count();
         if world.faults_on() {
@@ -159,15 +161,15 @@ struct Recorded {
     actions: std::vec::IntoIter<Action>,
 }
 
-impl Source for Recorded {
-    fn next(&mut self, _: &BuiltinWorld) -> Result<Option<Action>, String> {
+impl<R: Role> Source<R> for Recorded {
+    fn next(&mut self, _: &World<R>) -> Result<Option<Action>, String> {
         Ok(self.actions.next())
     }
 }
 
 /// Simulates one seed. With `swarm`, the options are drawn from the seed instead.
-pub fn simulate(
-    recipe: &Recipe,
+pub fn simulate<R: Role>(
+    recipe: &Recipe<R>,
     options: &Options,
     seed: u64,
     swarm: bool,
@@ -188,8 +190,8 @@ pub fn simulate(
 
 /// Runs a given list of actions (an explorer's counterexample) and records it as a trace,
 /// checking the properties as a simulation does.
-pub fn run_actions(
-    recipe: &Recipe,
+pub fn run_actions<R: Role>(
+    recipe: &Recipe<R>,
     options: &Options,
     seed: u64,
     actions: Vec<Action>,
@@ -206,6 +208,19 @@ pub fn run_actions(
 pub fn replay(text: &str) -> Result<String, String> {
     let t = trace::parse(text)?;
     let recipe = recipes::find(&t.header.recipe)?;
+    replay_with(&recipe, text)
+}
+
+/// [`replay`] for a recipe that is not built in (a recipe of your own roles): the trace's
+/// header must name it.
+pub fn replay_with<R: Role>(recipe: &Recipe<R>, text: &str) -> Result<String, String> {
+    let t = trace::parse(text)?;
+    if t.header.recipe != recipe.name {
+        return Err(format!(
+            "line 1: the trace is of recipe {:?}, not {:?}",
+            t.header.recipe, recipe.name
+        ));
+    }
     let actions: Vec<Action> = t
         .steps
         .iter()
@@ -216,7 +231,7 @@ pub fn replay(text: &str) -> Result<String, String> {
         actions: actions.into_iter(),
     };
     let outcome = run(
-        &recipe,
+        recipe,
         t.header.options.clone(),
         t.header.seed,
         t.header.swarm,
@@ -259,10 +274,10 @@ fn shorten(line: &str) -> String {
 }
 
 /// The recipe's properties less those the options leave out (an unknown name is an error).
-fn checked_properties(
-    recipe: &Recipe,
+fn checked_properties<R>(
+    recipe: &Recipe<R>,
     options: &Options,
-) -> Result<Vec<crate::property::Property<zksim_model::recipes::BuiltinRole>>, String> {
+) -> Result<Vec<crate::property::Property<R>>, String> {
     let all = (recipe.properties)();
     for name in &options.unchecked {
         if !all.iter().any(|p| p.name == name) {
@@ -282,12 +297,12 @@ fn checked_properties(
 }
 
 /// The one loop behind simulation, replay and scenarios.
-pub(crate) fn run(
-    recipe: &Recipe,
+pub(crate) fn run<R: Role>(
+    recipe: &Recipe<R>,
     options: Options,
     seed: u64,
     swarm: bool,
-    source: &mut dyn Source,
+    source: &mut dyn Source<R>,
     record: bool,
 ) -> Result<Outcome, String> {
     let roles = (recipe.processes)(&options, seed);

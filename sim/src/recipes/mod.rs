@@ -23,8 +23,11 @@ pub enum RecipeKind {
     Mutant,
 }
 
-/// A recipe: how to build its processes and what must hold.
-pub struct Recipe {
+/// A recipe: how to build its processes and what must hold. The built-in ones run
+/// [`BuiltinRole`]s; a recipe of your own roles is a `Recipe<YourRole>`, which
+/// [`crate::run::simulate`], [`crate::run::run_actions`] and [`crate::run::replay_with`] run
+/// like any other.
+pub struct Recipe<R = BuiltinRole> {
     /// Its name (`--recipe`).
     pub name: &'static str,
     /// Variant or mutant.
@@ -39,9 +42,9 @@ pub struct Recipe {
     /// One line on what it is.
     pub about: &'static str,
     /// The processes, named, for these options and the run's seed.
-    pub processes: fn(&Options, u64) -> Vec<(String, BuiltinRole)>,
+    pub processes: fn(&Options, u64) -> Vec<(String, R)>,
     /// The properties checked.
-    pub properties: fn() -> Vec<Property<BuiltinRole>>,
+    pub properties: fn() -> Vec<Property<R>>,
 }
 
 /// The world every built-in recipe runs in.
