@@ -39,8 +39,10 @@ use zksim_model::stat::SessionId;
 use crate::action::{Action, ProcessId};
 use crate::event::Event;
 use crate::options::{Options, TimeMode};
-use crate::recipes::{self, BuiltinWorld};
+use crate::recipes::{self, Recipe};
 use crate::run::{self, Outcome, Random, Source};
+use crate::world::World;
+use zksim_model::role::Role;
 
 /// What a scenario expects of its run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -274,10 +276,41 @@ pub fn load(path: &std::path::Path) -> Result<Scenario, String> {
     parse(&text, &file)
 }
 
+/// [`load`] for a recipe that is not built in (a recipe of your own roles).
+pub fn load_with<R: Role>(recipe: &Recipe<R>, path: &std::path::Path) -> Result<Scenario, String> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
+    parse_with(recipe, &text, &file)
+}
+
 /// Parses and validates scenario text; `file` names it in errors and gives the default name.
 /// Everything is checked here (recipe, processes, properties, times, triggers), so a scenario
 /// that parses runs.
 pub fn parse(text: &str, file: &str) -> Result<Scenario, String> {
+    parse_picking(text, file, recipes::find)
+}
+
+/// [`parse`] for a recipe that is not built in (a recipe of your own roles): the file's
+/// `recipe` must name it.
+pub fn parse_with<R: Role>(recipe: &Recipe<R>, text: &str, file: &str) -> Result<Scenario, String> {
+    parse_picking(text, file, |name| {
+        if name == recipe.name {
+            Ok(recipe.clone())
+        } else {
+            Err(format!(
+                "the scenario is of recipe {name:?}, not {:?}",
+                recipe.name
+            ))
+        }
+    })
+}
+
+/// Parses and checks a scenario, finding its recipe by name with `pick`.
+fn parse_picking<R: Role>(
+    text: &str,
+    file: &str,
+    pick: impl FnOnce(&str) -> Result<Recipe<R>, String>,
+) -> Result<Scenario, String> {
     let at = |span: Range<usize>, problem: String| {
         let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
         format!("{file}:{line}: {problem}")
@@ -286,7 +319,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, String> {
         Some(span) => at(span, e.message().trim().to_string()),
         None => format!("{file}: {}", e.message().trim()),
     })?;
-    let recipe = recipes::find(spec.recipe.get_ref()).map_err(|e| at(spec.recipe.span(), e))?;
+    let recipe = pick(spec.recipe.get_ref()).map_err(|e| at(spec.recipe.span(), e))?;
     let options_span = spec.options.as_ref().map_or(0..0, |o| o.span());
     let mut options = spec.options.map(Spanned::into_inner).unwrap_or_default();
     // Random faults are off unless the file sets their rate.
@@ -568,14 +601,14 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 }
 
 /// The process holding this session now.
-fn holder(world: &BuiltinWorld, session: SessionId) -> Option<ProcessId> {
+fn holder<R: Role>(world: &World<R>, session: SessionId) -> Option<ProcessId> {
     world
         .processes()
         .iter()
         .position(|p| p.session() == Some(session))
 }
 
-fn resolve(target: &Target, world: &BuiltinWorld) -> Option<ProcessId> {
+fn resolve<R: Role>(target: &Target, world: &World<R>) -> Option<ProcessId> {
     match target {
         Target::Process(p) => Some(*p),
         Target::Master => recipes::master_owner(world).and_then(|s| holder(world, s)),
@@ -615,10 +648,10 @@ impl EventMatch {
         self.op.as_deref().is_none_or(|o| o == op)
     }
 
-    fn matches(
+    fn matches<R: Role>(
         &self,
         ev: &Event,
-        world: &BuiltinWorld,
+        world: &World<R>,
         requests: &BTreeMap<(ProcessId, i32), Request>,
     ) -> bool {
         let who = self.process.as_ref().map(|t| resolve(t, world));
@@ -722,7 +755,7 @@ impl EventMatch {
 
 impl Fault {
     /// The action this fault is now, if its process can be named.
-    fn action(&self, world: &BuiltinWorld) -> Option<Action> {
+    fn action<R: Role>(&self, world: &World<R>) -> Option<Action> {
         let process = resolve(&self.target, world)?;
         Some(match self.kind {
             FaultKind::Crash => Action::Crash { process },
@@ -760,8 +793,8 @@ struct Scripted<'a> {
     random_faults: bool,
 }
 
-impl Source for Scripted<'_> {
-    fn next(&mut self, world: &BuiltinWorld) -> Result<Option<Action>, String> {
+impl<R: Role> Source<R> for Scripted<'_> {
+    fn next(&mut self, world: &World<R>) -> Result<Option<Action>, String> {
         let now = world.now_ms();
         for (f, st) in self.faults.iter().zip(&mut self.state) {
             if st.triggered.is_none() && f.on.is_none() && f.at_ms.is_some_and(|t| now >= t) {
@@ -804,7 +837,7 @@ impl Source for Scripted<'_> {
         Ok(action)
     }
 
-    fn observe(&mut self, world: &BuiltinWorld, events: &[Event]) {
+    fn observe(&mut self, world: &World<R>, events: &[Event]) {
         for ev in events {
             if let Event::Sent {
                 process,
@@ -853,7 +886,11 @@ impl Report {
 impl Scenario {
     /// Runs the scenario and checks its expectation.
     pub fn run(&self) -> Result<Report, String> {
-        let recipe = recipes::find(&self.recipe)?;
+        self.run_with(&recipes::find(&self.recipe)?)
+    }
+
+    /// [`Scenario::run`] for a recipe that is not built in (a recipe of your own roles).
+    pub fn run_with<R: Role>(&self, recipe: &Recipe<R>) -> Result<Report, String> {
         let mut source = Scripted {
             random: Random::new(self.seed, &self.options),
             faults: &self.faults,
@@ -863,7 +900,7 @@ impl Scenario {
             random_faults: self.options.fault_per_mille > 0,
         };
         let outcome = run::run(
-            &recipe,
+            recipe,
             self.options.clone(),
             self.seed,
             false,

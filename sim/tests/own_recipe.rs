@@ -112,3 +112,94 @@ fn a_failing_property_of_ones_own_recipe_is_found_and_replays() {
     let other = recipe("creators", Vec::new);
     assert!(replay_with(&other, &text).unwrap_err().contains("line 1"));
 }
+
+// Goal: a scenario with scripted faults runs a recipe of one's own roles too: `b` is cut off
+// right after its create is handled (the reply is lost, the node exists), and the role's
+// retry meets NodeExists and still ends with both nodes.
+#[test]
+fn a_scenario_scripts_faults_for_ones_own_recipe() {
+    let creators = recipe("creators", || {
+        vec![Property::eventually("both nodes are created", both)]
+    });
+    let text = r#"
+recipe = "creators"
+seed = 3
+expect = "pass"
+
+[[fault]]
+action = "disconnect"
+process = "b"
+on = { event = "handled", op = "create", path = "/b" }
+"#;
+    let scenario = zksim_sim::scenario::parse_with(&creators, text, "creators.toml").unwrap();
+    let report = scenario.run_with(&creators).unwrap();
+    assert!(report.ok, "{:?}", report.problems);
+    assert!(
+        report.trace().contains("\"disconnect\""),
+        "the fault was taken"
+    );
+    let other = recipe("other", Vec::new);
+    let err = zksim_sim::scenario::parse_with(&other, text, "creators.toml").unwrap_err();
+    assert!(err.starts_with("creators.toml:2:"), "{err}");
+}
+
+// Goal: a fault plan checks a recipe of one's own roles as it does a built-in one: the
+// correct role survives a disconnect right after its create is handled; a property that
+// cannot hold fails with the plan and the Rust call that replays the scenario it wrote, and
+// that call reproduces the violation.
+#[test]
+fn a_fault_plan_checks_ones_own_recipe_and_its_failure_replays() {
+    use zksim_sim::options::Shape;
+    use zksim_sim::proptest::{
+        check_plan_with, Landmark, Plan, PlannedFault, Problem, Trigger, Who,
+    };
+    use zksim_sim::scenario::{load_with, FaultKind};
+    let plan = Plan {
+        faults: vec![PlannedFault {
+            kind: FaultKind::Disconnect,
+            process: Who::Process(1),
+            trigger: Trigger::On(Landmark {
+                event: "handled".into(),
+                op: Some("create".into()),
+                path: Some("/b".into()),
+                nth: 1,
+            }),
+        }],
+        repair_per_mille: 200,
+        random_fault_per_mille: 0,
+    };
+    let creators = recipe("creators", || {
+        vec![Property::eventually("both nodes are created", both)]
+    });
+    check_plan_with(&creators, Shape::default(), &plan, 0).unwrap();
+
+    let never = recipe("creators-never-both", || {
+        vec![Property::always("never both nodes", |w| !both(w))]
+    });
+    std::env::set_var(
+        "ZKSIM_PROPTEST_DIR",
+        std::env::temp_dir().join("zksim-own-recipe"),
+    );
+    let failure = check_plan_with(&never, Shape::default(), &plan, 0).unwrap_err();
+    assert!(
+        matches!(failure.problem, Problem::Violated { .. }),
+        "{failure}"
+    );
+    let command = failure.command().unwrap();
+    assert!(command.contains("load_with"), "{command}");
+    assert!(
+        failure.to_string().contains("reproduce (from Rust"),
+        "{failure}"
+    );
+    let path = failure.file.clone().unwrap();
+    let report = load_with(&never, &path).unwrap().run_with(&never).unwrap();
+    assert!(
+        report.ok,
+        "the written scenario expects the violation: {:?}",
+        report.problems
+    );
+    assert_eq!(
+        report.outcome.end.violations[0].property,
+        "never both nodes"
+    );
+}

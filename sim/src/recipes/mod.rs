@@ -47,6 +47,22 @@ pub struct Recipe<R = BuiltinRole> {
     pub properties: fn() -> Vec<Property<R>>,
 }
 
+// By hand: a derive would ask `R: Clone`, though only functions of `R` are held.
+impl<R> Clone for Recipe<R> {
+    fn clone(&self) -> Self {
+        Recipe {
+            name: self.name,
+            kind: self.kind,
+            breaks: self.breaks,
+            verified: self.verified,
+            baseline: self.baseline,
+            about: self.about,
+            processes: self.processes,
+            properties: self.properties,
+        }
+    }
+}
+
 /// The world every built-in recipe runs in.
 pub type BuiltinWorld = World<BuiltinRole>;
 
@@ -115,7 +131,9 @@ pub fn all() -> Vec<Recipe> {
 }
 
 /// The session owning `/master` (both recipes race for the same node).
-pub(crate) fn master_owner(w: &BuiltinWorld) -> Option<zksim_model::SessionId> {
+pub(crate) fn master_owner<R: zksim_model::role::Role>(
+    w: &World<R>,
+) -> Option<zksim_model::SessionId> {
     let master = zksim_model::recipes::cluster::MASTER;
     debug_assert_eq!(master, zksim_model::recipes::election::MASTER);
     w.server().tree().get(master).and_then(|n| n.owner())
