@@ -142,8 +142,11 @@ pub fn check(args: &CheckArgs) -> Result<bool, String> {
     let bar = progress_bar();
     let mut show = |p: &Progress| {
         let secs = start.elapsed().as_secs_f64().max(1e-9);
+        let resident = p
+            .resident_bytes
+            .map_or(String::new(), |b| format!(", {} MiB resident", b >> 20));
         bar.set_message(format!(
-            "{} states ({:.0}/s), {} transitions, depth {}, {} MiB visited set",
+            "{} states ({:.0}/s), {} transitions, depth {}, {} MiB visited set{resident}",
             p.states,
             p.states as f64 / secs,
             p.transitions,

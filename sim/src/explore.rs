@@ -179,6 +179,8 @@ pub struct Progress {
     pub frontier: u64,
     /// Bytes of the visited set, parent links and recorded edges.
     pub bookkeeping_bytes: u64,
+    /// The process's resident memory, where the OS tells it (Linux), frontier included.
+    pub resident_bytes: Option<u64>,
 }
 
 /// What a search found.
@@ -348,6 +350,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             depth: self.depth,
             frontier: frontier as u64,
             bookkeeping_bytes: self.bookkeeping_bytes(),
+            resident_bytes: resident_bytes(),
         }
     }
 
