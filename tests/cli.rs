@@ -449,18 +449,15 @@ fn run_validates_every_file_before_running_any() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-// Goal: `zksim check` exits 1 on a mutant, its --json names the property, and --dot writes the
-// state graph with the counterexample in red and each transition labeled.
-#[test]
-fn check_finds_a_mutant_and_writes_its_state_graph() {
-    let dir = temp_dir("check-dot");
-    let dot = dir.join("g.dot");
-    let o = zksim(&[
+/// `zksim check` of an election recipe with this many candidates and one disconnect, no other
+/// fault, and the `extra` flags.
+fn check_one_disconnect(recipe: &str, masters: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
         "check",
         "--recipe",
-        "election-assume-leader",
+        recipe,
         "--masters",
-        "2",
+        masters,
         "--disconnects-max",
         "1",
         "--crashes-max",
@@ -469,10 +466,22 @@ fn check_finds_a_mutant_and_writes_its_state_graph() {
         "0",
         "--expiries-max",
         "0",
-        "--json",
-        "--dot",
-        dot.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    zksim(&args)
+}
+
+// Goal: `zksim check` exits 1 on a mutant, its --json names the property, and --dot writes the
+// state graph with the counterexample in red and each transition labeled.
+#[test]
+fn check_finds_a_mutant_and_writes_its_state_graph() {
+    let dir = temp_dir("check-dot");
+    let dot = dir.join("g.dot");
+    let o = check_one_disconnect(
+        "election-assume-leader",
+        "2",
+        &["--json", "--dot", dot.to_str().unwrap()],
+    );
     assert_eq!(
         o.status.code(),
         Some(1),
@@ -488,8 +497,8 @@ fn check_finds_a_mutant_and_writes_its_state_graph() {
     assert!(text.contains("color=red"), "{text}");
 }
 
-// Goal: --svg draws the state graph with Graphviz when it is installed, and says what to
-// install when it is not. CI sets ZKSIM_REQUIRE_GRAPHVIZ=1, so there it cannot skip.
+// Goal: --svg draws the state graph with Graphviz, every state a node. Without Graphviz the
+// test skips, except in CI, which sets ZKSIM_REQUIRE_GRAPHVIZ=1.
 #[test]
 fn check_draws_the_state_graph_as_svg_with_graphviz() {
     let dir = temp_dir("check-svg");
@@ -499,23 +508,7 @@ fn check_draws_the_state_graph_as_svg_with_graphviz() {
         eprintln!("SKIPPED: Graphviz's dot is not installed (.ci/install-graphviz installs it)");
         return;
     }
-    let o = zksim(&[
-        "check",
-        "--recipe",
-        "election",
-        "--masters",
-        "1",
-        "--disconnects-max",
-        "1",
-        "--crashes-max",
-        "0",
-        "--kills-max",
-        "0",
-        "--expiries-max",
-        "0",
-        "--svg",
-        svg.to_str().unwrap(),
-    ]);
+    let o = check_one_disconnect("election", "1", &["--svg", svg.to_str().unwrap()]);
     assert_eq!(
         o.status.code(),
         Some(0),

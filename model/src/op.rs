@@ -282,6 +282,18 @@ impl CreateMode {
 }
 
 impl Request {
+    /// A plain create: open ACL, no TTL, no Stat asked for (the form roles use).
+    pub fn create(path: impl Into<String>, data: Data, mode: CreateMode) -> Request {
+        Request::Create {
+            path: path.into(),
+            data,
+            acl: Acl::open(),
+            mode,
+            ttl_ms: None,
+            stat: false,
+        }
+    }
+
     /// The request's path (a multi has none).
     pub fn path(&self) -> Option<&str> {
         match self {

@@ -1,10 +1,10 @@
 //! The explorer against tiny models whose state counts are worked out by hand.
 
-use zksim_model::op::{Acl, CreateMode, Request};
+use zksim_model::op::{CreateMode, Request};
 use zksim_model::role::{Ctx, Input, Role};
 use zksim_model::Data;
 use zksim_sim::explore::{explore, search_with, Limits, Report, Search, Stop, Strategy};
-use zksim_sim::options::{Options, TimeMode};
+use zksim_sim::options::{Options, Shape, TimeMode};
 use zksim_sim::property::Property;
 use zksim_sim::world::World;
 
@@ -15,16 +15,10 @@ struct Creator(&'static str);
 impl Role for Creator {
     fn handle(&mut self, input: &Input, ctx: &mut Ctx) {
         if let Input::Start { .. } = input {
-            let path = self.0.to_string();
-            let create = Request::Create {
-                path,
-                data: Data::NULL,
-                acl: Acl::open(),
-                mode: CreateMode::Persistent,
-                ttl_ms: None,
-                stat: false,
-            };
-            ctx.call(1, create);
+            ctx.call(
+                1,
+                Request::create(self.0, Data::NULL, CreateMode::Persistent),
+            );
         }
     }
 }
@@ -42,6 +36,25 @@ fn no_faults() -> Options {
 
 fn creators(paths: &[&'static str]) -> Vec<(String, Creator)> {
     paths.iter().map(|p| (p.to_string(), Creator(p))).collect()
+}
+
+/// The election with two candidates and one disconnect (abstract time, no other fault).
+fn two_candidates_one_disconnect() -> Options {
+    Options {
+        disconnects_max: 1,
+        shape: Shape {
+            masters: Some(2),
+            ..Shape::default()
+        },
+        ..no_faults()
+    }
+}
+
+/// The election recipe and its mutants.
+fn election_recipes() -> impl Iterator<Item = zksim_sim::recipes::Recipe> {
+    zksim_sim::recipes::all()
+        .into_iter()
+        .filter(|r| r.name.starts_with("election"))
 }
 
 /// The ways to search: breadth-first on one thread and on three, depth-first.
@@ -168,20 +181,8 @@ fn depth_and_frontier_limits_stop_the_search_and_say_so() {
 // the property it names.
 #[test]
 fn the_election_is_verified_and_its_mutants_are_found() {
-    use zksim_sim::options::Shape;
-    use zksim_sim::recipes;
-    let options = Options {
-        disconnects_max: 1,
-        shape: Shape {
-            masters: Some(2),
-            ..Shape::default()
-        },
-        ..no_faults()
-    };
-    for recipe in recipes::all()
-        .into_iter()
-        .filter(|r| r.name.starts_with("election"))
-    {
+    let options = two_candidates_one_disconnect();
+    for recipe in election_recipes() {
         let roles = (recipe.processes)(&options, 0);
         let r = explore(roles, &options, &(recipe.properties)(), &Limits::default());
         match recipe.breaks {
@@ -207,20 +208,8 @@ fn the_election_is_verified_and_its_mutants_are_found() {
 // Goal: one thread or several, the search is the same: verdict, counts, counterexample.
 #[test]
 fn the_parallel_search_equals_the_single_threaded_one() {
-    use zksim_sim::options::Shape;
-    use zksim_sim::recipes;
-    let options = Options {
-        disconnects_max: 1,
-        shape: Shape {
-            masters: Some(2),
-            ..Shape::default()
-        },
-        ..no_faults()
-    };
-    for recipe in recipes::all()
-        .into_iter()
-        .filter(|r| r.name.starts_with("election"))
-    {
+    let options = two_candidates_one_disconnect();
+    for recipe in election_recipes() {
         let run = |threads| {
             let mode = Search {
                 threads,
@@ -244,15 +233,10 @@ impl Role for Spinner {
     fn handle(&mut self, input: &Input, ctx: &mut Ctx) {
         if let Input::Start { .. } = input {
             if self.create {
-                let create = Request::Create {
-                    path: "/done".into(),
-                    data: Data::NULL,
-                    acl: Acl::open(),
-                    mode: CreateMode::Persistent,
-                    ttl_ms: None,
-                    stat: false,
-                };
-                ctx.call(1, create);
+                ctx.call(
+                    1,
+                    Request::create("/done", Data::NULL, CreateMode::Persistent),
+                );
             }
         }
         if let Input::Start { .. } | Input::Timer { .. } = input {
@@ -348,9 +332,7 @@ fn a_graph_too_big_stops_the_search() {
 // the explorer shows here, and each is verified.
 #[test]
 fn the_election_state_counts_are_pinned() {
-    use zksim_sim::options::Shape;
-    use zksim_sim::recipes;
-    let recipe = recipes::find("election").unwrap();
+    let recipe = zksim_sim::recipes::find("election").unwrap();
     let configs = [
         // (disconnects, crashes, expiries, states)
         (2, 0, 0, 104_824),
@@ -362,11 +344,7 @@ fn the_election_state_counts_are_pinned() {
             disconnects_max,
             crashes_max,
             expiries_max,
-            shape: Shape {
-                masters: Some(2),
-                ..Shape::default()
-            },
-            ..no_faults()
+            ..two_candidates_one_disconnect()
         };
         let mode = Search {
             threads: 2,

@@ -1,7 +1,7 @@
 //! A recipe of a user's own roles runs like a built-in one: simulated by seed, its trace
 //! recorded and replayed byte for byte.
 
-use zksim_model::op::{Acl, CreateMode, KeeperState, Request};
+use zksim_model::op::{CreateMode, KeeperState, Request};
 use zksim_model::role::{Ctx, Input, Role};
 use zksim_model::{Data, ErrorCode};
 use zksim_sim::options::Options;
@@ -33,15 +33,10 @@ impl Role for Creator {
             }
         );
         if matches!(input, Input::Start { .. }) || lost {
-            let create = Request::Create {
-                path: self.0.to_string(),
-                data: Data::NULL,
-                acl: Acl::open(),
-                mode: CreateMode::Persistent,
-                ttl_ms: None,
-                stat: false,
-            };
-            ctx.call(1, create);
+            ctx.call(
+                1,
+                Request::create(self.0, Data::NULL, CreateMode::Persistent),
+            );
         }
     }
 }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::Data;
 use crate::error::ErrorCode;
 use crate::hash::splitmix;
-use crate::op::{Acl, CreateMode, EventType, KeeperState, OpResult, Reply, Request, Response};
+use crate::op::{CreateMode, EventType, KeeperState, OpResult, Reply, Request, Response};
 use crate::role::{Ctx, Input, Role, Tag};
 use crate::stat::SessionId;
 
@@ -136,17 +136,6 @@ pub enum AssignPolicy {
     LeastLoaded,
     /// A pseudo-random live worker, from a generator seeded by the run's seed.
     Random,
-}
-
-fn create(path: impl Into<String>, data: Data, mode: CreateMode) -> Request {
-    Request::Create {
-        path: path.into(),
-        data,
-        acl: Acl::open(),
-        mode,
-        ttl_ms: None,
-        stat: false,
-    }
 }
 
 fn delete(path: impl Into<String>) -> Request {
@@ -353,8 +342,11 @@ impl Master {
     fn run(&mut self, ctx: &mut Ctx) {
         self.phase = MasterPhase::Electing;
         let data = Data::from(self.id.as_str());
-        self.calls
-            .call(ctx, MOp::Run, create(MASTER, data, CreateMode::Ephemeral));
+        self.calls.call(
+            ctx,
+            MOp::Run,
+            Request::create(MASTER, data, CreateMode::Ephemeral),
+        );
     }
 
     fn lead(&mut self, ctx: &mut Ctx) {
@@ -364,7 +356,7 @@ impl Master {
             self.calls.call(
                 ctx,
                 MOp::Boot(dir),
-                create(dir, Data::bytes(""), CreateMode::Persistent),
+                Request::create(dir, Data::bytes(""), CreateMode::Persistent),
             );
         }
     }
@@ -529,7 +521,8 @@ impl Master {
                         continue;
                     }
                     let w = &self.pick_worker(&workers, &mut load);
-                    let assign = create(format!("{ASSIGN}/{w}/{t}"), bytes, CreateMode::Persistent);
+                    let assign =
+                        Request::create(format!("{ASSIGN}/{w}/{t}"), bytes, CreateMode::Persistent);
                     ctx.note("assigns", format!("{ASSIGN}/{w}/{t}"));
                     self.assigned.insert(t.to_string());
                     let removal = self
@@ -540,7 +533,8 @@ impl Master {
                 }
                 ["assign", d, t] => {
                     ctx.note("moves back", format!("{ASSIGN}/{d}/{t}"));
-                    let back = create(format!("{TASKS}/{t}"), bytes, CreateMode::Persistent);
+                    let back =
+                        Request::create(format!("{TASKS}/{t}"), bytes, CreateMode::Persistent);
                     self.assigned.remove(*t);
                     self.write(ctx, back, Some(delete(format!("{ASSIGN}/{d}/{t}"))));
                 }
@@ -607,7 +601,7 @@ impl Master {
                     self.calls.call(
                         ctx,
                         MOp::Boot(dir),
-                        create(dir, Data::bytes(""), CreateMode::Persistent),
+                        Request::create(dir, Data::bytes(""), CreateMode::Persistent),
                     );
                 } else if self.calls.is_empty() {
                     self.bump(ctx);
@@ -850,14 +844,14 @@ impl Worker {
     /// worker without one) its ephemeral `/workers/<id>`.
     fn register(&mut self, ctx: &mut Ctx) {
         if !self.dir_made {
-            let dir = create(self.dir(), Data::bytes(""), CreateMode::Persistent);
+            let dir = Request::create(self.dir(), Data::bytes(""), CreateMode::Persistent);
             return self.calls.call(ctx, WOp::MakeDir, dir);
         }
         let me = format!("{WORKERS}/{}", self.id);
         self.calls.call(
             ctx,
             WOp::Register,
-            create(me, Data::from("idle"), CreateMode::Ephemeral),
+            Request::create(me, Data::from("idle"), CreateMode::Ephemeral),
         );
     }
 
@@ -909,7 +903,7 @@ impl Worker {
     }
 
     fn finish(&mut self, ctx: &mut Ctx, t: String, data: Data) {
-        let status = create(self.status_path(&t), data, CreateMode::Persistent);
+        let status = Request::create(self.status_path(&t), data, CreateMode::Persistent);
         let unassign = delete(format!("{}/{t}", self.dir()));
         let already = self.finished.contains(&t);
         if self.flavor.atomic_status {
@@ -1164,13 +1158,13 @@ impl Client {
         }
         self.name = None;
         let token = self.token(self.current);
-        let task = create(
+        let task = Request::create(
             format!("{TASKS}/{}", self.prefix()),
             Data::from(token.as_str()),
             CreateMode::PersistentSequential,
         );
         let req = if self.flavor.client_checks_marker {
-            let marker = create(
+            let marker = Request::create(
                 format!("{CLIENTS}/{token}"),
                 Data::bytes(""),
                 CreateMode::Persistent,
