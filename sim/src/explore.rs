@@ -175,8 +175,6 @@ pub struct Progress {
     pub transitions: u64,
     /// The deepest level reached.
     pub depth: u32,
-    /// States waiting to be expanded.
-    pub frontier: u64,
     /// Bytes of the visited set, parent links and recorded edges.
     pub bookkeeping_bytes: u64,
     /// The process's resident memory, where the OS tells it (Linux), frontier included.
@@ -343,14 +341,13 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         self.parents.len() as u64
     }
 
-    fn progress(&self, frontier: usize) -> Progress {
+    fn progress(&self, resident_bytes: Option<u64>) -> Progress {
         Progress {
             states: self.states(),
             transitions: self.transitions,
             depth: self.depth,
-            frontier: frontier as u64,
             bookkeeping_bytes: self.bookkeeping_bytes(),
-            resident_bytes: resident_bytes(),
+            resident_bytes,
         }
     }
 
@@ -615,14 +612,16 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
     /// Progress and the memory limit, every so many new states.
     fn after_new_state(&mut self, progress: &mut dyn FnMut(&Progress)) -> Result<(), End> {
         let states = self.states();
-        if states % 1024 == 0 {
-            let over = resident_bytes().is_some_and(|b| b > self.search.limits.memory_max_bytes);
-            if over {
-                return Err(End::Limit(Stop::MemoryMax));
-            }
+        if states % 1024 != 0 {
+            return Ok(());
+        }
+        // One reading of the OS serves the memory limit and the progress line.
+        let resident = resident_bytes();
+        if resident.is_some_and(|b| b > self.search.limits.memory_max_bytes) {
+            return Err(End::Limit(Stop::MemoryMax));
         }
         if states % 4096 == 0 {
-            progress(&self.progress(0));
+            progress(&self.progress(resident));
         }
         Ok(())
     }
