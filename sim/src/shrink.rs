@@ -339,9 +339,7 @@ impl Shrinker {
                 let candidate = self.carry_over(&options);
                 let old = std::mem::replace(&mut self.options, options);
                 let candidate = self.normalize(&candidate);
-                if self.replays >= self.replays_max {
-                    self.exhausted = true;
-                } else if self.replay_candidate(candidate) {
+                if self.replay_candidate(candidate) {
                     continue;
                 }
                 self.options = old;
@@ -596,14 +594,15 @@ fn with_process(a: &Action, process: usize) -> Action {
 /// the smallest value that gives the same processes as the options do (1 for a dimension
 /// the recipe ignores).
 fn effective_shape(recipe: &Recipe, options: &Options, seed: u64) -> [u32; 4] {
+    [0, 1, 2, 3].map(|dim| effective(recipe, options, seed, dim))
+}
+
+/// One dimension of [`effective_shape`].
+fn effective(recipe: &Recipe, options: &Options, seed: u64, dim: usize) -> u32 {
     let same = (recipe.processes)(options, seed);
-    let mut shape = [1; 4];
-    for (dim, value) in shape.iter_mut().enumerate() {
-        *value = (1..=64)
-            .find(|&v| (recipe.processes)(&with_dim(options, dim, v), seed) == same)
-            .unwrap_or(1);
-    }
-    shape
+    (1..=64)
+        .find(|&v| (recipe.processes)(&with_dim(options, dim, v), seed) == same)
+        .unwrap_or(1)
 }
 
 /// The options with one shape dimension set.
@@ -621,6 +620,6 @@ fn with_dim(options: &Options, dim: usize, value: u32) -> Options {
 
 /// The options one smaller in a dimension, if it can be.
 fn smaller_shape(recipe: &Recipe, options: &Options, seed: u64, dim: usize) -> Option<Options> {
-    let now = effective_shape(recipe, options, seed)[dim];
+    let now = effective(recipe, options, seed, dim);
     (now > 1).then(|| with_dim(options, dim, now - 1))
 }
