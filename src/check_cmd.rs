@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use serde::Serialize;
-use zksim_sim::explore::{self, Limits, Progress, Report, Search, Strategy};
+use zksim_sim::explore::{self, Limits, Progress, Report, Search, Stop, Strategy};
 use zksim_sim::options::TimeMode;
 use zksim_sim::{recipes, run};
 
@@ -162,24 +162,46 @@ pub fn check(args: &CheckArgs) -> Result<bool, String> {
         let outcome = run::run_actions(&recipe, &options, 0, v.path.clone())?;
         write_atomically(path, outcome.text.as_deref().unwrap_or_default())?;
     }
-    for (path, svg) in [(&args.dot, false), (&args.svg, true)] {
-        let Some(path) = path else { continue };
-        let dot = match &report.graph {
-            Some(g) if report.stopped.is_none() || report.violation.is_some() => g.to_dot(),
-            _ => {
-                return Err(format!(
-                    "{}: not written: the graph has more than --graph-states-max {} states",
-                    path.display(),
-                    args.graph_states_max
-                ))
-            }
-        };
-        let text = if svg { draw_svg(&dot)? } else { dot };
-        write_atomically(path, &text)?;
-    }
+    write_graph(args, &report)?;
     let summary = summarize(recipe.name, &report, threads, seconds);
     print_summary(&summary, &report, args)?;
     Ok(report.violation.is_none())
+}
+
+/// Writes the state graph for --dot and --svg (its DOT made once). A search a limit stopped
+/// has only part of the graph, so nothing is written then.
+fn write_graph(args: &CheckArgs, report: &Report) -> Result<(), String> {
+    let wanted: Vec<(&PathBuf, bool)> = [(&args.dot, false), (&args.svg, true)]
+        .into_iter()
+        .filter_map(|(path, svg)| path.as_ref().map(|p| (p, svg)))
+        .collect();
+    let Some((first, _)) = wanted.first() else {
+        return Ok(());
+    };
+    if let Some(stop) = report.stopped {
+        return Err(format!(
+            "{}: not written: --{} {} stopped the search, so the graph is incomplete",
+            first.display(),
+            stop.name(),
+            match stop {
+                Stop::GraphStatesMax => args.graph_states_max,
+                Stop::StatesMax => args.states_max,
+                Stop::DepthMax => u64::from(args.depth_max),
+                Stop::FrontierMax => args.frontier_max,
+                Stop::MemoryMax => args.memory_max_mib,
+            }
+        ));
+    }
+    let dot = report
+        .graph
+        .as_ref()
+        .expect("a graph was asked for")
+        .to_dot();
+    for (path, svg) in wanted {
+        let text = if svg { draw_svg(&dot)? } else { dot.clone() };
+        write_atomically(path, &text)?;
+    }
+    Ok(())
 }
 
 /// Graphviz's drawing of a DOT graph, as SVG.
