@@ -37,6 +37,14 @@ pub struct CheckArgs {
     /// Skip the search for fault-free cycles that never complete (saves 4 bytes a state).
     #[arg(long)]
     pub no_liveness: bool,
+    /// Explore every interleaving: no partial-order reduction (which applies only where every
+    /// safety property reads the shared state alone; the cluster's do).
+    #[arg(long)]
+    pub no_reduction: bool,
+    /// Keep zxids in every state's fingerprint (by default they are forgotten where no client
+    /// can reconnect any more: the built-in recipes read no zxid).
+    #[arg(long)]
+    pub exact_zxids: bool,
     /// Write the state graph as Graphviz DOT (small runs: at most --graph-states-max states).
     #[arg(long)]
     pub dot: Option<PathBuf>,
@@ -104,6 +112,10 @@ pub struct Summary {
     pub bookkeeping_bytes_per_state: f64,
     /// Bytes of the visited set alone per distinct state.
     pub visited_bytes_per_state: f64,
+    /// Whether partial-order reduction was on.
+    pub reduction: bool,
+    /// States expanded by one process's local steps alone.
+    pub reduced_states: u64,
 }
 
 /// Runs `zksim check`; `Ok(false)` on a violation.
@@ -132,6 +144,8 @@ pub fn check(args: &CheckArgs) -> Result<bool, String> {
         strategy: args.strategy,
         threads,
         liveness: !args.no_liveness,
+        reduction: !args.no_reduction,
+        forget_zxids: !args.exact_zxids,
         graph_states_max: if args.dot.is_some() || args.svg.is_some() {
             args.graph_states_max
         } else {
@@ -178,18 +192,23 @@ fn write_graph(args: &CheckArgs, report: &Report) -> Result<(), String> {
     let Some((first, _)) = wanted.first() else {
         return Ok(());
     };
-    if let Some(stop) = report.stopped {
+    let why = report.stopped.and_then(|stop| {
+        let limit = match stop {
+            Stop::GraphStatesMax => args.graph_states_max,
+            Stop::StatesMax => args.states_max,
+            Stop::DepthMax => u64::from(args.depth_max),
+            Stop::FrontierMax => args.frontier_max,
+            Stop::MemoryMax => args.memory_max_mib,
+            // The graph is whole; only the liveness verdict is open.
+            Stop::ReductionCycle => return None,
+            Stop::ZxidsNeeded => return Some("the search needs --exact-zxids".to_string()),
+        };
+        Some(format!("--{} {limit} stopped the search", stop.name()))
+    });
+    if let Some(why) = why {
         return Err(format!(
-            "{}: not written: --{} {} stopped the search, so the graph is incomplete",
-            first.display(),
-            stop.name(),
-            match stop {
-                Stop::GraphStatesMax => args.graph_states_max,
-                Stop::StatesMax => args.states_max,
-                Stop::DepthMax => u64::from(args.depth_max),
-                Stop::FrontierMax => args.frontier_max,
-                Stop::MemoryMax => args.memory_max_mib,
-            }
+            "{}: not written: {why}, so the graph is incomplete",
+            first.display()
         ));
     }
     let dot = report
@@ -265,6 +284,8 @@ fn summarize(recipe: &str, report: &Report, threads: usize, seconds: f64) -> Sum
         states_per_s: report.states as f64 / seconds.max(1e-9),
         bookkeeping_bytes_per_state: report.bookkeeping_bytes as f64 / report.states as f64,
         visited_bytes_per_state: report.visited_bytes as f64 / report.states as f64,
+        reduction: report.reduction,
+        reduced_states: report.reduced,
     }
 }
 
@@ -288,8 +309,27 @@ fn print_summary(summary: &Summary, report: &Report, args: &CheckArgs) -> Result
         summary.threads,
         if summary.threads == 1 { "" } else { "s" }
     );
-    if let Some(stop) = summary.stopped_by {
-        crate::say!("  stopped by --{stop}: raise it, or tighten the fault budgets or the shape");
+    match report.stopped {
+        Some(Stop::ReductionCycle) => crate::say!(
+            "  the reduced graph has a fault-free cycle, so partial-order reduction cannot \
+             judge liveness: run again with --no-reduction (or --no-liveness)"
+        ),
+        Some(Stop::ZxidsNeeded) => crate::say!(
+            "  the server dropped a connection where zxids were forgotten, and its reconnect \
+             compares them: run again with --exact-zxids"
+        ),
+        Some(stop) => crate::say!(
+            "  stopped by --{}: raise it, or tighten the fault budgets or the shape",
+            stop.name()
+        ),
+        None => {}
+    }
+    if report.reduction {
+        crate::say!(
+            "  partial-order reduction: {} of {} states expanded by one process's local steps",
+            report.reduced,
+            report.states
+        );
     }
     if let Some(v) = &report.violation {
         match v.cycle_start {

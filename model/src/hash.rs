@@ -156,6 +156,43 @@ pub fn fingerprint<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
     h.finish()
 }
 
+std::thread_local! {
+    /// Whether the hash being computed on this thread includes zxids (see
+    /// [`fingerprint_without_zxids`]). A thread-local rather than a parameter because `Hash`
+    /// has no room for one; it is set and restored around one fingerprint, so nothing outside
+    /// it ever sees it changed.
+    static ZXIDS: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+/// The fingerprint of a value with every zxid left out: the server's counter, the nodes'
+/// `czxid`, `mzxid` and `pzxid` (and a `Stat`'s), a reply's header zxid and a client's last
+/// zxid. Two states that differ only in those hash alike.
+///
+/// The explorer uses it where no zxid can be observed any more: a run in which no client can
+/// reconnect (a reconnect's SetWatches compares zxids) and whose roles and properties never
+/// read one. Then which of two unrelated writes got the lower zxid changes nothing that can
+/// happen, and forgetting it merges the states every such ordering would otherwise keep apart
+/// (the cluster's smallest shape: 1.9 million states with zxids, 0.5 million without).
+pub fn fingerprint_without_zxids<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
+    let before = ZXIDS.with(|z| z.replace(false));
+    let fp = fingerprint(value);
+    ZXIDS.with(|z| z.set(before));
+    // A different seed, so no state hashed without zxids meets one hashed with them.
+    mix(fp ^ 0x5a1d_0000_0000_0001)
+}
+
+/// Whether the hash being computed includes zxids.
+pub(crate) fn zxids_hashed() -> bool {
+    ZXIDS.with(std::cell::Cell::get)
+}
+
+/// Feeds a zxid to a hasher, unless the fingerprint being computed leaves zxids out.
+pub(crate) fn hash_zxid<H: std::hash::Hasher>(zxid: crate::stat::Zxid, h: &mut H) {
+    if zxids_hashed() {
+        h.write_i64(zxid);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +204,30 @@ mod tests {
             fingerprint(&(7u8, -1i32, "abcdefghij")),
             0x4e53_fc49_837a_81bd
         );
+    }
+
+    #[test]
+    fn without_zxids_only_zxids_are_left_out() {
+        let stat = |czxid, version| crate::stat::Stat {
+            czxid,
+            version,
+            ..crate::stat::Stat::default()
+        };
+        assert_ne!(fingerprint(&stat(1, 0)), fingerprint(&stat(2, 0)));
+        assert_eq!(
+            fingerprint_without_zxids(&stat(1, 0)),
+            fingerprint_without_zxids(&stat(2, 0))
+        );
+        assert_ne!(
+            fingerprint_without_zxids(&stat(1, 0)),
+            fingerprint_without_zxids(&stat(1, 1))
+        );
+        assert_ne!(
+            fingerprint(&stat(1, 0)),
+            fingerprint_without_zxids(&stat(1, 0))
+        );
+        // The mode does not leak out of the call.
+        assert_ne!(fingerprint(&stat(1, 0)), fingerprint(&stat(2, 0)));
     }
 
     #[test]

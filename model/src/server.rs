@@ -81,7 +81,7 @@ impl ServerConfig {
 }
 
 /// What the server sends to one session.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "frame", rename_all = "snake_case")]
 pub enum ToClient {
     /// A watch notification.
@@ -111,6 +111,23 @@ pub struct Outgoing {
     pub session: SessionId,
     /// The frame.
     pub message: ToClient,
+}
+
+/// Every field, the reply header's zxid through `hash_zxid` (left out of a
+/// fingerprint without zxids).
+impl std::hash::Hash for ToClient {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        std::mem::discriminant(self).hash(h);
+        match self {
+            ToClient::Event { event } => event.hash(h),
+            ToClient::Reply { xid, zxid, reply } => {
+                xid.hash(h);
+                crate::hash::hash_zxid(*zxid, h);
+                reply.hash(h);
+            }
+            ToClient::Drop => {}
+        }
+    }
 }
 
 /// A change the server committed, for traces: what happened to the tree or the sessions, at
@@ -216,7 +233,7 @@ impl SetWatches {
 }
 
 /// A standalone ZooKeeper server.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Server {
     config: ServerConfig,
     /// Shared between copies of the server until a write changes it.
@@ -229,6 +246,25 @@ pub struct Server {
     next_session_id: SessionId,
     /// Changes committed since the last [`Server::take_changes`].
     changes: Vec<Change>,
+}
+
+/// Every field, the zxid counter through `hash_zxid` (left out of a
+/// fingerprint without zxids). Destructured, so a new field cannot be forgotten here.
+impl std::hash::Hash for Server {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let Server {
+            config,
+            tree,
+            watches,
+            sessions,
+            zxid,
+            next_session_id,
+            changes,
+        } = self;
+        (config, tree, watches, sessions).hash(h);
+        crate::hash::hash_zxid(*zxid, h);
+        (next_session_id, changes).hash(h);
+    }
 }
 
 /// The result of a write before its reply is built.

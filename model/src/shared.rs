@@ -11,7 +11,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::hash::fingerprint;
+use crate::hash::{fingerprint, zxids_hashed};
 
 /// A value shared copy-on-write: reading is free, the first write through a shared handle
 /// copies the value ([`Arc::make_mut`]). It hashes as its contents' fixed fingerprint (never a
@@ -20,6 +20,8 @@ pub struct Shared<T> {
     value: Arc<T>,
     /// The contents' fingerprint, 0 until computed; reset by every mutable access.
     fingerprint: AtomicU64,
+    /// The same without zxids ([`crate::hash::fingerprint_without_zxids`]).
+    without_zxids: AtomicU64,
 }
 
 impl<T> Shared<T> {
@@ -28,20 +30,28 @@ impl<T> Shared<T> {
         Shared {
             value: Arc::new(value),
             fingerprint: AtomicU64::new(0),
+            without_zxids: AtomicU64::new(0),
         }
     }
 }
 
 impl<T: Hash> Shared<T> {
-    /// The contents' fingerprint, computed once per version of the contents.
+    /// The contents' fingerprint (with or without zxids, as the hash being computed is),
+    /// computed once per version of the contents.
     fn fingerprint(&self) -> u64 {
-        let known = self.fingerprint.load(Ordering::Relaxed);
+        let slot = if zxids_hashed() {
+            &self.fingerprint
+        } else {
+            &self.without_zxids
+        };
+        let known = slot.load(Ordering::Relaxed);
         if known != 0 {
             return known;
         }
-        // 0 marks "not computed", so a fingerprint of 0 is kept as 1.
+        // 0 marks "not computed", so a fingerprint of 0 is kept as 1. The thread's mode
+        // holds for the nested hash too.
         let fp = fingerprint(&*self.value).max(1);
-        self.fingerprint.store(fp, Ordering::Relaxed);
+        slot.store(fp, Ordering::Relaxed);
         fp
     }
 }
@@ -51,6 +61,7 @@ impl<T> Clone for Shared<T> {
         Shared {
             value: Arc::clone(&self.value),
             fingerprint: AtomicU64::new(self.fingerprint.load(Ordering::Relaxed)),
+            without_zxids: AtomicU64::new(self.without_zxids.load(Ordering::Relaxed)),
         }
     }
 }
@@ -70,6 +81,7 @@ impl<T: Clone> DerefMut for Shared<T> {
     #[inline]
     fn deref_mut(&mut self) -> &mut T {
         *self.fingerprint.get_mut() = 0;
+        *self.without_zxids.get_mut() = 0;
         if Arc::strong_count(&self.value) == 1 {
             // The simulator never copies its world, so nearly every write lands here, several
             // a step: this skips the compare-and-swap `make_mut` does (measurably slower).

@@ -12,9 +12,7 @@ pub type Zxid = i64;
 ///
 /// `cversion` is the client-visible value `2·creates − numChildren` (= creates + deletes), not
 /// the server's internal creation counter; `ephemeral_owner` is 0 for every non-ephemeral node.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Stat {
     /// zxid of the create.
     pub czxid: Zxid,
@@ -38,4 +36,30 @@ pub struct Stat {
     pub num_children: i32,
     /// zxid of the last change to the children (create or delete of a child).
     pub pzxid: Zxid,
+}
+
+/// Every field, the zxids through `hash_zxid` (left out of a fingerprint
+/// without zxids). Destructured, so a new field cannot be forgotten here.
+impl std::hash::Hash for Stat {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        use crate::hash::hash_zxid;
+        let Stat {
+            czxid,
+            mzxid,
+            ctime,
+            mtime,
+            version,
+            cversion,
+            aversion,
+            ephemeral_owner,
+            data_length,
+            num_children,
+            pzxid,
+        } = *self;
+        hash_zxid(czxid, h);
+        hash_zxid(mzxid, h);
+        (ctime, mtime, version, cversion, aversion).hash(h);
+        (ephemeral_owner, data_length, num_children).hash(h);
+        hash_zxid(pzxid, h);
+    }
 }

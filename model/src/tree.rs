@@ -32,7 +32,7 @@ pub enum NodeKind {
 }
 
 /// One znode.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Node {
     /// The data.
     pub data: Data,
@@ -59,6 +59,33 @@ pub struct Node {
     pub child_creates: i32,
     /// Child names, in the order getChildren reports them.
     pub children: ChildSet,
+}
+
+/// Every field, the zxids through `hash_zxid` (left out of a fingerprint
+/// without zxids). Destructured, so a new field cannot be forgotten here.
+impl std::hash::Hash for Node {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        use crate::hash::hash_zxid;
+        let Node {
+            data,
+            acl,
+            kind,
+            czxid,
+            mzxid,
+            pzxid,
+            ctime,
+            mtime,
+            version,
+            aversion,
+            child_creates,
+            children,
+        } = self;
+        (data, acl, kind).hash(h);
+        hash_zxid(*czxid, h);
+        hash_zxid(*mzxid, h);
+        hash_zxid(*pzxid, h);
+        (ctime, mtime, version, aversion, child_creates, children).hash(h);
+    }
 }
 
 impl Node {

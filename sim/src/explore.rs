@@ -42,11 +42,13 @@
 
 use std::collections::VecDeque;
 
+use zksim_model::client::ClientState;
 use zksim_model::role::Role;
 
 use crate::action::Action;
+use crate::event::Event;
 use crate::options::{Options, TimeMode};
-use crate::property::{Check, Property};
+use crate::property::{Check, Property, Reads};
 use crate::world::World;
 
 mod graph;
@@ -112,6 +114,18 @@ pub struct Search {
     /// Keep the whole state graph, labeled, for [`StateGraph::to_dot`] (small runs only:
     /// at most this many states; 0 keeps none).
     pub graph_states_max: u64,
+    /// Partial-order reduction: where it is sound, take the local steps of one process alone
+    /// instead of every interleaving of them with the others' (see [`Report::reduced`]). It
+    /// applies only when every safety property reads the shared state alone
+    /// ([`crate::property::Reads::SharedState`]).
+    pub reduction: bool,
+    /// Forget zxids where no client can reconnect any more: such states are fingerprinted
+    /// without them ([`zksim_model::hash::fingerprint_without_zxids`]), so orders of writes
+    /// that differ only in which got the lower zxid merge. Sound only if no role and no
+    /// property reads a zxid (a `Stat`'s `czxid`, `mzxid` or `pzxid`, a change's zxid); the
+    /// built-in recipes read none. A connection the server drops (an oversize request) in
+    /// such a state stops the search ([`Stop::ZxidsNeeded`]): its reconnect compares zxids.
+    pub forget_zxids: bool,
 }
 
 impl Default for Search {
@@ -122,6 +136,8 @@ impl Default for Search {
             threads: 1,
             liveness: true,
             graph_states_max: 0,
+            reduction: true,
+            forget_zxids: false,
         }
     }
 }
@@ -139,6 +155,12 @@ pub enum Stop {
     MemoryMax,
     /// [`Search::graph_states_max`].
     GraphStatesMax,
+    /// The reduced fault-free graph has a cycle, so the liveness search cannot conclude under
+    /// partial-order reduction ([`Search::reduction`]): search again without it.
+    ReductionCycle,
+    /// The server dropped a connection where zxids were forgotten ([`Search::forget_zxids`]),
+    /// and the reconnect that follows compares zxids: search again without forgetting them.
+    ZxidsNeeded,
 }
 
 impl Stop {
@@ -150,6 +172,8 @@ impl Stop {
             Stop::FrontierMax => "frontier-max",
             Stop::MemoryMax => "memory-max",
             Stop::GraphStatesMax => "graph-states-max",
+            Stop::ReductionCycle => "no-reduction",
+            Stop::ZxidsNeeded => "exact-zxids",
         }
     }
 }
@@ -203,6 +227,11 @@ pub struct Report {
     pub visited_bytes: u64,
     /// The state graph, when [`Search::graph_states_max`] asked for it.
     pub graph: Option<StateGraph>,
+    /// Whether partial-order reduction was on: asked for, and every safety property reads
+    /// the shared state only.
+    pub reduction: bool,
+    /// States expanded by the local steps of one process alone (partial-order reduction).
+    pub reduced: u64,
 }
 
 /// Explores every interleaving from the start, breadth-first on one thread. `options.time`
@@ -259,6 +288,8 @@ struct Successor<R> {
     world: Option<World<R>>,
     /// A `Step` property the transition broke.
     step_broken: Option<&'static str>,
+    /// A connection dropped where zxids were forgotten ([`Stop::ZxidsNeeded`]).
+    zxids_needed: bool,
     /// An `Always` property the new state breaks.
     always_broken: Option<&'static str>,
     /// A bit per `Eventually` property that fails in the new state (liveness only).
@@ -269,6 +300,9 @@ struct Successor<R> {
     edge_label: Option<String>,
 }
 
+/// A step taken: the action's index among the enabled ones, the world after it, its events.
+type Taken<R> = (usize, World<R>, Vec<Event>);
+
 /// A state expanded: what the merge needs.
 struct Expanded<R> {
     id: u32,
@@ -277,6 +311,8 @@ struct Expanded<R> {
     terminal_failing: Option<&'static str>,
     /// It had actions but sat at the depth limit.
     cut: bool,
+    /// Only one process's local steps were taken (partial-order reduction).
+    reduced: bool,
     successors: Vec<Successor<R>>,
 }
 
@@ -301,6 +337,10 @@ struct Explorer<'a, R> {
     /// Liveness: fault-free transitions (from, to, action index).
     edges: Vec<(u32, u32, u16)>,
     graph: Option<StateGraph>,
+    /// Partial-order reduction is on.
+    reduce: bool,
+    /// States expanded reduced.
+    reduced: u64,
     /// Duplicate worlds met by the last merge, for the next batch's threads to drop.
     garbage: Vec<World<R>>,
     transitions: u64,
@@ -310,9 +350,15 @@ struct Explorer<'a, R> {
 
 impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
     fn new(start: World<R>, properties: &'a [Property<R>], search: &'a Search) -> Self {
-        let tracking = search.liveness || search.graph_states_max > 0;
+        let reduce = search.reduction
+            && properties.iter().all(|p| match p.check {
+                Check::Always(_) | Check::Step(_) => p.reads == Reads::SharedState,
+                Check::Sometimes(_) | Check::Eventually(_) => true,
+            });
+        // The reduction's cycle proviso compares state ids.
+        let tracking = search.liveness || search.graph_states_max > 0 || reduce;
         let mut visited = Visited::new(tracking);
-        visited.insert(fingerprint(&start), 0);
+        visited.insert(state_fingerprint(&start, search.forget_zxids), 0);
         let mut explorer = Explorer {
             properties,
             search,
@@ -321,6 +367,8 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             failing: Vec::new(),
             edges: Vec::new(),
             graph: (search.graph_states_max > 0).then(StateGraph::default),
+            reduce,
+            reduced: 0,
             garbage: Vec::new(),
             transitions: 0,
             depth: 0,
@@ -339,6 +387,11 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
 
     fn states(&self) -> u64 {
         self.parents.len() as u64
+    }
+
+    /// A state's fingerprint, without zxids where they are forgotten.
+    fn fingerprint(&self, world: &World<R>) -> u64 {
+        state_fingerprint(world, self.search.forget_zxids)
     }
 
     fn progress(&self, resident_bytes: Option<u64>) -> Progress {
@@ -471,43 +524,160 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
                 depth: node.depth,
                 terminal_failing,
                 cut: !actions.is_empty(),
+                reduced: false,
                 successors: Vec::new(),
             };
         }
-        let successors = actions
-            .iter()
-            .enumerate()
-            .map(|(index, action)| self.successor(&node.world, index, action, met.as_deref_mut()))
-            .collect();
+        let ample = if self.reduce {
+            self.ample(&node, &actions)
+        } else {
+            None
+        };
+        let reduced = ample.is_some();
+        let successors = match ample {
+            Some(ample) => ample
+                .into_iter()
+                .map(|(index, next, events)| {
+                    self.judge(
+                        &node.world,
+                        index,
+                        &actions[index],
+                        next,
+                        &events,
+                        met.as_deref_mut(),
+                    )
+                })
+                .collect(),
+            None => actions
+                .iter()
+                .enumerate()
+                .map(|(index, action)| {
+                    let mut next = node.world.clone();
+                    let events = next.step(action).expect("an enabled action");
+                    self.judge(
+                        &node.world,
+                        index,
+                        action,
+                        next,
+                        &events,
+                        met.as_deref_mut(),
+                    )
+                })
+                .collect(),
+        };
         Expanded {
             id: node.id,
             depth: node.depth,
             terminal_failing,
             cut: false,
+            reduced,
             successors,
         }
     }
 
-    fn successor(
+    /// Partial-order reduction: the local steps of one process (a message reaching it, its
+    /// timers, its choices), when taking them alone loses no violation and no terminal state.
+    /// The steps of the smallest-numbered process that qualifies, with their results, or
+    /// `None` to take every action.
+    ///
+    /// Why it is sound (an ample set, in the terms of Clarke, Grumberg and Peled's "Model
+    /// Checking", ch. 10): a local step of process `p` reads and writes only `p`'s role, its
+    /// client handle, the front of the link to it and the back of the link from it. So it
+    /// commutes with every step of another process (those only push onto the back of `p`'s
+    /// incoming link, which is not empty while a message waits there) and with `p`'s own
+    /// message to the server (the front of the outgoing link); these qualify as independent.
+    /// What it does not commute with is excluded before it is taken:
+    /// - `p`'s faults and repairs (crash, kill, disconnect, reconnect, restart, the expiry of
+    ///   its session): a process with any of them enabled is passed over;
+    /// - a step that changes `p`'s session or connection (a dropped connection, an expiry
+    ///   the role answers with a new session, which the server numbers), loses messages, or
+    ///   makes a claim (which the properties see): the step's events are checked, and any
+    ///   event but a reply, a notification, a sent request, a timer, a choice or a log line
+    ///   passes the process over;
+    /// - the properties see none of it: every safety property reads the shared state only
+    ///   ([`Reads::SharedState`]), else reduction is off. `Eventually` properties are judged
+    ///   in terminal states, which this reduction keeps (every terminal state of the full
+    ///   graph is reached), and in fault-free cycles, which [`Stop::ReductionCycle`] covers;
+    /// - a step back to a state found no later than this one (by id: ids are handed out in
+    ///   the order states are found) passes the process over, so every cycle of the reduced
+    ///   graph has a fully expanded state and no step is put off forever (the cycle proviso).
+    ///   Ids, not the visited set as it stands, decide it, so the parallel mode reduces
+    ///   exactly as one thread does.
+    fn ample(&self, node: &Node<R>, actions: &[Action]) -> Option<Vec<Taken<R>>> {
+        let world = &node.world;
+        'process: for (p, proc) in world.processes().iter().enumerate() {
+            let local = |a: &Action| match *a {
+                Action::ToClient { process }
+                | Action::Timer { process, .. }
+                | Action::Choose { process, .. } => process == p,
+                _ => false,
+            };
+            if !actions.iter().any(local) {
+                continue;
+            }
+            let session = proc.session();
+            let conflicts = actions.iter().any(|a| match *a {
+                Action::Crash { process }
+                | Action::Kill { process }
+                | Action::Disconnect { process }
+                | Action::Reconnect { process }
+                | Action::Restart { process } => process == p,
+                Action::Expire { session: s } => Some(s) == session,
+                _ => false,
+            });
+            if conflicts {
+                continue;
+            }
+            let handle = |w: &World<R>| w.processes()[p].client().map(|c| (c.session(), c.state()));
+            let mut steps = Vec::new();
+            for (index, action) in actions.iter().enumerate().filter(|(_, a)| local(a)) {
+                let mut next = world.clone();
+                let events = next.step(action).expect("an enabled action");
+                if !events.iter().all(is_invisible) || handle(&next) != handle(world) {
+                    continue 'process;
+                }
+                if self
+                    .visited
+                    .get(self.fingerprint(&next))
+                    .is_some_and(|id| id <= node.id)
+                {
+                    continue 'process;
+                }
+                steps.push((index, next, events));
+            }
+            return Some(steps);
+        }
+        None
+    }
+
+    /// Judges one transition, `world` by `action` to `next` with `events`.
+    fn judge(
         &self,
         world: &World<R>,
         index: usize,
         action: &Action,
+        next: World<R>,
+        events: &[Event],
         met: Option<&mut Visited>,
     ) -> Successor<R> {
         let index = u16::try_from(index).expect("fewer than 65,536 enabled actions");
-        let mut next = world.clone();
-        let events = next.step(action).expect("an enabled action");
         let step_broken = self.properties.iter().find_map(|p| match p.check {
-            Check::Step(holds) if !holds(&next, &events) => Some(p.name),
+            Check::Step(holds) if !holds(&next, events) => Some(p.name),
             _ => None,
         });
-        let fp = fingerprint(&next);
+        let fp = self.fingerprint(&next);
+        let zxids_needed = self.search.forget_zxids
+            && !remembers_zxids(world)
+            && next.processes().iter().any(|p| {
+                p.client()
+                    .is_some_and(|c| c.state() == ClientState::Disconnected)
+            });
         let mut successor = Successor {
             index,
             fingerprint: fp,
             world: None,
             step_broken,
+            zxids_needed,
             always_broken: None,
             eventually_failing: 0,
             label: None,
@@ -556,8 +726,12 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             return Err(self.violated(p, node.0, None));
         }
         self.cut |= expanded.cut;
+        self.reduced += u64::from(expanded.reduced);
         for s in expanded.successors {
             self.transitions += 1;
+            if s.zxids_needed {
+                return Err(End::Limit(Stop::ZxidsNeeded));
+            }
             if let Some(p) = s.step_broken {
                 self.depth = self.depth.max(node.1 + 1);
                 return Err(self.violated(p, node.0, Some(s.index)));
@@ -655,13 +829,19 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
     }
 
     fn finish(mut self, end: End) -> Report {
-        let (mut violation, stopped) = match end {
+        let (mut violation, mut stopped) = match end {
             End::Exhausted => (None, self.cut.then_some(Stop::DepthMax)),
             End::Limit(stop) => (None, Some(stop)),
             End::Violated(v) => (Some(v), None),
         };
         if violation.is_none() && stopped.is_none() && self.search.liveness {
-            violation = self.cycle_violation();
+            if self.reduced > 0 && graph::has_cycle(self.failing.len(), &self.edges) {
+                // A fault-free cycle of the reduced graph may stand for a trap of the full
+                // one the reduction cut short: the liveness search cannot conclude here.
+                stopped = Some(Stop::ReductionCycle);
+            } else {
+                violation = self.cycle_violation();
+            }
         }
         if let Some(v) = &violation {
             let ids = self.ids_along(&v.path);
@@ -679,6 +859,8 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             bookkeeping_bytes: self.bookkeeping_bytes(),
             visited_bytes: self.visited.bytes() as u64,
             graph: self.graph,
+            reduction: self.reduce,
+            reduced: self.reduced,
         }
     }
 
@@ -688,7 +870,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         let mut ids = vec![0];
         for action in path {
             world.step(action).expect("a path of enabled actions");
-            ids.extend(self.visited.get(fingerprint(&world)));
+            ids.extend(self.visited.get(self.fingerprint(&world)));
         }
         ids
     }
@@ -728,6 +910,44 @@ pub fn actions<R: Role>(world: &World<R>) -> Vec<Action> {
     } else {
         world.enabled_actions()
     }
+}
+
+/// A state's fingerprint: without zxids when `forget_zxids` and no client can reconnect any
+/// more (see [`Search::forget_zxids`]).
+fn state_fingerprint<R: Role>(world: &World<R>, forget_zxids: bool) -> u64 {
+    if forget_zxids && !remembers_zxids(world) {
+        zksim_model::hash::fingerprint_without_zxids(world)
+    } else {
+        fingerprint(world)
+    }
+}
+
+/// Whether a client may still reconnect, so zxids still matter: a SetWatches compares the
+/// client's last zxid with the nodes' (a watched node changed since fires). That is while a
+/// client is disconnected, or while faults may still disconnect one. (A connection the server
+/// drops is caught where it happens: [`Stop::ZxidsNeeded`].)
+fn remembers_zxids<R: Role>(world: &World<R>) -> bool {
+    let disconnects_left =
+        world.faults_on() && world.budget().disconnects < world.options().disconnects_max;
+    disconnects_left
+        || world.processes().iter().any(|p| {
+            p.client()
+                .is_some_and(|c| c.state() == ClientState::Disconnected)
+        })
+}
+
+/// Whether a local step's event leaves everything a shared-state property reads as it was
+/// (see [`Explorer::ample`]).
+fn is_invisible(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::Replied { .. }
+            | Event::Notified { .. }
+            | Event::Sent { .. }
+            | Event::TimerFired { .. }
+            | Event::Chose { .. }
+            | Event::Log { .. }
+    )
 }
 
 /// Steps `world` through the given choices (indices among its [`actions`]), returning

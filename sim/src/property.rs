@@ -17,12 +17,30 @@ pub enum Check<R> {
     Eventually(fn(&World<R>) -> bool),
 }
 
+/// What a safety property reads: the explorer's partial-order reduction needs to know.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Reads {
+    /// Anything in the world (roles, client handles, links) and any event. The default.
+    #[default]
+    Anything,
+    /// Only the shared state: the server (tree, sessions), the roles' claims
+    /// ([`World::noted`]), the processes' names, and of a step's events only those of the
+    /// server ([`Event::Changed`], [`Event::Handled`]) and claims ([`Event::Noted`]). Then a
+    /// message reaching a process that makes no claim changes nothing the property sees, and
+    /// the explorer may take it alone (see `explore`). A property that reads more but is
+    /// marked so makes the reduction unsound: mark only what is true.
+    SharedState,
+}
+
 /// A named property.
 pub struct Property<R> {
     /// Its name, a sentence (`at most one live session owns /master`).
     pub name: &'static str,
     /// How it is checked.
     pub check: Check<R>,
+    /// What it reads (safety properties; the others are checked where reduction keeps them
+    /// sound whatever they read).
+    pub reads: Reads,
 }
 
 impl<R> Property<R> {
@@ -31,6 +49,7 @@ impl<R> Property<R> {
         Property {
             name,
             check: Check::Always(f),
+            reads: Reads::Anything,
         }
     }
 
@@ -39,6 +58,7 @@ impl<R> Property<R> {
         Property {
             name,
             check: Check::Step(f),
+            reads: Reads::Anything,
         }
     }
 
@@ -47,6 +67,7 @@ impl<R> Property<R> {
         Property {
             name,
             check: Check::Sometimes(f),
+            reads: Reads::Anything,
         }
     }
 
@@ -55,6 +76,13 @@ impl<R> Property<R> {
         Property {
             name,
             check: Check::Eventually(f),
+            reads: Reads::Anything,
         }
+    }
+
+    /// The same property, declared to read only the shared state ([`Reads::SharedState`]).
+    pub fn shared_state_only(mut self) -> Self {
+        self.reads = Reads::SharedState;
+        self
     }
 }

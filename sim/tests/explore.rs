@@ -57,18 +57,25 @@ fn election_recipes() -> impl Iterator<Item = zksim_sim::recipes::Recipe> {
         .filter(|r| r.name.starts_with("election"))
 }
 
-/// The ways to search: breadth-first on one thread and on three, depth-first.
-fn modes() -> Vec<Search> {
-    let bfs = |threads| Search {
-        threads,
+/// Every interleaving: no partial-order reduction, zxids kept (the hand counts below count
+/// the whole graph).
+fn full() -> Search {
+    Search {
+        reduction: false,
+        forget_zxids: false,
         ..Search::default()
-    };
+    }
+}
+
+/// The ways to search the whole graph: breadth-first on one thread and on three, depth-first.
+fn modes() -> Vec<Search> {
+    let bfs = |threads| Search { threads, ..full() };
     vec![
         bfs(1),
         bfs(3),
         Search {
             strategy: Strategy::DepthFirst,
-            ..Search::default()
+            ..full()
         },
     ]
 }
@@ -148,7 +155,8 @@ fn a_state_limit_stops_the_search_and_says_so() {
         states_max: 10,
         ..Limits::default()
     };
-    let r = explore(creators(&["/a", "/b"]), &no_faults(), &[], &limits);
+    let mode = Search { limits, ..full() };
+    let r = search(creators(&["/a", "/b"]), &no_faults(), &[], &mode);
     assert!(!r.complete);
     assert_eq!((r.states, r.stopped), (10, Some(Stop::StatesMax)));
 }
@@ -156,11 +164,14 @@ fn a_state_limit_stops_the_search_and_says_so() {
 // Goal: the depth and frontier limits stop the search cleanly and say which one did.
 #[test]
 fn depth_and_frontier_limits_stop_the_search_and_say_so() {
-    let shallow = Limits {
-        depth_max: 2,
-        ..Limits::default()
+    let shallow = Search {
+        limits: Limits {
+            depth_max: 2,
+            ..Limits::default()
+        },
+        ..full()
     };
-    let r = explore(creators(&["/a", "/b"]), &no_faults(), &[], &shallow);
+    let r = search(creators(&["/a", "/b"]), &no_faults(), &[], &shallow);
     assert_eq!(
         (r.complete, r.stopped, r.depth),
         (false, Some(Stop::DepthMax), 2)
@@ -170,7 +181,7 @@ fn depth_and_frontier_limits_stop_the_search_and_say_so() {
             frontier_max: 2,
             ..Limits::default()
         },
-        ..Search::default()
+        ..full()
     };
     let r = search(creators(&["/a", "/b"]), &no_faults(), &[], &narrow);
     assert_eq!((r.complete, r.stopped), (false, Some(Stop::FrontierMax)));
@@ -224,9 +235,20 @@ fn the_parallel_search_equals_the_single_threaded_one() {
 
 /// A role that waits for a node nobody creates, re-arming one timer forever (a cycle that
 /// never makes progress); with `create`, it also creates the node, so its cycles can be left.
+/// (Without `spins`, it only creates.)
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Spinner {
     create: bool,
+    spins: bool,
+}
+
+impl Spinner {
+    fn new(create: bool) -> Self {
+        Spinner {
+            create,
+            spins: true,
+        }
+    }
 }
 
 impl Role for Spinner {
@@ -239,7 +261,7 @@ impl Role for Spinner {
                 );
             }
         }
-        if let Input::Start { .. } | Input::Timer { .. } = input {
+        if let (Input::Start { .. } | Input::Timer { .. }, true) = (input, self.spins) {
             ctx.set_timer(1, 100);
         }
     }
@@ -257,7 +279,7 @@ fn done() -> Property<Spinner> {
 // lasso is StopFaults, then the timer forever.
 #[test]
 fn a_cycle_that_never_makes_progress_is_a_lasso() {
-    let roles = vec![("s".to_string(), Spinner { create: false })];
+    let roles = vec![("s".to_string(), Spinner::new(false))];
     for mode in modes() {
         let r = search(roles.clone(), &no_faults(), &[done()], &mode);
         assert_eq!((r.states, r.transitions), (2, 2), "{mode:?}");
@@ -275,7 +297,7 @@ fn a_cycle_that_never_makes_progress_is_a_lasso() {
 // 6 transitions.
 #[test]
 fn a_cycle_that_can_be_left_is_not_a_violation() {
-    let roles = vec![("s".to_string(), Spinner { create: true })];
+    let roles = vec![("s".to_string(), Spinner::new(true))];
     for mode in modes() {
         let r = search(roles.clone(), &no_faults(), &[done()], &mode);
         assert!(
@@ -293,7 +315,7 @@ fn a_cycle_that_can_be_left_is_not_a_violation() {
 fn the_state_graph_is_exported_with_the_counterexample_highlighted() {
     let mode = Search {
         graph_states_max: 100,
-        ..Search::default()
+        ..full()
     };
     let r = search(creators(&["/a"]), &no_faults(), &[], &mode);
     let g = r.graph.expect("a graph was asked for");
@@ -321,7 +343,7 @@ fn the_state_graph_is_exported_with_the_counterexample_highlighted() {
 fn a_graph_too_big_stops_the_search() {
     let mode = Search {
         graph_states_max: 10,
-        ..Search::default()
+        ..full()
     };
     let r = search(creators(&["/a", "/b"]), &no_faults(), &[], &mode);
     assert_eq!(r.stopped, Some(Stop::GraphStatesMax));
@@ -359,5 +381,265 @@ fn the_election_state_counts_are_pinned() {
             r.violation
         );
         assert_eq!(r.states, states, "{config:?}: the state count moved");
+    }
+}
+
+// ---- partial-order reduction and forgotten zxids --------------------------------------------
+
+/// The ways to search with partial-order reduction: breadth-first on one thread and on three,
+/// depth-first; zxids kept or forgotten as asked.
+fn reduced_modes(forget_zxids: bool) -> Vec<Search> {
+    modes()
+        .into_iter()
+        .map(|m| Search {
+            reduction: true,
+            forget_zxids,
+            ..m
+        })
+        .collect()
+}
+
+// Goal: the reduction takes a reply's arrival alone, and forgetting zxids merges orders of
+// writes. Two creators, by hand: the start (faults on: StopFaults only), then (A,A) with both
+// requests on the way. A request reaching the server is never taken alone, so (A,A) has both
+// moves; after one, its reply's arrival is the only move taken: (A,A) -> (B,A) -> (C,A) ->
+// (C,B) -> (C,C) and the mirror (A,B) -> (A,C) -> (B,C) -> (C,C). With zxids kept the two
+// (C,C) differ (which create got the lower zxid): 10 states, 9 transitions. With zxids
+// forgotten (no client can reconnect: no disconnects) they are one: 9 states, 9 transitions.
+// Depth 5 either way. (The whole graph has 14 states and 17 transitions.)
+#[test]
+fn two_creators_reduced_have_ten_states_and_nine_with_zxids_forgotten() {
+    for (forget, states) in [(false, 10), (true, 9)] {
+        for mode in reduced_modes(forget) {
+            let r = search(creators(&["/a", "/b"]), &no_faults(), &[], &mode);
+            assert!(r.complete && r.violation.is_none(), "{mode:?}");
+            assert!(r.reduction, "{mode:?}");
+            assert_eq!((r.states, r.transitions), (states, 9), "{mode:?}");
+            // (B,A), (A,B), (C,B), (B,C): a reply on the way and nothing else to decide.
+            // Depth-first, with zxids forgotten, (B,C) is found after the (C,C) it leads to,
+            // and the cycle proviso (which only compares ids) expands it whole: 3.
+            let reduced = if forget && mode.strategy == Strategy::DepthFirst {
+                3
+            } else {
+                4
+            };
+            assert_eq!(r.reduced, reduced, "{mode:?}");
+            if mode.strategy == Strategy::BreadthFirst {
+                assert_eq!(r.depth, 5, "{mode:?}");
+            }
+        }
+    }
+}
+
+// Goal: a property that may read what a process holds (the default) turns the reduction off:
+// the search is the whole graph.
+#[test]
+fn a_property_that_reads_the_processes_turns_the_reduction_off() {
+    let anything: Property<Creator> = Property::always("true", |_| true);
+    let shared: Property<Creator> = Property::always("true", |_| true).shared_state_only();
+    let mode = Search {
+        reduction: true,
+        ..full()
+    };
+    let r = search(creators(&["/a", "/b"]), &no_faults(), &[anything], &mode);
+    assert_eq!((r.reduction, r.reduced, r.states), (false, 0, 14));
+    let r = search(creators(&["/a", "/b"]), &no_faults(), &[shared], &mode);
+    assert_eq!((r.reduction, r.states), (true, 10));
+}
+
+/// A role that sends one request over `jute.maxbuffer`: the server drops the connection and
+/// the client reconnects, which compares zxids.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Oversize;
+
+impl Role for Oversize {
+    fn handle(&mut self, input: &Input, ctx: &mut Ctx) {
+        if let Input::Start { .. } = input {
+            let data = Data::bytes(vec![b'x'; 0x10_0000]);
+            ctx.call(1, Request::create("/big", data, CreateMode::Persistent));
+        }
+    }
+}
+
+// Goal: where zxids are forgotten, a connection the server drops stops the search (its
+// reconnect compares zxids, so merged states might differ); with zxids kept it runs through.
+#[test]
+fn a_dropped_connection_where_zxids_are_forgotten_stops_the_search() {
+    let roles = vec![("o".to_string(), Oversize)];
+    let forgetting = Search {
+        forget_zxids: true,
+        ..full()
+    };
+    let r = search(roles.clone(), &no_faults(), &[], &forgetting);
+    assert_eq!((r.complete, r.stopped), (false, Some(Stop::ZxidsNeeded)));
+    let r = search(roles, &no_faults(), &[], &full());
+    assert!(r.complete, "{:?}", r.stopped);
+}
+
+// Goal: under reduction, a fault-free cycle leaves the liveness verdict open (the reduced graph
+// may have cut short a trap of the whole one): the search says so instead of answering. A
+// creator (whose reply's arrival is taken alone) beside a spinner (a timer forever).
+#[test]
+fn a_fault_free_cycle_under_reduction_leaves_liveness_open() {
+    let roles = vec![
+        (
+            "c".to_string(),
+            Spinner {
+                create: true,
+                spins: false,
+            },
+        ),
+        (
+            "s".to_string(),
+            Spinner {
+                create: false,
+                spins: true,
+            },
+        ),
+    ];
+    let properties = || vec![done()];
+    let r = search(roles.clone(), &no_faults(), &properties(), &full());
+    assert!(r.complete && r.violation.is_none(), "{:?}", r.violation);
+    for mode in reduced_modes(true) {
+        let r = search(roles.clone(), &no_faults(), &properties(), &mode);
+        assert!(r.reduced > 0, "{mode:?}");
+        assert_eq!(r.stopped, Some(Stop::ReductionCycle), "{mode:?}");
+        assert!(r.violation.is_none(), "{mode:?}");
+    }
+    let no_liveness = Search {
+        liveness: false,
+        ..reduced_modes(true)[0].clone()
+    };
+    let r = search(roles, &no_faults(), &properties(), &no_liveness);
+    assert!(r.complete, "{:?}", r.stopped);
+}
+
+/// The cluster's recipes, by name.
+fn cluster(name: &str) -> zksim_sim::recipes::Recipe {
+    zksim_sim::recipes::find(name).unwrap()
+}
+
+fn shape(masters: u32, workers: u32, clients: u32, tasks: u32) -> Options {
+    Options {
+        shape: Shape {
+            masters: Some(masters),
+            workers: Some(workers),
+            clients: Some(clients),
+            tasks: Some(tasks),
+        },
+        ..no_faults()
+    }
+}
+
+// Goal: neither the reduction nor forgetting zxids changes a verdict, on cluster shapes small
+// enough to search whole: each of the four ways gives the same verdict and property, and the
+// reduced searches visit fewer states.
+#[test]
+fn reduction_and_forgotten_zxids_never_change_a_verdict() {
+    let cases = [
+        ("fixed", shape(2, 0, 0, 0)),
+        ("fixed", shape(1, 1, 0, 0)),
+        // No worker: the task never completes (a liveness violation in a terminal state).
+        ("fixed", shape(1, 0, 1, 1)),
+        (
+            "blind-master-retry",
+            Options {
+                disconnects_max: 1,
+                ..shape(1, 0, 0, 0)
+            },
+        ),
+        (
+            "fixed",
+            Options {
+                disconnects_max: 1,
+                ..shape(1, 0, 0, 0)
+            },
+        ),
+        (
+            "fixed",
+            Options {
+                disconnects_max: 1,
+                ..shape(2, 0, 0, 0)
+            },
+        ),
+    ];
+    for (name, options) in cases {
+        let recipe = cluster(name);
+        let run = |reduction, forget_zxids| {
+            let mode = Search {
+                threads: 2,
+                reduction,
+                forget_zxids,
+                ..full()
+            };
+            let roles = (recipe.processes)(&options, 0);
+            search(roles, &options, &(recipe.properties)(), &mode)
+        };
+        let whole = run(false, false);
+        assert!(whole.complete, "{name}: {:?}", whole.stopped);
+        let verdict = |r: &Report| r.violation.as_ref().map(|v| v.property.clone());
+        for (reduction, forget) in [(true, false), (false, true), (true, true)] {
+            let r = run(reduction, forget);
+            let how = format!(
+                "{name} {:?}, reduction {reduction}, forget {forget}",
+                options.shape
+            );
+            assert!(r.complete, "{how}: {:?}", r.stopped);
+            assert_eq!(verdict(&r), verdict(&whole), "{how}");
+            assert!(r.states < whole.states, "{how}: {} states", r.states);
+        }
+    }
+}
+
+// Goal: the cluster's distinct-state counts under reduction, pinned (so drift shows), with
+// `fixed` verified and `empty-worker-list` found.
+#[test]
+fn the_cluster_state_counts_are_pinned() {
+    let mode = Search {
+        threads: 2,
+        forget_zxids: true,
+        ..Search::default()
+    };
+    let cases = [
+        ("fixed", shape(2, 0, 0, 0), Some(198)),
+        ("fixed", shape(1, 1, 0, 0), Some(650)),
+        (
+            "fixed",
+            Options {
+                disconnects_max: 1,
+                ..shape(2, 0, 0, 0)
+            },
+            Some(22_902),
+        ),
+        (
+            "fixed",
+            Options {
+                crashes_max: 1,
+                ..shape(2, 0, 0, 0)
+            },
+            Some(35_499),
+        ),
+        // One of each, one task: 1.9 million states with every interleaving and zxid.
+        ("fixed", shape(1, 1, 1, 1), Some(547_440)),
+        ("empty-worker-list", shape(1, 1, 1, 1), None),
+    ];
+    for (name, options, states) in cases {
+        let recipe = cluster(name);
+        let roles = (recipe.processes)(&options, 0);
+        let r = search(roles, &options, &(recipe.properties)(), &mode);
+        match states {
+            Some(states) => {
+                assert!(
+                    r.complete && r.violation.is_none(),
+                    "{name}: {:?}",
+                    r.violation
+                );
+                assert_eq!(r.states, states, "{name}: the state count moved");
+            }
+            None => {
+                let v = r.violation.unwrap_or_else(|| panic!("{name} not found"));
+                assert_eq!(Some(v.property.as_str()), recipe.breaks, "{name}");
+            }
+        }
     }
 }

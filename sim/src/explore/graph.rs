@@ -164,3 +164,20 @@ fn cycle_through(g: &DiGraph<(), u16>, entry: u32) -> Vec<u16> {
     }
     unreachable!("a bottom component with transitions has a cycle through each member")
 }
+
+/// Whether the fault-free transitions (from, to, action index) among `states` states have a
+/// cycle (a step from a state back to itself counts).
+pub(super) fn has_cycle(states: usize, edges: &[(u32, u32, u16)]) -> bool {
+    let mut g: DiGraph<(), ()> = DiGraph::with_capacity(states, edges.len());
+    for _ in 0..states {
+        g.add_node(());
+    }
+    for &(from, to, _) in edges {
+        g.add_edge(
+            NodeIndex::new(from as usize),
+            NodeIndex::new(to as usize),
+            (),
+        );
+    }
+    petgraph::algo::is_cyclic_directed(&g)
+}

@@ -273,7 +273,8 @@ fn properties() -> Vec<Property<BuiltinRole>> {
     vec![
         Property::always(ONE_LIVE_MASTER, |w| {
             master_owner(w).is_none_or(|s| w.server().is_live(s))
-        }),
+        })
+        .shared_state_only(),
         Property::each_step(ASSIGNMENTS_FROM_MASTER, |w, ev| {
             ev.iter().all(|e| match e {
                 Event::Changed {
@@ -283,16 +284,19 @@ fn properties() -> Vec<Property<BuiltinRole>> {
                 }
                 _ => true,
             })
-        }),
+        })
+        .shared_state_only(),
         Property::always(NO_DOUBLE_ASSIGNMENT, |w| {
             let mut seen = BTreeSet::new();
             assignments(w).into_iter().all(|(_, t)| seen.insert(t))
-        }),
-        Property::always(NO_LOST_TASK, nothing_lost),
+        })
+        .shared_state_only(),
+        Property::always(NO_LOST_TASK, nothing_lost).shared_state_only(),
         Property::each_step(STATUS_ONCE, |_, ev| {
             !ev.iter()
                 .any(|e| matches!(e, Event::Noted { claim, repeat: true, .. } if claim == "status"))
-        }),
+        })
+        .shared_state_only(),
         // The worker reads the task from its own directory. A stale read (the master moved
         // the task away meanwhile) is allowed, as the worker cannot tell, and its status write
         // then fails; running the same task again after it came back is allowed too (a
@@ -309,7 +313,8 @@ fn properties() -> Vec<Property<BuiltinRole>> {
                 }
                 _ => true,
             })
-        }),
+        })
+        .shared_state_only(),
         Property::eventually(MASTER_ELECTED, |w| {
             w.processes().iter().any(|p| match &*p.role {
                 BuiltinRole::Master(m) => {
