@@ -587,12 +587,12 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
     /// incoming link, which is not empty while a message waits there) and with `p`'s own
     /// message to the server (the front of the outgoing link); these qualify as independent.
     /// What it does not commute with is excluded before it is taken:
-    /// - `p`'s faults and repairs (kill, disconnect, reconnect, restart, the expiry of its
-    ///   session): a process with any of them enabled is passed over. A crash of `p` is the
-    ///   exception: the step then the crash ends where the crash alone does, but for the
-    ///   crashed role's state, which nothing reads before the restart replaces it (the
-    ///   properties read no role, and no state with a crashed process is terminal). So a
-    ///   crash need not be taken first, and the faults-on part of the graph is reduced too;
+    /// - `p`'s faults and repairs (disconnect, reconnect, restart, the expiry of its session):
+    ///   a process with any of them enabled is passed over. A crash or kill of `p` is the
+    ///   exception: it wipes everything the step can change (the role starts over, the links
+    ///   and handle are dropped, and the step made no claim), so the step then the crash ends
+    ///   where the crash alone does. A crash need not be taken first, and the faults-on part
+    ///   of the graph is reduced too;
     /// - a step that changes `p`'s session or connection (a dropped connection, an expiry
     ///   the role answers with a new session, which the server numbers), loses messages, or
     ///   makes a claim (which the properties see): the step's events are checked, and any
@@ -620,10 +620,9 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
                 continue;
             }
             let session = proc.session();
-            // Not a crash: see above.
+            // Not a crash or a kill: see above.
             let conflicts = actions.iter().any(|a| match *a {
-                Action::Kill { process }
-                | Action::Disconnect { process }
+                Action::Disconnect { process }
                 | Action::Reconnect { process }
                 | Action::Restart { process } => process == p,
                 Action::Expire { session: s } => Some(s) == session,

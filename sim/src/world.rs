@@ -736,10 +736,14 @@ impl<R: Role> World<R> {
         }
     }
 
+    /// A crash (or a kill): the process loses its links, its handle and its memory (the role
+    /// is as it starts until a restart runs it; a killed one stays so). Its session lives on
+    /// at the server until it expires.
     fn crash(&mut self, process: ProcessId, ev: &mut Vec<Event>) {
         self.lose_links(process, ev);
         let p = &mut self.processes[process];
         let session = p.session().expect("enabled");
+        p.role = p.initial.clone();
         p.client = None;
         p.tags.clear();
         p.timers.clear();

@@ -359,7 +359,7 @@ fn the_election_state_counts_are_pinned() {
         // (disconnects, crashes, expiries, states)
         (2, 0, 0, 104_824),
         (1, 0, 1, 71_942),
-        (0, 1, 0, 150_434),
+        (0, 1, 0, 148_384),
     ];
     for (disconnects_max, crashes_max, expiries_max, states) in configs {
         let options = Options {
@@ -653,7 +653,7 @@ fn the_cluster_state_counts_are_pinned() {
                 crashes_max: 1,
                 ..shape(2, 0, 0, 0)
             },
-            Some(33_732),
+            Some(32_474),
         ),
         // One of each, one task: 1.9 million states with every interleaving and zxid.
         ("fixed", shape(1, 1, 1, 1), Some(547_440)),

@@ -269,6 +269,23 @@ fn clients_done(w: &BuiltinWorld) -> bool {
     })
 }
 
+/// Whether some process of a kind was not killed for good. Liveness asks for work only of a
+/// cluster that can still do it: a master needs a candidate left, a task a master and a
+/// worker (a run whose every candidate was killed cannot elect one, whatever the recipe).
+fn survives(w: &BuiltinWorld, kind: fn(&BuiltinRole) -> bool) -> bool {
+    w.processes()
+        .iter()
+        .any(|p| kind(&p.role) && !p.is_killed())
+}
+
+fn is_master(r: &BuiltinRole) -> bool {
+    matches!(r, BuiltinRole::Master(_))
+}
+
+fn is_worker(r: &BuiltinRole) -> bool {
+    matches!(r, BuiltinRole::Worker(_))
+}
+
 fn properties() -> Vec<Property<BuiltinRole>> {
     vec![
         Property::always(ONE_LIVE_MASTER, |w| {
@@ -316,15 +333,21 @@ fn properties() -> Vec<Property<BuiltinRole>> {
         })
         .shared_state_only(),
         Property::eventually(MASTER_ELECTED, |w| {
-            w.processes().iter().any(|p| match &*p.role {
-                BuiltinRole::Master(m) => {
-                    m.is_master() && p.session().is_some() && p.session() == master_owner(w)
-                }
-                _ => false,
-            })
+            !survives(w, is_master)
+                || w.processes().iter().any(|p| match &*p.role {
+                    BuiltinRole::Master(m) => {
+                        m.is_master() && p.session().is_some() && p.session() == master_owner(w)
+                    }
+                    _ => false,
+                })
         }),
-        Property::eventually(ALL_TASKS_DONE, clients_done),
+        Property::eventually(ALL_TASKS_DONE, |w| {
+            !(survives(w, is_master) && survives(w, is_worker)) || clients_done(w)
+        }),
         Property::eventually(DEAD_WORKERS_DRAINED, |w| {
+            if !survives(w, is_master) {
+                return true;
+            }
             let live: BTreeSet<&str> = kids(w, WORKERS).collect();
             assignments(w).iter().all(|(d, _)| live.contains(d))
         }),
