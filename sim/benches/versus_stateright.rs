@@ -17,7 +17,12 @@
 //!
 //! It is also a check of both explorers: the distinct-state counts must be equal and no
 //! property may fail (every configuration is a verified recipe); otherwise the bench says so
-//! and exits non-zero.
+//! and exits non-zero. zksim's partial-order reduction and zxid forgetting are off there, so
+//! both search the same graph.
+//!
+//! A second table gives the time to a verdict on the cluster: zksim as `zksim check` runs it
+//! (both reductions on) against Stateright over every interleaving, which is stopped once it
+//! has generated [`STATERIGHT_CAP`] states.
 //!
 //! Run it with
 //!
