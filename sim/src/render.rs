@@ -228,7 +228,13 @@ pub fn render(t: &Trace) -> String {
                     choice,
                     option,
                 } => line(name(process), format!("choice {choice} -> option {option}")),
-                Event::Crashed { process } => line(name(process), "CRASH".into()),
+                Event::Crashed { process } => {
+                    let killed = matches!(s.action, Some(Action::Kill { .. }));
+                    line(
+                        name(process),
+                        if killed { "KILLED (for good)" } else { "CRASH" }.into(),
+                    )
+                }
                 Event::SessionOpened {
                     process,
                     session,

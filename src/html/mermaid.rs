@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use zksim_model::op::EventType;
+use zksim_sim::action::Action;
 use zksim_sim::event::Event;
 use zksim_sim::render;
 use zksim_sim::trace::Trace;
@@ -96,7 +97,11 @@ pub fn mermaid(t: &Trace) -> String {
                     name(process),
                     if *to_server { "request" } else { "reply" }
                 ),
-                Event::Crashed { process } => format!("Note over {}: CRASH", name(process)),
+                Event::Crashed { process } => {
+                    let killed = matches!(s.action, Some(Action::Kill { .. }));
+                    let what = if killed { "KILLED" } else { "CRASH" };
+                    format!("Note over {}: {what}", name(process))
+                }
                 Event::SessionOpened {
                     process, session, ..
                 } => format!("Note over {}: session {session:#x}", name(process)),
