@@ -679,3 +679,42 @@ fn the_cluster_state_counts_are_pinned() {
         }
     }
 }
+
+// Goal: with both reductions on, one thread or several still give the same search: verdict,
+// counts, reduced states, counterexample (the cycle proviso compares state ids, which do not
+// depend on the thread count).
+#[test]
+fn the_reduced_parallel_search_equals_the_single_threaded_one() {
+    let cases = [
+        (
+            "fixed",
+            Options {
+                crashes_max: 1,
+                ..shape(2, 0, 0, 0)
+            },
+        ),
+        ("empty-worker-list", shape(1, 1, 1, 1)),
+        (
+            "blind-master-retry",
+            Options {
+                disconnects_max: 1,
+                ..shape(2, 0, 0, 0)
+            },
+        ),
+    ];
+    for (name, options) in cases {
+        let recipe = cluster(name);
+        let run = |threads| {
+            let mode = Search {
+                threads,
+                forget_zxids: true,
+                ..Search::default()
+            };
+            let roles = (recipe.processes)(&options, 0);
+            search(roles, &options, &(recipe.properties)(), &mode)
+        };
+        let one = run(1);
+        assert!(one.reduced > 0, "{name}");
+        assert_eq!(one, run(2), "{name}");
+    }
+}
