@@ -718,3 +718,140 @@ fn the_reduced_parallel_search_equals_the_single_threaded_one() {
         assert_eq!(one, run(2), "{name}");
     }
 }
+
+/// A cluster mutant, the shape and budgets its bug shows in, and the strategy that finds it
+/// in reasonable time (the README's table).
+struct Hunt {
+    recipe: &'static str,
+    options: Options,
+    strategy: Strategy,
+}
+
+fn hunt(recipe: &'static str, options: Options, strategy: Strategy) -> Hunt {
+    Hunt {
+        recipe,
+        options,
+        strategy,
+    }
+}
+
+fn budgets(crashes_max: u32, disconnects_max: u32, expiries_max: u32, kills_max: u32) -> Options {
+    Options {
+        crashes_max,
+        disconnects_max,
+        expiries_max,
+        kills_max,
+        ..no_faults()
+    }
+}
+
+/// Searches as `zksim check` does (both reductions) and checks the mutant breaks the property
+/// it names, with a counterexample that replays to the violation.
+fn found(h: &Hunt) {
+    let recipe = cluster(h.recipe);
+    let mode = Search {
+        threads: 2,
+        strategy: h.strategy,
+        forget_zxids: true,
+        limits: Limits {
+            states_max: 50_000_000,
+            memory_max_bytes: 12 << 30,
+            ..Limits::default()
+        },
+        ..Search::default()
+    };
+    let roles = (recipe.processes)(&h.options, 0);
+    let r = search(roles, &h.options, &(recipe.properties)(), &mode);
+    let v = r
+        .violation
+        .unwrap_or_else(|| panic!("{} not found: {:?}", h.recipe, r.stopped));
+    assert_eq!(Some(v.property.as_str()), recipe.breaks, "{}", h.recipe);
+    let outcome = zksim_sim::run::run_actions(&recipe, &h.options, 0, v.path).unwrap();
+    let replayed: Vec<&str> = outcome
+        .end
+        .violations
+        .iter()
+        .map(|v| v.property.as_str())
+        .collect();
+    assert!(
+        replayed.contains(&v.property.as_str()),
+        "{}: the path replays to it: {replayed:?}",
+        h.recipe
+    );
+}
+
+// Goal: the cluster mutants that `zksim check` finds in seconds are found, each breaking the
+// property it names (the others are in the ignored test below).
+#[test]
+fn the_quick_cluster_mutants_are_found() {
+    let with = |b: Options, s: Options| Options {
+        shape: s.shape,
+        ..b
+    };
+    let hunts = [
+        hunt(
+            "empty-worker-list",
+            shape(1, 1, 1, 1),
+            Strategy::BreadthFirst,
+        ),
+        hunt(
+            "blind-master-retry",
+            with(budgets(0, 1, 0, 0), shape(1, 0, 0, 0)),
+            Strategy::BreadthFirst,
+        ),
+        hunt(
+            "backup-misses-reelection",
+            with(budgets(1, 1, 1, 1), shape(2, 0, 0, 0)),
+            Strategy::BreadthFirst,
+        ),
+        hunt(
+            "client-resubmits",
+            with(budgets(0, 1, 0, 0), shape(1, 1, 1, 1)),
+            Strategy::DepthFirst,
+        ),
+        hunt(
+            "no-fencing",
+            with(budgets(0, 1, 1, 0), shape(2, 1, 1, 1)),
+            Strategy::DepthFirst,
+        ),
+    ];
+    for h in &hunts {
+        found(h);
+    }
+}
+
+// Goal: the cluster mutants whose search takes from half a minute to a few minutes (so CI
+// leaves them out: `cargo test --release -p zksim-sim --test explore -- --ignored`).
+#[test]
+#[ignore = "minutes: run with --ignored"]
+fn the_slow_cluster_mutants_are_found() {
+    let with = |b: Options, s: Options| Options {
+        shape: s.shape,
+        ..b
+    };
+    let hunts = [
+        hunt(
+            "status-then-delete",
+            with(budgets(1, 0, 0, 0), shape(1, 1, 1, 1)),
+            Strategy::BreadthFirst,
+        ),
+        hunt(
+            "sorted-children",
+            with(budgets(0, 0, 0, 1), shape(1, 2, 1, 2)),
+            Strategy::BreadthFirst,
+        ),
+        hunt(
+            "no-reassignment",
+            with(budgets(0, 0, 0, 1), shape(1, 2, 1, 1)),
+            Strategy::BreadthFirst,
+        ),
+        hunt(
+            "assign-then-delete",
+            with(budgets(0, 1, 0, 0), shape(1, 2, 1, 1)),
+            Strategy::DepthFirst,
+        ),
+    ];
+    for h in &hunts {
+        found(h);
+    }
+}
