@@ -19,6 +19,12 @@
 //!   cycle, then the cycle). Cycles the run can leave are not reported: a fair scheduler leaves
 //!   them.
 //!
+//! Two reductions keep the cluster's space small, both tested against the whole search:
+//! partial-order reduction ([`Search::reduction`]: one process's local steps taken alone
+//! where that loses no violation and no terminal state) and, where no client can reconnect
+//! any more, fingerprints without zxids ([`Search::forget_zxids`]: orders of writes that
+//! nothing can tell apart any more are one state).
+//!
 //! The parallel mode is level-synchronous: a batch of the breadth-first frontier is expanded on
 //! every thread (clone, step, fingerprint, properties: the costly part), then the successors are
 //! merged into the visited set on one thread in the order a single thread would have met them.
