@@ -745,6 +745,14 @@ fn budgets(crashes_max: u32, disconnects_max: u32, expiries_max: u32, kills_max:
     }
 }
 
+/// Budgets `b` in shape `s`.
+fn with(b: Options, s: Options) -> Options {
+    Options {
+        shape: s.shape,
+        ..b
+    }
+}
+
 /// Searches as `zksim check` does (both reductions) and checks the mutant breaks the property
 /// it names, with a counterexample that replays to the violation.
 fn found(h: &Hunt) {
@@ -784,10 +792,6 @@ fn found(h: &Hunt) {
 // property it names (the others are in the ignored test below).
 #[test]
 fn the_quick_cluster_mutants_are_found() {
-    let with = |b: Options, s: Options| Options {
-        shape: s.shape,
-        ..b
-    };
     let hunts = [
         hunt(
             "empty-worker-list",
@@ -825,10 +829,6 @@ fn the_quick_cluster_mutants_are_found() {
 #[test]
 #[ignore = "minutes: run with --ignored"]
 fn the_slow_cluster_mutants_are_found() {
-    let with = |b: Options, s: Options| Options {
-        shape: s.shape,
-        ..b
-    };
     let hunts = [
         hunt(
             "status-then-delete",
