@@ -306,8 +306,12 @@ struct Successor<R> {
     edge_label: Option<String>,
 }
 
-/// A step taken: the action's index among the enabled ones, the world after it, its events.
-type Taken<R> = (usize, World<R>, Vec<Event>);
+/// A step taken: the world after it, its events, and the new world's fingerprint.
+struct Taken<R> {
+    next: World<R>,
+    events: Vec<Event>,
+    fingerprint: u64,
+}
 
 /// A state expanded: what the merge needs.
 struct Expanded<R> {
@@ -534,43 +538,31 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
                 successors: Vec::new(),
             };
         }
+        // By action: the step, once taken. The reduction takes some; if it falls back to
+        // every action, those are not taken again.
+        let mut taken: Vec<Option<Taken<R>>> = actions.iter().map(|_| None).collect();
         let ample = if self.reduce {
-            self.ample(&node, &actions)
+            self.ample(&node, &actions, &mut taken)
         } else {
             None
         };
         let reduced = ample.is_some();
-        let successors = match ample {
-            Some(ample) => ample
-                .into_iter()
-                .map(|(index, next, events)| {
-                    self.judge(
-                        &node.world,
-                        index,
-                        &actions[index],
-                        next,
-                        &events,
-                        met.as_deref_mut(),
-                    )
-                })
-                .collect(),
-            None => actions
-                .iter()
-                .enumerate()
-                .map(|(index, action)| {
-                    let mut next = node.world.clone();
-                    let events = next.step(action).expect("an enabled action");
-                    self.judge(
-                        &node.world,
-                        index,
-                        action,
-                        next,
-                        &events,
-                        met.as_deref_mut(),
-                    )
-                })
-                .collect(),
-        };
+        let indices = ample.unwrap_or_else(|| (0..actions.len()).collect());
+        let successors = indices
+            .into_iter()
+            .map(|index| {
+                let step = taken[index]
+                    .take()
+                    .unwrap_or_else(|| self.take(&node.world, &actions[index]));
+                self.judge(
+                    &node.world,
+                    index,
+                    &actions[index],
+                    step,
+                    met.as_deref_mut(),
+                )
+            })
+            .collect();
         Expanded {
             id: node.id,
             depth: node.depth,
@@ -583,8 +575,8 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
 
     /// Partial-order reduction: the local steps of one process (a message reaching it, its
     /// timers, its choices), when taking them alone loses no violation and no terminal state.
-    /// The steps of the smallest-numbered process that qualifies, with their results, or
-    /// `None` to take every action.
+    /// The indices (among `actions`) of the steps of the smallest-numbered process that
+    /// qualifies, or `None` to take every action. The steps it tries are left in `taken`.
     ///
     /// Why it is sound (an ample set, in the terms of Clarke, Grumberg and Peled's "Model
     /// Checking", ch. 10): a local step of process `p` reads and writes only `p`'s role, its
@@ -613,7 +605,12 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
     ///   graph has a fully expanded state and no step is put off forever (the cycle proviso).
     ///   Ids, not the visited set as it stands, decide it, so the parallel mode reduces
     ///   exactly as one thread does.
-    fn ample(&self, node: &Node<R>, actions: &[Action]) -> Option<Vec<Taken<R>>> {
+    fn ample(
+        &self,
+        node: &Node<R>,
+        actions: &[Action],
+        taken: &mut [Option<Taken<R>>],
+    ) -> Option<Vec<usize>> {
         let world = &node.world;
         'process: for (p, proc) in world.processes().iter().enumerate() {
             let local = |a: &Action| match *a {
@@ -640,41 +637,55 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             let handle = |w: &World<R>| w.processes()[p].client().map(|c| (c.session(), c.state()));
             let mut steps = Vec::new();
             for (index, action) in actions.iter().enumerate().filter(|(_, a)| local(a)) {
-                let mut next = world.clone();
-                let events = next.step(action).expect("an enabled action");
-                if !events.iter().all(is_invisible) || handle(&next) != handle(world) {
+                let step = taken[index].get_or_insert_with(|| self.take(world, action));
+                if !step.events.iter().all(is_invisible) || handle(&step.next) != handle(world) {
                     continue 'process;
                 }
                 if self
                     .visited
-                    .get(self.fingerprint(&next))
+                    .get(step.fingerprint)
                     .is_some_and(|id| id <= node.id)
                 {
                     continue 'process;
                 }
-                steps.push((index, next, events));
+                steps.push(index);
             }
             return Some(steps);
         }
         None
     }
 
-    /// Judges one transition, `world` by `action` to `next` with `events`.
+    /// Takes one enabled action from `world`.
+    fn take(&self, world: &World<R>, action: &Action) -> Taken<R> {
+        let mut next = world.clone();
+        let events = next.step(action).expect("an enabled action");
+        let fingerprint = self.fingerprint(&next);
+        Taken {
+            next,
+            events,
+            fingerprint,
+        }
+    }
+
+    /// Judges one transition: `world` by `action` (the `index`th enabled one) to `step`.
     fn judge(
         &self,
         world: &World<R>,
         index: usize,
         action: &Action,
-        next: World<R>,
-        events: &[Event],
+        step: Taken<R>,
         met: Option<&mut Visited>,
     ) -> Successor<R> {
+        let Taken {
+            next,
+            events,
+            fingerprint: fp,
+        } = step;
         let index = u16::try_from(index).expect("fewer than 65,536 enabled actions");
         let step_broken = self.properties.iter().find_map(|p| match p.check {
-            Check::Step(holds) if !holds(&next, events) => Some(p.name),
+            Check::Step(holds) if !holds(&next, &events) => Some(p.name),
             _ => None,
         });
-        let fp = self.fingerprint(&next);
         let zxids_needed = self.search.forget_zxids
             && !remembers_zxids(world)
             && next.processes().iter().any(|p| {
