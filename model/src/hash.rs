@@ -181,6 +181,14 @@ pub fn fingerprint_without_zxids<T: std::hash::Hash + ?Sized>(value: &T) -> u64 
     mix(fp ^ 0x5a1d_0000_0000_0001)
 }
 
+/// Runs `f` with zxids included in every fingerprint it computes on this thread.
+pub(crate) fn with_zxids<T>(f: impl FnOnce() -> T) -> T {
+    let before = ZXIDS.with(|z| z.replace(true));
+    let out = f();
+    ZXIDS.with(|z| z.set(before));
+    out
+}
+
 /// Whether the hash being computed includes zxids.
 pub(crate) fn zxids_hashed() -> bool {
     ZXIDS.with(std::cell::Cell::get)

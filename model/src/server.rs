@@ -31,7 +31,7 @@ use crate::op::{
     WatchedEvent, WatcherType,
 };
 use crate::path;
-use crate::shared::Shared;
+use crate::shared::{Interner, Shared};
 use crate::stat::{SessionId, Zxid};
 use crate::tree::{DataTree, Node, NodeKind, Trigger, SPECIAL_PATHS};
 use crate::watch::{WatchMode, Watches};
@@ -305,6 +305,17 @@ impl Server {
     #[doc(hidden)]
     pub fn seed_sequence_counter(&mut self, path: &str, value: i32) {
         self.tree.seed_child_creates(path, value);
+    }
+
+    /// Makes the tree and the watch tables share the allocations of equal ones the tables
+    /// hold ([`Shared::intern_with`]): memory, not meaning.
+    pub fn intern_parts(
+        &mut self,
+        trees: &mut Interner<DataTree>,
+        watches: &mut Interner<Watches>,
+    ) {
+        self.tree.intern(trees);
+        self.watches.intern(watches);
     }
 
     /// The changes committed since the last call, in commit order (for traces).

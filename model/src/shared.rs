@@ -5,13 +5,14 @@
 //! bumps instead of a deep copy. Each part also remembers its fingerprint, so hashing a world
 //! rehashes only the parts a step changed.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::hash::{fingerprint, zxids_hashed};
+use crate::hash::{fingerprint, with_zxids, zxids_hashed};
 
 /// A value shared copy-on-write: reading is free, the first write through a shared handle
 /// copies the value ([`Arc::make_mut`]). It hashes as its contents' fixed fingerprint (never a
@@ -53,6 +54,78 @@ impl<T: Hash> Shared<T> {
         let fp = fingerprint(&*self.value).max(1);
         slot.store(fp, Ordering::Relaxed);
         fp
+    }
+}
+
+impl<T: Hash + PartialEq> Shared<T> {
+    /// Makes this handle share the allocation of an equal value `table` already holds, so
+    /// that equal parts of many worlds are stored once (hash-consing). A value the table
+    /// does not hold yet first has its own parts interned by `parts`, then joins the table.
+    /// The value never changes, only where it is stored; a table entry is reused only when
+    /// it is equal (`==`), not merely when the fingerprints agree.
+    pub fn intern_with(&mut self, table: &mut Interner<T>, parts: impl FnOnce(&mut T)) {
+        let key = self.intern_key();
+        if let Some(known) = table.map.get(&key) {
+            // Equal fingerprints but different values (a collision): left as it is.
+            if !Arc::ptr_eq(known, &self.value) && **known == *self.value {
+                self.value = Arc::clone(known);
+            }
+            return;
+        }
+        // Only the sole handle may have its parts swapped for equal ones: nothing else can
+        // be reading them, and the fingerprints stay right since the value stays equal.
+        if let Some(value) = Arc::get_mut(&mut self.value) {
+            parts(value);
+        }
+        table.map.insert(key, Arc::clone(&self.value));
+        if table.map.len() >= table.sweep_at {
+            // Values no world holds any more (the table's is the only handle) go.
+            table.map.retain(|_, v| Arc::strong_count(v) > 1);
+            table.sweep_at = (table.map.len() * 2).max(Interner::<T>::FIRST_SWEEP);
+        }
+    }
+
+    /// [`Shared::intern_with`] for a value whose parts are not interned separately.
+    pub fn intern(&mut self, table: &mut Interner<T>) {
+        self.intern_with(table, |_| {});
+    }
+
+    /// The table key: the whole fingerprint, zxids included (computed if need be). Not the
+    /// one without zxids, even where the explorer forgets them: values equal but for their
+    /// zxids are different values, and interning never changes a value.
+    fn intern_key(&self) -> u64 {
+        with_zxids(|| self.fingerprint())
+    }
+}
+
+/// The values [`Shared::intern_with`] makes equal parts share, by fingerprint. Values no
+/// longer used anywhere else are dropped whenever the table has doubled since the last sweep,
+/// so it holds about what live worlds use.
+pub struct Interner<T> {
+    map: BTreeMap<u64, Arc<T>>,
+    sweep_at: usize,
+}
+
+impl<T> Interner<T> {
+    const FIRST_SWEEP: usize = 4096;
+
+    /// Distinct values held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no value is held.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+impl<T> Default for Interner<T> {
+    fn default() -> Self {
+        Interner {
+            map: BTreeMap::new(),
+            sweep_at: Self::FIRST_SWEEP,
+        }
     }
 }
 
@@ -162,6 +235,50 @@ mod tests {
         a.push(3);
         assert_eq!(Arc::as_ptr(&a.value), before);
         assert_eq!(*a, vec![1, 2, 3]);
+    }
+
+    // Goal: interning makes equal values share one allocation, leaves different ones (and
+    // every value and fingerprint) as they were, and forgets values nothing else holds.
+    #[test]
+    fn interning_shares_equal_values_only_and_forgets_unused_ones() {
+        let mut table = Interner::default();
+        let mut a = Shared::new(vec![1, 2]);
+        let mut b = Shared::new(vec![1, 2]);
+        let mut c = Shared::new(vec![3]);
+        let (fa, fc) = (fingerprint(&a), fingerprint(&c));
+        a.intern(&mut table);
+        b.intern(&mut table);
+        c.intern(&mut table);
+        assert!(Arc::ptr_eq(&a.value, &b.value));
+        assert!(!Arc::ptr_eq(&a.value, &c.value));
+        assert_eq!((&*b, &*c), (&vec![1, 2], &vec![3]));
+        assert_eq!((fingerprint(&b), fingerprint(&c)), (fa, fc));
+        assert_eq!(table.len(), 2);
+        // A write to an interned value copies it: the other handles keep theirs.
+        b.push(9);
+        assert_eq!((&*a, &*b), (&vec![1, 2], &vec![1, 2, 9]));
+
+        // Values dropped everywhere else go at the next sweep; `a` and `c` stay.
+        for i in 0..Interner::<Vec<i32>>::FIRST_SWEEP as i32 {
+            Shared::new(vec![i, i]).intern(&mut table);
+        }
+        assert!(table.len() < 10, "{} values kept", table.len());
+        let mut a2 = Shared::new(vec![1, 2]);
+        a2.intern(&mut table);
+        assert!(Arc::ptr_eq(&a.value, &a2.value));
+    }
+
+    // Goal: the parts of a value the table does not hold yet are interned before it joins.
+    #[test]
+    fn a_new_value_has_its_parts_interned() {
+        let mut parts = Interner::default();
+        let mut wholes = Interner::default();
+        let mut known = Shared::new(String::from("part"));
+        known.intern(&mut parts);
+        let mut whole = Shared::new((Shared::new(String::from("part")), 1));
+        whole.intern_with(&mut wholes, |(p, _)| p.intern(&mut parts));
+        assert!(Arc::ptr_eq(&whole.0.value, &known.value));
+        assert_eq!(wholes.len(), 1);
     }
 
     #[test]

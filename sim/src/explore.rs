@@ -55,7 +55,7 @@ use crate::action::Action;
 use crate::event::Event;
 use crate::options::{Options, TimeMode};
 use crate::property::{Check, Property, Reads};
-use crate::world::World;
+use crate::world::{Interners, World};
 
 mod graph;
 mod visited;
@@ -433,11 +433,14 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             depth: 0,
         }]);
         let mut batch = Vec::with_capacity(batch_len);
+        // One table per thread, kept from batch to batch: no locking, and a value is stored
+        // at most once per thread.
+        let mut interners: Vec<Interners<R>> = (0..threads).map(|_| Interners::default()).collect();
         while !frontier.is_empty() {
             let take = batch_len.min(frontier.len());
             batch.extend(frontier.drain(..take));
             let garbage = std::mem::take(&mut self.garbage);
-            let expanded = self.expand_all(&mut batch, garbage, threads);
+            let expanded = self.expand_all(&mut batch, garbage, &mut interners);
             for expanded in expanded {
                 let mut push = |n: Node<R>| frontier.push_back(n);
                 if let Err(end) = self.merge(expanded, &mut push, progress) {
@@ -457,8 +460,9 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             id: 0,
             depth: 0,
         }];
+        let mut interners = Interners::default();
         while let Some(node) = stack.pop() {
-            let expanded = self.expand(node, None);
+            let expanded = self.expand(node, None, &mut interners);
             let mut children = Vec::new();
             let mut push = |n: Node<R>| children.push(n);
             if let Err(end) = self.merge(expanded, &mut push, progress) {
@@ -480,10 +484,15 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         &self,
         batch: &mut Vec<Node<R>>,
         mut garbage: Vec<World<R>>,
-        threads: usize,
+        interners: &mut [Interners<R>],
     ) -> Vec<Expanded<R>> {
+        let threads = interners.len();
         if threads == 1 || batch.len() == 1 {
-            return batch.drain(..).map(|n| self.expand(n, None)).collect();
+            let interners = &mut interners[0];
+            return batch
+                .drain(..)
+                .map(|n| self.expand(n, None, interners))
+                .collect();
         }
         let chunk = batch.len().div_ceil(threads);
         let garbage_chunk = garbage.len().div_ceil(threads).max(1);
@@ -496,14 +505,15 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         std::thread::scope(|scope| {
             let handles: Vec<_> = parts
                 .into_iter()
-                .map(|(part, trash)| {
+                .zip(interners.iter_mut())
+                .map(|((part, trash), interners)| {
                     scope.spawn(move || {
                         drop(trash);
                         // The fingerprints this thread has met in its part: a later duplicate
                         // is known to be one before the merge, so no work is spent on it.
                         let mut met = Visited::new(false);
                         part.into_iter()
-                            .map(|n| self.expand(n, Some(&mut met)))
+                            .map(|n| self.expand(n, Some(&mut met), interners))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -521,7 +531,12 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
 
     /// Steps every enabled action of one state and judges the results (pure: runs on any
     /// thread; reads the visited set only to skip states already known).
-    fn expand(&self, node: Node<R>, mut met: Option<&mut Visited>) -> Expanded<R> {
+    fn expand(
+        &self,
+        node: Node<R>,
+        mut met: Option<&mut Visited>,
+        interners: &mut Interners<R>,
+    ) -> Expanded<R> {
         let actions = actions(&node.world);
         let terminal_failing = if actions.is_empty() && !node.world.faults_on() {
             failing_eventually(&node.world, self.properties)
@@ -560,6 +575,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
                     &actions[index],
                     step,
                     met.as_deref_mut(),
+                    interners,
                 )
             })
             .collect();
@@ -675,6 +691,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         action: &Action,
         step: Taken<R>,
         met: Option<&mut Visited>,
+        interners: &mut Interners<R>,
     ) -> Successor<R> {
         let Taken {
             next,
@@ -717,6 +734,11 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         if self.graph.is_some() {
             successor.label = Some(label(&next));
         }
+        // It may wait in the frontier a while: its parts share the allocations of equal
+        // parts of worlds before it (most parts have few distinct values), which cuts the
+        // frontier's memory several times over.
+        let mut next = next;
+        next.intern(interners);
         successor.world = Some(next);
         successor
     }

@@ -30,8 +30,10 @@ use zksim_model::client::{Call, Client, ClientState, Delivery};
 use zksim_model::op::Request;
 use zksim_model::role::{Buggify, ChoiceId, Ctx, Effect, Input, Role, Tag, TimerId};
 use zksim_model::server::{Outgoing, Server, ServerConfig, ToClient};
-use zksim_model::shared::Shared;
+use zksim_model::shared::{Interner, Shared};
 use zksim_model::stat::SessionId;
+use zksim_model::tree::DataTree;
+use zksim_model::watch::Watches;
 
 use crate::action::{Action, ProcessId};
 use crate::event::Event;
@@ -164,6 +166,31 @@ pub struct World<R> {
     notes: Shared<BTreeSet<(String, String)>>,
 }
 
+/// The tables [`World::intern`] shares parts through, one per kind of part.
+pub struct Interners<R> {
+    servers: Interner<Server>,
+    trees: Interner<DataTree>,
+    watches: Interner<Watches>,
+    processes: Interner<Process<R>>,
+    roles: Interner<R>,
+    clients: Interner<Client>,
+    notes: Interner<BTreeSet<(String, String)>>,
+}
+
+impl<R> Default for Interners<R> {
+    fn default() -> Self {
+        Interners {
+            servers: Interner::default(),
+            trees: Interner::default(),
+            watches: Interner::default(),
+            processes: Interner::default(),
+            roles: Interner::default(),
+            clients: Interner::default(),
+            notes: Interner::default(),
+        }
+    }
+}
+
 impl<R: Role> World<R> {
     /// A world where every process has just connected and started. `seed` feeds BUGGIFY
     /// (when `options.buggify` is on); the returned events are the starts.
@@ -238,6 +265,34 @@ impl<R: Role> World<R> {
     /// The claims made so far.
     pub fn notes(&self) -> impl Iterator<Item = (&str, &str)> {
         self.notes.iter().map(|(w, p)| (w.as_str(), p.as_str()))
+    }
+
+    /// Makes this world's parts share the allocations of equal parts of worlds interned
+    /// before (hash-consing, [`Shared::intern_with`]): the explorer's frontier holds millions
+    /// of worlds that differ in a part or two, and most parts have few distinct values. The
+    /// world stays equal, with the same fingerprint.
+    pub fn intern(&mut self, tables: &mut Interners<R>) {
+        let Interners {
+            servers,
+            trees,
+            watches,
+            processes,
+            roles,
+            clients,
+            notes,
+        } = tables;
+        self.server
+            .intern_with(servers, |s| s.intern_parts(trees, watches));
+        for process in &mut self.processes {
+            process.intern_with(processes, |p| {
+                p.role.intern(roles);
+                p.initial.intern(roles);
+                if let Some(c) = &mut p.client {
+                    c.intern(clients);
+                }
+            });
+        }
+        self.notes.intern(notes);
     }
 
     /// Whether faults may still happen.
