@@ -23,7 +23,7 @@ pub struct CheckArgs {
     #[arg(long, default_value_t = 1000)]
     pub depth_max: u32,
     /// States waiting to be expanded at most (they hold whole worlds).
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = 10_000_000)]
     pub frontier_max: u64,
     /// Resident memory at most, in MiB; the search stops cleanly over it.
     #[arg(long, default_value_t = 16_384)]

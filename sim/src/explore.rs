@@ -25,6 +25,11 @@
 //! any more, fingerprints without zxids ([`Search::forget_zxids`]: orders of writes that
 //! nothing can tell apart any more are one state).
 //!
+//! The frontier's worlds are hash-consed: before a new world is kept, each of its shared parts
+//! is replaced by an equal one an earlier world on the same thread holds, if any
+//! ([`zksim_model::shared::Shared::intern_with`], equality checked, not assumed), so the
+//! frontier stores each distinct part once rather than once a world.
+//!
 //! The parallel mode is level-synchronous: a batch of the breadth-first frontier is expanded on
 //! every thread (clone, step, fingerprint, properties: the costly part), then the successors are
 //! merged into the visited set on one thread in the order a single thread would have met them.
@@ -88,7 +93,7 @@ impl Default for Limits {
         Limits {
             states_max: 2_000_000,
             depth_max: 1000,
-            frontier_max: 1_000_000,
+            frontier_max: 10_000_000,
             memory_max_bytes: 16 << 30,
         }
     }
