@@ -79,6 +79,12 @@ pub struct Flavor {
     /// Master: with tasks pending and no live worker, wait for one (else stop assigning for
     /// good, as the book's master does when `random.nextInt(0)` throws in its callback).
     pub waits_for_workers: bool,
+    /// Master: once leading, ignore the answers to election calls still in flight (else a
+    /// second attempt's NodeExists, meeting the leader's own `/master`, sends it back to
+    /// watching while it holds `/master`, and no one leads again). Two attempts run at once
+    /// after a ConnectionLoss on the create (one reads the owner) when the reconnect also
+    /// reports `/master` created (one sets the watch again); `zksim check` found it.
+    pub ignores_stale_election_replies: bool,
 }
 
 impl Flavor {
@@ -97,15 +103,18 @@ impl Flavor {
         handles_connection_loss: true,
         rewatches_master: true,
         waits_for_workers: true,
+        ignores_stale_election_replies: true,
     };
 
     /// The ZooKeeper book's flow: two-step moves, no fencing, a client that resubmits on
-    /// ConnectionLoss.
+    /// ConnectionLoss, a NodeExists that sends a candidate back to watching even when the
+    /// node is its own (the book's `masterCreateCallback`).
     pub const BOOK: Flavor = Flavor {
         atomic_assign: false,
         atomic_status: false,
         fencing: false,
         client_checks_marker: false,
+        ignores_stale_election_replies: false,
         ..Flavor::FIXED
     };
 
@@ -119,6 +128,7 @@ impl Flavor {
         client_checks_marker: false,
         status_under_task: true,
         handles_connection_loss: false,
+        ignores_stale_election_replies: false,
         ..Flavor::FIXED
     };
 }
@@ -575,6 +585,11 @@ impl Master {
             ctx.note("connection loss", format!("/{}", self.id));
         }
         match op {
+            // Already leading: the answer to a second attempt meets this candidate's own
+            // /master (see `Flavor::ignores_stale_election_replies`).
+            MOp::Run | MOp::Watch | MOp::Check
+                if self.phase != MasterPhase::Electing
+                    && self.flavor.ignores_stale_election_replies => {}
             MOp::Run => match reply {
                 Ok(_) => self.lead(ctx),
                 Err(NodeExists) => self.watch(ctx),

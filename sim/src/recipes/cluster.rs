@@ -96,7 +96,8 @@ pub fn recipes() -> Vec<Recipe> {
             Variant,
             None,
             "the ZooKeeper book's flow: assign then delete and status then delete as two \
-             writes, no fencing, a client that resubmits on ConnectionLoss",
+             writes, no fencing, a client that resubmits on ConnectionLoss, a leader that a late \
+             election answer sends back to watching",
             Flavor::BOOK
         ),
         recipe!(
