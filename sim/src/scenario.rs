@@ -755,7 +755,14 @@ impl EventMatch {
 
 impl Fault {
     /// The action this fault is now, if its process can be named.
-    fn action<R: Role>(&self, world: &World<R>) -> Option<Action> {
+    /// The action, where `last_sessions` holds each process's latest session: a crashed or
+    /// killed process has none of its own any more, and `expire` then means the session it
+    /// left behind.
+    fn action<R: Role>(
+        &self,
+        world: &World<R>,
+        last_sessions: &[Option<SessionId>],
+    ) -> Option<Action> {
         let process = resolve(&self.target, world)?;
         Some(match self.kind {
             FaultKind::Crash => Action::Crash { process },
@@ -764,7 +771,11 @@ impl Fault {
             FaultKind::Disconnect => Action::Disconnect { process },
             FaultKind::Reconnect => Action::Reconnect { process },
             FaultKind::Expire => Action::Expire {
-                session: world.processes().get(process)?.session()?,
+                session: world
+                    .processes()
+                    .get(process)?
+                    .session()
+                    .or(*last_sessions.get(process)?)?,
             },
         })
     }
@@ -791,11 +802,19 @@ struct Scripted<'a> {
     requests: BTreeMap<(ProcessId, i32), Request>,
     steps: u64,
     random_faults: bool,
+    /// By process: its latest session, kept after it crashes.
+    last_sessions: Vec<Option<SessionId>>,
 }
 
 impl<R: Role> Source<R> for Scripted<'_> {
     fn next(&mut self, world: &World<R>) -> Result<Option<Action>, String> {
         let now = world.now_ms();
+        self.last_sessions.resize(world.processes().len(), None);
+        for (last, p) in self.last_sessions.iter_mut().zip(world.processes()) {
+            if let Some(s) = p.session() {
+                *last = Some(s);
+            }
+        }
         for (f, st) in self.faults.iter().zip(&mut self.state) {
             if st.triggered.is_none() && f.on.is_none() && f.at_ms.is_some_and(|t| now >= t) {
                 st.triggered = Some(self.steps);
@@ -803,7 +822,10 @@ impl<R: Role> Source<R> for Scripted<'_> {
         }
         for (f, st) in self.faults.iter().zip(&mut self.state) {
             if st.triggered.is_some() && st.step.is_none() {
-                if let Some(a) = f.action(world).filter(|a| world.is_enabled(a)) {
+                if let Some(a) = f
+                    .action(world, &self.last_sessions)
+                    .filter(|a| world.is_enabled(a))
+                {
                     self.steps += 1;
                     st.step = Some(self.steps);
                     st.time_ms = Some(now);
@@ -812,8 +834,12 @@ impl<R: Role> Source<R> for Scripted<'_> {
             }
         }
         let action = match self.random.next(world)? {
-            // Random faults off: when only a fault could happen, faults stop instead.
-            Some(a) if a.is_fault() && !self.random_faults => Some(Action::StopFaults),
+            // Random faults off: when only a fault could happen, faults stop instead. Once
+            // they have stopped, an expiry the random source picks is no fault but time
+            // passing (abstract time: a session nobody holds any more expires).
+            Some(a) if a.is_fault() && !self.random_faults && world.faults_on() => {
+                Some(Action::StopFaults)
+            }
             // Time stops at the next scripted time, so `at_ms` is exact.
             Some(Action::Advance { ms }) => {
                 let cap = self
@@ -898,6 +924,7 @@ impl Scenario {
             requests: BTreeMap::new(),
             steps: 0,
             random_faults: self.options.fault_per_mille > 0,
+            last_sessions: Vec::new(),
         };
         let outcome = run::run(
             recipe,

@@ -244,3 +244,74 @@ fn globs_match_segments_as_documented() {
     assert!(glob("/tasks/task-?.*", "/tasks/task-c.4"));
     assert!(!glob("/master", "/masters"));
 }
+
+const KILL_THE_LEADER: &str = r#"recipe = "fixed"
+seed = 1
+expect = "pass"
+
+[options]
+time = "abstract"
+
+[options.shape]
+masters = 2
+workers = 0
+clients = 0
+
+[[fault]]
+action = "kill"
+process = "m1"
+on = { event = "note", op = "leads", process = "m1" }
+"#;
+
+// Goal: in abstract time, once faults stop, the session a killed process left behind expires
+// as time passes (no fault: the run carries on; it used to stop with "action not enabled:
+// StopFaults"), and the backup takes over.
+#[test]
+fn a_dead_process_session_expires_after_faults_stop() {
+    let report = scenario::parse(KILL_THE_LEADER, "kill.toml")
+        .unwrap()
+        .run()
+        .unwrap();
+    assert!(report.ok, "{}", report.problems.join("; "));
+    let t = trace::parse(report.trace()).unwrap();
+    let stop = t
+        .steps
+        .iter()
+        .position(|s| s.action == Some(zksim_sim::action::Action::StopFaults))
+        .expect("faults stop");
+    assert!(
+        t.steps[stop..]
+            .iter()
+            .any(|s| matches!(s.action, Some(zksim_sim::action::Action::Expire { .. }))),
+        "no expiry after faults stopped"
+    );
+}
+
+// Goal: a script can expire the session a killed process left behind, while faults are on.
+#[test]
+fn a_script_expires_the_session_a_killed_process_left_behind() {
+    let text = format!(
+        "{KILL_THE_LEADER}\n[[fault]]\naction = \"expire\"\nprocess = \"m1\"\n\
+         on = {{ event = \"crash\", process = \"m1\" }}\n"
+    );
+    let report = scenario::parse(&text, "expire.toml")
+        .unwrap()
+        .run()
+        .unwrap();
+    assert!(report.ok, "{}", report.problems.join("; "));
+    let t = trace::parse(report.trace()).unwrap();
+    let stop = t
+        .steps
+        .iter()
+        .position(|s| s.action == Some(zksim_sim::action::Action::StopFaults))
+        .expect("faults stop");
+    let expiry = t
+        .steps
+        .iter()
+        .position(|s| matches!(s.action, Some(zksim_sim::action::Action::Expire { .. })))
+        .expect("the scripted expiry");
+    assert!(
+        expiry < stop,
+        "expired at step {expiry}, faults stopped at {stop}"
+    );
+}
