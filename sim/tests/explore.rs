@@ -657,6 +657,17 @@ fn the_cluster_state_counts_are_pinned() {
         ),
         // One of each, one task: 1.9 million states with every interleaving and zxid.
         ("fixed", shape(1, 1, 1, 1), Some(547_440)),
+        // The shape where `leader-demoted` is found: the fix, checked.
+        (
+            "fixed",
+            Options {
+                disconnects_max: 1,
+                expiries_max: 1,
+                kills_max: 1,
+                ..shape(2, 0, 0, 0)
+            },
+            Some(253_718),
+        ),
         ("empty-worker-list", shape(1, 1, 1, 1), None),
     ];
     for (name, options, states) in cases {
@@ -806,6 +817,11 @@ fn the_quick_cluster_mutants_are_found() {
         hunt(
             "backup-misses-reelection",
             with(budgets(1, 1, 1, 1), shape(2, 0, 0, 0)),
+            Strategy::BreadthFirst,
+        ),
+        hunt(
+            "leader-demoted",
+            with(budgets(0, 1, 1, 1), shape(2, 0, 0, 0)),
             Strategy::BreadthFirst,
         ),
         hunt(

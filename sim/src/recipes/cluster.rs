@@ -192,6 +192,19 @@ pub fn recipes() -> Vec<Recipe> {
             }
         ),
         recipe!(
+            "leader-demoted",
+            Mutant,
+            Some(MASTER_ELECTED),
+            "a leader takes the NodeExists answering a second election attempt still in flight \
+             (its own /master) as a lost race and goes back to watching while it holds \
+             /master: no one leads again (the book's masterCreateCallback; found by zksim \
+             check in the first version of the correct recipe, never by the simulator)",
+            Flavor {
+                ignores_stale_election_replies: false,
+                ..Flavor::FIXED
+            }
+        ),
+        recipe!(
             "empty-worker-list",
             Mutant,
             Some(ALL_TASKS_DONE),
