@@ -699,7 +699,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         interners: &mut Interners<R>,
     ) -> Successor<R> {
         let Taken {
-            next,
+            mut next,
             events,
             fingerprint: fp,
         } = step;
@@ -742,7 +742,6 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         // It may wait in the frontier a while: its parts share the allocations of equal
         // parts of worlds before it (most parts have few distinct values), which cuts the
         // frontier's memory several times over.
-        let mut next = next;
         next.intern(interners);
         successor.world = Some(next);
         successor

@@ -754,10 +754,9 @@ impl EventMatch {
 }
 
 impl Fault {
-    /// The action this fault is now, if its process can be named.
-    /// The action, where `last_sessions` holds each process's latest session: a crashed or
-    /// killed process has none of its own any more, and `expire` then means the session it
-    /// left behind.
+    /// The action this fault is now, if its process can be named. `last_sessions` holds each
+    /// process's latest session: a crashed or killed process has none of its own any more,
+    /// and `expire` then means the session it left behind.
     fn action<R: Role>(
         &self,
         world: &World<R>,

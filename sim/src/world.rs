@@ -285,8 +285,8 @@ impl<R: Role> World<R> {
             .intern_with(servers, |s| s.intern_parts(trees, watches));
         for process in &mut self.processes {
             process.intern_with(processes, |p| {
+                // Not `initial`: every copy of the world shares it already.
                 p.role.intern(roles);
-                p.initial.intern(roles);
                 if let Some(c) = &mut p.client {
                     c.intern(clients);
                 }
