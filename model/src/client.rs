@@ -179,6 +179,53 @@ impl ClientWatches {
     }
 }
 
+/// Which of a node's zxids a reconnect compares with the client's last zxid for a watch
+/// (`DataTree.setWatches`): a data watch fires if `mzxid` is newer, a child watch if `pzxid`
+/// is. Exists watches on missing nodes and persistent watches compare none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compared {
+    /// The node's `mzxid` (a data watch).
+    Mzxid,
+    /// The node's `pzxid` (a child watch).
+    Pzxid,
+}
+
+impl Compared {
+    /// The compared zxid of `node`.
+    pub fn of(self, node: &crate::tree::Node) -> Zxid {
+        match self {
+            Compared::Mzxid => node.mzxid,
+            Compared::Pzxid => node.pzxid,
+        }
+    }
+
+    /// The watch that a reply with `code` to `req` leaves registered, if a reconnect would
+    /// compare a zxid for it: the cases of [`ClientWatches::on_reply`] that fill the data or
+    /// child table.
+    pub fn registered_by(req: &Request, code: ErrorCode) -> Option<(&str, Compared)> {
+        if code != ErrorCode::Ok {
+            return None;
+        }
+        match req {
+            Request::Exists { path, watch: true } | Request::GetData { path, watch: true } => {
+                Some((path, Compared::Mzxid))
+            }
+            Request::GetChildren {
+                path, watch: true, ..
+            } => Some((path, Compared::Pzxid)),
+            _ => None,
+        }
+    }
+}
+
+impl ClientWatches {
+    /// The watches a reconnect compares a zxid for, in the order it sends them.
+    pub fn compared(&self) -> impl Iterator<Item = (&str, Compared)> {
+        let data = self.data.iter().map(|p| (p, Compared::Mzxid));
+        data.chain(self.child.iter().map(|p| (p, Compared::Pzxid)))
+    }
+}
+
 /// One ZooKeeper handle.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Client {

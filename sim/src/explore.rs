@@ -52,6 +52,7 @@
 //! ```
 
 use std::collections::VecDeque;
+use std::hash::Hasher as _;
 
 use zksim_model::client::ClientState;
 use zksim_model::role::Role;
@@ -130,11 +131,13 @@ pub struct Search {
     /// applies only when every safety property reads the shared state alone
     /// ([`crate::property::Reads::SharedState`]).
     pub reduction: bool,
-    /// Forget zxids where no client can reconnect any more: such states are fingerprinted
-    /// without them ([`zksim_model::hash::fingerprint_without_zxids`]), so orders of writes
-    /// that differ only in which got the lower zxid merge. Sound only if no role and no
-    /// property reads a zxid (a `Stat`'s `czxid`, `mzxid` or `pzxid`, a change's zxid); the
-    /// built-in recipes read none. A connection the server drops (an oversize request) in
+    /// Forget zxids but for what a reconnect can still compare: where no client can reconnect
+    /// any more, states are fingerprinted without them
+    /// ([`zksim_model::hash::fingerprint_without_zxids`]); before, with only whether each
+    /// watched node changed since each zxid its client may reconnect with
+    /// ([`World::hash_zxids_for_reconnects`]). So orders of writes that differ only in which
+    /// got the lower zxid merge. Sound only if no role and no property reads a zxid (a
+    /// `Stat`'s `czxid`, `mzxid` or `pzxid`, a change's zxid); the built-in recipes read none. A connection the server drops (an oversize request) in
     /// such a state stops the search ([`Stop::ZxidsNeeded`]): its reconnect compares zxids.
     pub forget_zxids: bool,
 }
@@ -958,14 +961,22 @@ pub fn actions<R: Role>(world: &World<R>) -> Vec<Action> {
     }
 }
 
-/// A state's fingerprint: without zxids when `forget_zxids` and no client can reconnect any
-/// more (see [`Search::forget_zxids`]).
-fn state_fingerprint<R: Role>(world: &World<R>, forget_zxids: bool) -> u64 {
-    if forget_zxids && !remembers_zxids(world) {
-        zksim_model::hash::fingerprint_without_zxids(world)
-    } else {
-        fingerprint(world)
+/// A state's fingerprint as the search keys it. With `forget_zxids` (see
+/// [`Search::forget_zxids`]), without zxids where no client can reconnect any more, and
+/// otherwise with only what a reconnect can still compare
+/// ([`World::hash_zxids_for_reconnects`]).
+pub fn state_fingerprint<R: Role>(world: &World<R>, forget_zxids: bool) -> u64 {
+    if !forget_zxids {
+        return fingerprint(world);
     }
+    let without = zksim_model::hash::fingerprint_without_zxids(world);
+    if !remembers_zxids(world) {
+        return without;
+    }
+    let mut h = zksim_model::hash::Fingerprinter::default();
+    h.write_u64(without);
+    world.hash_zxids_for_reconnects(&mut h);
+    h.finish()
 }
 
 /// Whether a client may still reconnect, so zxids still matter: a SetWatches compares the

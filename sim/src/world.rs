@@ -26,7 +26,8 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-use zksim_model::client::{Call, Client, ClientState, Delivery};
+use zksim_model::client::{Call, Client, ClientState, Compared, Delivery};
+use zksim_model::error::ErrorCode;
 use zksim_model::op::Request;
 use zksim_model::role::{Buggify, ChoiceId, Ctx, Effect, Input, Role, Tag, TimerId};
 use zksim_model::server::{Outgoing, Server, ServerConfig, ToClient};
@@ -298,6 +299,87 @@ impl<R: Role> World<R> {
     /// Whether faults may still happen.
     pub fn faults_on(&self) -> bool {
         self.faults_on
+    }
+
+    /// Feeds `h` all that a future reconnect can still learn from this world's zxids, and
+    /// nothing else of them: with a fingerprint without zxids, two worlds that agree here
+    /// behave alike (given roles and properties that read no zxid), so the explorer merges
+    /// them while reconnects are still possible.
+    ///
+    /// A reconnect's SetWatches is the only place a zxid decides anything: for each watch the
+    /// client holds it compares a node's `mzxid` (data watch) or `pzxid` (child watch) with
+    /// the client's last zxid ([`Compared`]). By the time of a reconnect, that last zxid is
+    /// the client's current one or the header zxid of a reply already on its way to it (its
+    /// *cuts*); a reply sent later carries a zxid no older than any node now. So for each live
+    /// client this writes how each cut compares with the ones before it (a delivery keeps the
+    /// larger), and whether the node is newer than each cut
+    /// - for each watch the client holds, against every cut;
+    /// - for each watch a reply on the way will register, against that reply's cut and later
+    ///   ones (the earlier ones are gone by the time it registers).
+    ///
+    /// It is all the explorer needs (a bisimulation), step by step: a write takes a zxid above
+    /// every cut, so to every client its node is newer; a reply's zxid is no lower than any
+    /// node's, so no node is newer than the cut it adds, including the node its own watch is
+    /// on; a delivery drops the first cut (and a watch it registers was written against the
+    /// cuts left); a disconnect keeps only the last zxid. A last zxid of 0 (no reply yet) is
+    /// no cut: only a reply registers a watch, and it raises the last zxid. Which client wrote
+    /// first, and by how much, is forgotten unless one of these comparisons differs.
+    /// `sim/tests/explore.rs` checks on whole state graphs that merged worlds step alike.
+    pub fn hash_zxids_for_reconnects<H: std::hash::Hasher>(&self, h: &mut H) {
+        let tree = self.server.tree();
+        let zxid = |path: &str, field: Compared| tree.get(path).map_or(0, |n| field.of(n));
+        for p in &self.processes {
+            let client = match p.client() {
+                Some(c)
+                    if matches!(
+                        c.state(),
+                        ClientState::Connected | ClientState::Disconnected
+                    ) =>
+                {
+                    c
+                }
+                _ => {
+                    h.write_u8(0);
+                    continue;
+                }
+            };
+            let last = client.last_zxid();
+            let replies = || {
+                p.to_client.iter().filter_map(|m| match &m.item {
+                    ToClient::Reply { xid, zxid, reply } if *zxid > 0 => Some((*xid, *zxid, reply)),
+                    _ => None,
+                })
+            };
+            // The last zxid matters only to the watches held (a reply that registers one
+            // brings its own cut), and a reply's zxid is never below the last one's.
+            let held = client.watches().compared().next().is_some();
+            let first_reply = usize::from(held);
+            let cuts = || {
+                held.then_some(last)
+                    .into_iter()
+                    .chain(replies().map(|r| r.1))
+            };
+            h.write_u8(1);
+            let mut bits = BitWords::new(h);
+            for (path, field) in client.watches().compared() {
+                let z = zxid(path, field);
+                cuts().for_each(|cut| bits.push(z > cut));
+            }
+            for (i, (xid, _, reply)) in replies().enumerate() {
+                let code = reply.as_ref().err().copied().unwrap_or(ErrorCode::Ok);
+                let registers = client
+                    .pending()
+                    .find(|(x, _)| *x == xid)
+                    .and_then(|(_, req)| Compared::registered_by(req, code));
+                if let Some((path, field)) = registers {
+                    let z = zxid(path, field);
+                    cuts()
+                        .skip(first_reply + i)
+                        .for_each(|cut| bits.push(z > cut));
+                }
+            }
+            bits.finish();
+        }
     }
 
     /// Every enabled action, in a fixed order: per process (links, timers, choices, faults
@@ -854,5 +936,31 @@ impl<R: Role> World<R> {
         }
         let frames = self.server.expire_due(self.now_ms);
         self.route(frames, ev);
+    }
+}
+
+/// Bits fed to a hasher 64 to a word (the last word padded with zeros).
+struct BitWords<'h, H> {
+    h: &'h mut H,
+    word: u64,
+    len: u32,
+}
+
+impl<'h, H: std::hash::Hasher> BitWords<'h, H> {
+    fn new(h: &'h mut H) -> Self {
+        BitWords { h, word: 0, len: 0 }
+    }
+
+    fn push(&mut self, bit: bool) {
+        self.word |= u64::from(bit) << self.len;
+        self.len += 1;
+        if self.len == 64 {
+            self.h.write_u64(self.word);
+            (self.word, self.len) = (0, 0);
+        }
+    }
+
+    fn finish(self) {
+        self.h.write_u64(self.word);
     }
 }

@@ -645,7 +645,7 @@ fn the_cluster_state_counts_are_pinned() {
                 disconnects_max: 1,
                 ..shape(2, 0, 0, 0)
             },
-            Some(22_902),
+            Some(5_386),
         ),
         (
             "fixed",
@@ -666,7 +666,7 @@ fn the_cluster_state_counts_are_pinned() {
                 kills_max: 1,
                 ..shape(2, 0, 0, 0)
             },
-            Some(253_718),
+            Some(141_944),
         ),
         ("empty-worker-list", shape(1, 1, 1, 1), None),
     ];

@@ -1,0 +1,165 @@
+//! Forgetting zxids loses nothing: where the explorer keys states by less than their zxids
+//! ([`state_fingerprint`] with `forget_zxids`), searching by those keys reaches exactly the
+//! keys of every state the whole graph, zxids kept, reaches. So no violation and no terminal
+//! state is lost by merging states that differ only in their zxids.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use zksim_model::recipes::BuiltinRole;
+use zksim_sim::explore::{actions, fingerprint, state_fingerprint};
+use zksim_sim::options::{Options, Shape, TimeMode};
+use zksim_sim::world::World;
+
+type Key = fn(&World<BuiltinRole>) -> u64;
+
+/// The keys of the states a breadth-first search keyed by `key` reaches (every action, no
+/// reduction), and how many states it expanded. `None` past `states_max` expanded states.
+fn reached(
+    start: &World<BuiltinRole>,
+    key: Key,
+    states_max: usize,
+) -> Option<(BTreeSet<u64>, usize)> {
+    let mut seen = BTreeSet::from([key(start)]);
+    let mut frontier = VecDeque::from([start.clone()]);
+    let mut expanded = 0;
+    while let Some(world) = frontier.pop_front() {
+        expanded += 1;
+        if expanded > states_max {
+            return None;
+        }
+        for action in actions(&world) {
+            let mut next = world.clone();
+            next.step(&action).expect("enabled");
+            if seen.insert(key(&next)) {
+                frontier.push_back(next);
+            }
+        }
+    }
+    Some((seen, expanded))
+}
+
+/// The abstract keys of every state of the whole graph (states told apart by every zxid).
+fn reached_exactly(
+    start: &World<BuiltinRole>,
+    key: Key,
+    states_max: usize,
+) -> (BTreeSet<u64>, usize) {
+    let mut keys = BTreeSet::from([key(start)]);
+    let mut seen = BTreeMap::from([(fingerprint(start), ())]);
+    let mut frontier = VecDeque::from([start.clone()]);
+    while let Some(world) = frontier.pop_front() {
+        assert!(
+            seen.len() <= states_max,
+            "the whole graph is too big for this test"
+        );
+        for action in actions(&world) {
+            let mut next = world.clone();
+            next.step(&action).expect("enabled");
+            if seen.insert(fingerprint(&next), ()).is_none() {
+                keys.insert(key(&next));
+                frontier.push_back(next);
+            }
+        }
+    }
+    (keys, seen.len())
+}
+
+fn start(recipe: &str, options: &Options) -> World<BuiltinRole> {
+    let recipe = zksim_sim::recipes::find(recipe).unwrap();
+    World::new(options.clone(), (recipe.processes)(options, 0), 0).0
+}
+
+fn shape(masters: u32, workers: u32, clients: u32, tasks: u32, disconnects_max: u32) -> Options {
+    Options {
+        time: TimeMode::Abstract,
+        crashes_max: 0,
+        kills_max: 0,
+        disconnects_max,
+        expiries_max: 0,
+        shape: Shape {
+            masters: Some(masters),
+            workers: Some(workers),
+            clients: Some(clients),
+            tasks: Some(tasks),
+        },
+        ..Options::default()
+    }
+}
+
+fn forgetting(world: &World<BuiltinRole>) -> u64 {
+    state_fingerprint(world, true)
+}
+
+/// Keys `(whole graph, search by key)` for one configuration, and the states each visited.
+fn compare(
+    recipe: &str,
+    options: &Options,
+    key: Key,
+) -> (BTreeSet<u64>, BTreeSet<u64>, usize, usize) {
+    let world = start(recipe, options);
+    let (whole, states) = reached_exactly(&world, key, 50_000_000);
+    let (merged, expanded) = reached(&world, key, 50_000_000).unwrap();
+    (whole, merged, states, expanded)
+}
+
+// Goal: with reconnects still possible (a disconnect in the budget), the search by the
+// explorer's keys reaches the keys of exactly the states the whole graph reaches, while
+// merging many of them; shapes with a watch on every kind of node the cluster has.
+#[test]
+fn keys_without_most_zxids_reach_what_the_whole_graph_reaches() {
+    let cases = [
+        ("fixed", shape(1, 0, 0, 0, 2)),
+        ("fixed", shape(2, 0, 0, 0, 1)),
+        ("blind-master-retry", shape(1, 0, 0, 0, 1)),
+        ("election", shape(2, 0, 0, 0, 2)),
+    ];
+    agree_with_the_whole_graph(&cases);
+}
+
+// Goal: the same on the shapes with a worker or a client, whose whole graphs are too big for
+// CI (minutes each): `cargo test --release -p zksim-sim --test zxid_abstraction -- --ignored`.
+#[test]
+#[ignore = "minutes: whole graphs of millions of states"]
+fn keys_without_most_zxids_reach_what_the_whole_graph_reaches_with_workers_and_clients() {
+    agree_with_the_whole_graph(&[
+        ("fixed", shape(1, 1, 0, 0, 1)),
+        ("fixed", shape(1, 0, 1, 1, 1)),
+        ("fixed", shape(2, 0, 0, 0, 2)),
+    ]);
+}
+
+fn agree_with_the_whole_graph(cases: &[(&str, Options)]) {
+    for (recipe, options) in cases {
+        let (whole, merged, states, expanded) = compare(recipe, options, forgetting);
+        let how = format!("{recipe} {:?} d{}", options.shape, options.disconnects_max);
+        let (missed, extra) = (
+            whole.difference(&merged).count(),
+            merged.difference(&whole).count(),
+        );
+        assert!(
+            missed == 0 && extra == 0,
+            "{how}: the merged search misses {missed} keys of {} and reaches {extra} others",
+            whole.len()
+        );
+        assert!(
+            expanded < states,
+            "{how}: {expanded} of {states} states: none merged"
+        );
+        println!("{how}: {expanded} states instead of {states}");
+    }
+}
+
+// Goal: the test above can fail. Keys that drop every zxid while a client can still
+// reconnect merge states a reconnect tells apart, and the search by them misses states.
+#[test]
+fn keys_without_any_zxid_miss_states_a_reconnect_tells_apart() {
+    fn no_zxids(world: &World<BuiltinRole>) -> u64 {
+        zksim_model::hash::fingerprint_without_zxids(world)
+    }
+    let (whole, merged, _, _) = compare("election", &shape(2, 0, 0, 0, 1), no_zxids);
+    assert!(merged.is_subset(&whole));
+    assert!(
+        merged.len() < whole.len(),
+        "dropping every zxid lost nothing here"
+    );
+}
