@@ -41,8 +41,9 @@ pub struct CheckArgs {
     /// safety property reads the shared state alone; the cluster's do).
     #[arg(long)]
     pub no_reduction: bool,
-    /// Keep zxids in every state's fingerprint (by default they are forgotten where no client
-    /// can reconnect any more: the built-in recipes read no zxid).
+    /// Keep zxids in every state's fingerprint (by default a state keeps only what a
+    /// reconnect's SetWatches can compare, and nothing once no client can reconnect: the
+    /// built-in recipes read no zxid).
     #[arg(long)]
     pub exact_zxids: bool,
     /// Write the state graph as Graphviz DOT (small runs: at most --graph-states-max states).

@@ -21,9 +21,9 @@
 //!
 //! Two reductions keep the cluster's space small, both tested against the whole search:
 //! partial-order reduction ([`Search::reduction`]: one process's local steps taken alone
-//! where that loses no violation and no terminal state) and, where no client can reconnect
-//! any more, fingerprints without zxids ([`Search::forget_zxids`]: orders of writes that
-//! nothing can tell apart any more are one state).
+//! where that loses no violation and no terminal state) and fingerprints without zxids but
+//! for what a reconnect can still compare, nothing once no client can reconnect
+//! ([`Search::forget_zxids`]: orders of writes that nothing can tell apart are one state).
 //!
 //! The frontier's worlds are hash-consed: before a new world is kept, each of its shared parts
 //! is replaced by an equal one an earlier world on the same thread holds, if any
