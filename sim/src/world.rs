@@ -310,21 +310,22 @@ impl<R: Role> World<R> {
     /// client holds it compares a node's `mzxid` (data watch) or `pzxid` (child watch) with
     /// the client's last zxid ([`Compared`]). By the time of a reconnect, that last zxid is
     /// the client's current one or the header zxid of a reply already on its way to it (its
-    /// *cuts*); a reply sent later carries a zxid no older than any node now. So for each live
-    /// client this writes how each cut compares with the ones before it (a delivery keeps the
-    /// larger), and whether the node is newer than each cut
+    /// *cuts*; replies arrive in order, none with a zxid below the last one, so each delivery
+    /// makes its reply's zxid the last one). A reply sent later carries a zxid no older than
+    /// any node now. So for each client that could reconnect this writes whether the node is
+    /// newer than the cut
     /// - for each watch the client holds, against every cut;
     /// - for each watch a reply on the way will register, against that reply's cut and later
     ///   ones (the earlier ones are gone by the time it registers).
     ///
-    /// It is all the explorer needs (a bisimulation), step by step: a write takes a zxid above
-    /// every cut, so to every client its node is newer; a reply's zxid is no lower than any
-    /// node's, so no node is newer than the cut it adds, including the node its own watch is
-    /// on; a delivery drops the first cut (and a watch it registers was written against the
-    /// cuts left); a disconnect keeps only the last zxid. A last zxid of 0 (no reply yet) is
-    /// no cut: only a reply registers a watch, and it raises the last zxid. Which client wrote
-    /// first, and by how much, is forgotten unless one of these comparisons differs.
-    /// `sim/tests/explore.rs` checks on whole state graphs that merged worlds step alike.
+    /// That is all a search needs (the worlds it merges step alike), step by step: a write
+    /// takes a zxid above every cut, so to every client its node is newer; a reply's zxid is
+    /// no lower than any node's, so no node is newer than the cut it adds, including the node
+    /// its own watch is on; a delivery drops the first cut (and a watch it registers was
+    /// written against the cuts left); a disconnect keeps only the last zxid. Which client
+    /// wrote first, and by how much, is forgotten unless one of these comparisons differs.
+    /// `sim/tests/zxid_abstraction.rs` searches whole graphs and checks that a search merging
+    /// by this reaches exactly the states they have.
     pub fn hash_zxids_for_reconnects<H: std::hash::Hasher>(&self, h: &mut H) {
         let tree = self.server.tree();
         let zxid = |path: &str, field: Compared| tree.get(path).map_or(0, |n| field.of(n));
@@ -350,8 +351,8 @@ impl<R: Role> World<R> {
                     _ => None,
                 })
             };
-            // The last zxid matters only to the watches held (a reply that registers one
-            // brings its own cut), and a reply's zxid is never below the last one's.
+            // The last zxid is compared only for watches held: a reply that registers one
+            // brings its own cut.
             let held = client.watches().compared().next().is_some();
             let first_reply = usize::from(held);
             let cuts = || {
