@@ -827,7 +827,7 @@ fn the_quick_cluster_mutants_are_found() {
         hunt(
             "client-resubmits",
             with(budgets(0, 1, 0, 0), shape(1, 1, 1, 1)),
-            Strategy::DepthFirst,
+            Strategy::BreadthFirst,
         ),
         hunt(
             "no-fencing",
