@@ -103,24 +103,18 @@ impl ClientWatches {
     /// `WatchRegistration.register` does: only on success, except that `exists` also registers
     /// (an exists watch) on NoNode. A successful `removeWatches` drops the local entries.
     pub fn on_reply(&mut self, req: &Request, code: ErrorCode) {
+        if let Some((path, compared)) = Compared::registered_by(req, code) {
+            let table = match compared {
+                Compared::Mzxid => &mut self.data,
+                Compared::Pzxid => &mut self.child,
+            };
+            table.insert(path);
+            return;
+        }
         let ok = code == ErrorCode::Ok;
         match req {
-            Request::Exists { path, watch: true } if ok => {
-                self.data.insert(path);
-            }
             Request::Exists { path, watch: true } if code == ErrorCode::NoNode => {
                 self.exist.insert(path);
-            }
-            Request::GetData { path, watch: true }
-            | Request::GetChildren {
-                path, watch: true, ..
-            } if ok => {
-                let table = if matches!(req, Request::GetData { .. }) {
-                    &mut self.data
-                } else {
-                    &mut self.child
-                };
-                table.insert(path);
             }
             Request::AddWatch { path, mode } if ok => {
                 match mode {
@@ -166,6 +160,12 @@ impl ClientWatches {
         }
     }
 
+    /// The watches a reconnect compares a zxid for, in the order it sends them.
+    pub fn compared(&self) -> impl Iterator<Item = (&str, Compared)> {
+        let data = self.data.iter().map(|p| (p, Compared::Mzxid));
+        data.chain(self.child.iter().map(|p| (p, Compared::Pzxid)))
+    }
+
     /// What a reconnect re-registers: each table in the Java client's iteration order.
     pub fn set_watches(&self) -> SetWatches {
         let list = |s: &ChildSet| s.iter().map(str::to_string).collect();
@@ -200,8 +200,8 @@ impl Compared {
     }
 
     /// The watch that a reply with `code` to `req` leaves registered, if a reconnect would
-    /// compare a zxid for it: the cases of [`ClientWatches::on_reply`] that fill the data or
-    /// child table.
+    /// compare a zxid for it: the data or child table's entry [`ClientWatches::on_reply`]
+    /// makes (the one place that decides it).
     pub fn registered_by(req: &Request, code: ErrorCode) -> Option<(&str, Compared)> {
         if code != ErrorCode::Ok {
             return None;
@@ -215,14 +215,6 @@ impl Compared {
             } => Some((path, Compared::Pzxid)),
             _ => None,
         }
-    }
-}
-
-impl ClientWatches {
-    /// The watches a reconnect compares a zxid for, in the order it sends them.
-    pub fn compared(&self) -> impl Iterator<Item = (&str, Compared)> {
-        let data = self.data.iter().map(|p| (p, Compared::Mzxid));
-        data.chain(self.child.iter().map(|p| (p, Compared::Pzxid)))
     }
 }
 

@@ -137,8 +137,9 @@ pub struct Search {
     /// watched node changed since each zxid its client may reconnect with
     /// ([`World::hash_zxids_for_reconnects`]). So orders of writes that differ only in which
     /// got the lower zxid merge. Sound only if no role and no property reads a zxid (a
-    /// `Stat`'s `czxid`, `mzxid` or `pzxid`, a change's zxid); the built-in recipes read none. A connection the server drops (an oversize request) in
-    /// such a state stops the search ([`Stop::ZxidsNeeded`]): its reconnect compares zxids.
+    /// `Stat`'s `czxid`, `mzxid` or `pzxid`, a change's zxid); the built-in recipes read
+    /// none. A connection the server drops (an oversize request) where no client could
+    /// reconnect stops the search ([`Stop::ZxidsNeeded`]): its reconnect compares zxids.
     pub forget_zxids: bool,
 }
 
