@@ -106,6 +106,9 @@ pub struct Knobs {
     /// Tasks per client.
     #[arg(long)]
     pub tasks: Option<u32>,
+    /// Tasks already queued when the cluster starts (no client waits for them).
+    #[arg(long)]
+    pub queued: Option<u32>,
 }
 
 fn parse_policy(s: &str) -> Result<AssignPolicy, String> {
@@ -164,6 +167,7 @@ impl Knobs {
                 workers: self.workers,
                 clients: self.clients,
                 tasks: self.tasks,
+                queued: self.queued,
             },
         }
     }
@@ -236,6 +240,7 @@ impl Knobs {
         add("workers", self.workers.map(|v| v.to_string()));
         add("clients", self.clients.map(|v| v.to_string()));
         add("tasks", self.tasks.map(|v| v.to_string()));
+        add("queued", self.queued.map(|v| v.to_string()));
         if self.buggify {
             f.push_str(" --buggify");
         }

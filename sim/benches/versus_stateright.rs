@@ -119,6 +119,7 @@ fn to_verdict() -> Vec<Config> {
                 workers: Some(workers),
                 clients: Some(clients),
                 tasks: Some(tasks),
+                queued: None,
             },
             0,
             crashes,

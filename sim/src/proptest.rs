@@ -525,6 +525,7 @@ pub fn shapes() -> impl Strategy<Value = Shape> {
         workers: Some(w),
         clients: Some(c),
         tasks: Some(t),
+        queued: None,
     })
 }
 

@@ -218,10 +218,39 @@ impl<R: Role> World<R> {
             notes: Shared::default(),
         };
         let mut events = Vec::new();
+        let queued = crate::recipes::cluster::queued_tasks(world.options.shape.queued.unwrap_or(0));
+        world.set_up(&queued, &mut events);
         for p in 0..world.processes.len() {
             world.open_session(p, &mut events);
         }
         (world, events)
+    }
+
+    /// Before any process starts: a session of its own applies `requests` and closes, as a
+    /// script run against the server before the cluster is started would (its changes are
+    /// among the start's events).
+    ///
+    /// # Panics
+    /// If a request fails: they are the world's own (the shape's queued tasks), made for an
+    /// empty tree.
+    fn set_up(&mut self, requests: &[Request], ev: &mut Vec<Event>) {
+        if requests.is_empty() {
+            return;
+        }
+        let (session, _) = self
+            .server
+            .connect(self.now_ms, self.options.session_timeout_ms);
+        let mut xid = 0;
+        for request in requests {
+            xid += 1;
+            let frames = self.server.handle(self.now_ms, session, xid, request);
+            let failed = frames
+                .iter()
+                .any(|f| matches!(&f.message, ToClient::Reply { reply: Err(_), .. }));
+            assert!(!failed, "set-up request failed: {request:?}");
+        }
+        self.server.close(session, xid + 1);
+        self.changes(ev);
     }
 
     /// The options.

@@ -526,6 +526,7 @@ fn shape(masters: u32, workers: u32, clients: u32, tasks: u32) -> Options {
             workers: Some(workers),
             clients: Some(clients),
             tasks: Some(tasks),
+            queued: None,
         },
         ..no_faults()
     }

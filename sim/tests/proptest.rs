@@ -111,6 +111,7 @@ fn checking_a_plan_twice_fails_alike_and_names_the_same_file() {
         workers: Some(3),
         clients: Some(2),
         tasks: Some(2),
+        queued: None,
     };
     let a = check_plan("assign-then-delete", shape, &plan, 0).unwrap_err();
     let b = check_plan("assign-then-delete", shape, &plan, 0).unwrap_err();

@@ -75,6 +75,7 @@ fn shape(masters: u32, workers: u32, clients: u32, tasks: u32, disconnects_max: 
             workers: Some(workers),
             clients: Some(clients),
             tasks: Some(tasks),
+            queued: None,
         },
         ..Options::default()
     }

@@ -3,12 +3,13 @@
 
 use std::collections::BTreeSet;
 
-use zksim_model::op::{EventType, KeeperState};
+use zksim_model::op::{CreateMode, EventType, KeeperState, Request};
 use zksim_model::recipes::cluster::{
     Client, Flavor, Master, Worker, ASSIGN, CLIENTS, STATUS, TASKS, WORKERS,
 };
 use zksim_model::recipes::BuiltinRole;
 use zksim_model::server::Change;
+use zksim_model::Data;
 
 use super::{master_owner, BuiltinWorld, Recipe, RecipeKind};
 use crate::event::Event;
@@ -29,7 +30,8 @@ pub const STATUS_ONCE: &str = "a status is written once";
 pub const RUNS_ONLY_ASSIGNED: &str = "a worker only runs tasks assigned to it";
 /// After faults stop: a master.
 pub const MASTER_ELECTED: &str = "a master is elected once faults stop";
-/// After faults stop: every task done and read.
+/// After faults stop: every task done and read by its client (a queued task, which no
+/// client waits for: done).
 pub const ALL_TASKS_DONE: &str = "every submitted task completes and its client is notified";
 /// After faults stop: nothing left under dead workers.
 pub const DEAD_WORKERS_DRAINED: &str = "a dead worker's tasks are reassigned";
@@ -230,6 +232,37 @@ pub fn recipes() -> Vec<Recipe> {
     ]
 }
 
+/// The client name of queued tasks' tokens ([`queued_tasks`]).
+pub const QUEUED_BY: &str = "q";
+
+/// The token of queued task `n` (1-based): as a client named [`QUEUED_BY`] would write it.
+pub fn queued_token(n: u32) -> String {
+    Client::new(QUEUED_BY, n, Flavor::FIXED).token(n)
+}
+
+/// The requests that queue `n` tasks before the cluster starts (the shape's `queued`): the
+/// two directories they need, then each task as a client submits it (a sequential node under
+/// `/tasks` holding its token, and the token's marker under `/clients`), as a client that has
+/// since gone would leave them. The master's own creates of those directories then meet
+/// NodeExists, as after a failover.
+pub fn queued_tasks(n: u32) -> Vec<Request> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let dir = |path: &str| Request::create(path, Data::bytes(""), CreateMode::Persistent);
+    let mut out = vec![dir(TASKS), dir(CLIENTS)];
+    for i in 1..=n {
+        let token = queued_token(i);
+        out.push(Request::create(
+            format!("{TASKS}/task-{token}-"),
+            Data::from(token.as_str()),
+            CreateMode::PersistentSequential,
+        ));
+        out.push(dir(&format!("{CLIENTS}/{token}")));
+    }
+    out
+}
+
 /// The names of a node's children (none if it is missing), in no particular order. The
 /// properties run after every step, so nothing here allocates more than it must.
 fn kids<'w>(w: &'w BuiltinWorld, path: &str) -> impl Iterator<Item = &'w str> {
@@ -280,6 +313,15 @@ fn clients_done(w: &BuiltinWorld) -> bool {
     w.processes().iter().all(|p| match &*p.role {
         BuiltinRole::Client(c) => p.is_killed() || c.is_done(),
         _ => true,
+    })
+}
+
+/// Every queued task (no client waits for it) has its status.
+fn queued_done(w: &BuiltinWorld) -> bool {
+    let queued = w.options().shape.queued.unwrap_or(0);
+    (1..=queued).all(|n| {
+        let token = queued_token(n);
+        kids(w, STATUS).any(|s| token_of(s) == Some(token.as_str()))
     })
 }
 
@@ -356,7 +398,8 @@ fn properties() -> Vec<Property<BuiltinRole>> {
                 })
         }),
         Property::eventually(ALL_TASKS_DONE, |w| {
-            !(survives(w, is_master) && survives(w, is_worker)) || clients_done(w)
+            !(survives(w, is_master) && survives(w, is_worker))
+                || (clients_done(w) && queued_done(w))
         }),
         Property::eventually(DEAD_WORKERS_DRAINED, |w| {
             if !survives(w, is_master) {
