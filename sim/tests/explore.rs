@@ -6,6 +6,7 @@ use zksim_model::Data;
 use zksim_sim::explore::{explore, search_with, Limits, Report, Search, Stop, Strategy};
 use zksim_sim::options::{Options, Shape, TimeMode};
 use zksim_sim::property::Property;
+use zksim_sim::recipes::cluster::DEAD_WORKERS_DRAINED;
 use zksim_sim::world::World;
 
 /// A role that creates one persistent node when it starts, and nothing else.
@@ -532,6 +533,13 @@ fn shape(masters: u32, workers: u32, clients: u32, tasks: u32) -> Options {
     }
 }
 
+/// A cluster with no client and `queued` tasks already in `/tasks` when it starts.
+fn queued(masters: u32, workers: u32, queued: u32) -> Options {
+    let mut o = shape(masters, workers, 0, 0);
+    o.shape.queued = Some(queued);
+    o
+}
+
 // Goal: neither the reduction nor forgetting zxids changes a verdict, on cluster shapes small
 // enough to search whole: each of the four ways gives the same verdict and property, and the
 // reduced searches visit fewer states.
@@ -635,6 +643,10 @@ fn the_cluster_state_counts_are_pinned() {
     let mode = Search {
         threads: 2,
         forget_zxids: true,
+        limits: Limits {
+            states_max: 10_000_000,
+            ..Limits::default()
+        },
         ..Search::default()
     };
     let cases = [
@@ -669,6 +681,13 @@ fn the_cluster_state_counts_are_pinned() {
             },
             Some(141_944),
         ),
+        // The shapes where `no-reassignment` and `sorted-children` are found.
+        (
+            "fixed",
+            with(budgets(0, 0, 0, 1), shape(1, 1, 1, 1)),
+            Some(1_374_033),
+        ),
+        ("fixed", shape(1, 1, 1, 2), Some(2_816_196)),
         ("empty-worker-list", shape(1, 1, 1, 1), None),
     ];
     pinned(&cases, &mode);
@@ -709,6 +728,18 @@ fn fixed_is_verified_in_the_larger_mutant_shapes() {
             with(budgets(1, 1, 1, 1), shape(2, 0, 0, 0)),
             Some(3_353_486),
         ),
+        // `no-fencing`'s shape.
+        (
+            "fixed",
+            with(budgets(0, 1, 1, 0), queued(2, 1, 1)),
+            Some(11_970_259),
+        ),
+        // `assign-then-delete`'s shape.
+        (
+            "fixed",
+            with(budgets(0, 1, 0, 0), queued(1, 2, 1)),
+            Some(32_526_162),
+        ),
     ];
     pinned(&cases, &mode);
 }
@@ -724,8 +755,9 @@ fn pinned(cases: &[(&str, Options, Option<u64>)], mode: &Search) {
             Some(states) => {
                 assert!(
                     r.complete && r.violation.is_none(),
-                    "{name}: {:?}",
-                    r.violation
+                    "{name}: {:?}, stopped by {:?}",
+                    r.violation,
+                    r.stopped
                 );
                 assert_eq!(r.states, states, "{name}: the state count moved");
             }
@@ -776,12 +808,14 @@ fn the_reduced_parallel_search_equals_the_single_threaded_one() {
     }
 }
 
-/// A cluster mutant, the shape and budgets its bug shows in, and the strategy that finds it
-/// in reasonable time (the README's table).
+/// A cluster mutant, the shape and budgets its bug shows in, the strategy that finds it in
+/// reasonable time (the README's table), and the property it breaks there (the one the
+/// recipe names, unless the shape shows the bug through another).
 struct Hunt {
     recipe: &'static str,
     options: Options,
     strategy: Strategy,
+    breaks: Option<&'static str>,
 }
 
 fn hunt(recipe: &'static str, options: Options, strategy: Strategy) -> Hunt {
@@ -789,6 +823,7 @@ fn hunt(recipe: &'static str, options: Options, strategy: Strategy) -> Hunt {
         recipe,
         options,
         strategy,
+        breaks: cluster(recipe).breaks,
     }
 }
 
@@ -830,7 +865,7 @@ fn found(h: &Hunt) {
     let v = r
         .violation
         .unwrap_or_else(|| panic!("{} not found: {:?}", h.recipe, r.stopped));
-    assert_eq!(Some(v.property.as_str()), recipe.breaks, "{}", h.recipe);
+    assert_eq!(Some(v.property.as_str()), h.breaks, "{}", h.recipe);
     let outcome = zksim_sim::run::run_actions(&recipe, &h.options, 0, v.path).unwrap();
     let replayed: Vec<&str> = outcome
         .end
@@ -877,9 +912,28 @@ fn the_quick_cluster_mutants_are_found() {
         ),
         hunt(
             "no-fencing",
+            with(budgets(0, 1, 1, 0), queued(2, 1, 1)),
+            Strategy::BreadthFirst,
+        ),
+        // With a client instead of a queued task, the space is too large to search
+        // breadth-first in CI; depth-first finds a longer path.
+        hunt(
+            "no-fencing",
             with(budgets(0, 1, 1, 0), shape(2, 1, 1, 1)),
             Strategy::DepthFirst,
         ),
+        // Two tasks of one client: the second's name can hash before the first's.
+        hunt("sorted-children", shape(1, 1, 1, 2), Strategy::BreadthFirst),
+        // With its only worker killed no task can complete, so what shows the bug is the
+        // task left under the dead worker.
+        Hunt {
+            breaks: Some(DEAD_WORKERS_DRAINED),
+            ..hunt(
+                "no-reassignment",
+                with(budgets(0, 0, 0, 1), shape(1, 1, 1, 1)),
+                Strategy::BreadthFirst,
+            )
+        },
     ];
     for h in &hunts {
         found(h);
@@ -897,11 +951,7 @@ fn the_slow_cluster_mutants_are_found() {
             with(budgets(1, 0, 0, 0), shape(1, 1, 1, 1)),
             Strategy::BreadthFirst,
         ),
-        hunt(
-            "sorted-children",
-            with(budgets(0, 0, 0, 1), shape(1, 2, 1, 2)),
-            Strategy::BreadthFirst,
-        ),
+        // With a second worker alive, the task left under the dead one never completes.
         hunt(
             "no-reassignment",
             with(budgets(0, 0, 0, 1), shape(1, 2, 1, 1)),
@@ -909,8 +959,8 @@ fn the_slow_cluster_mutants_are_found() {
         ),
         hunt(
             "assign-then-delete",
-            with(budgets(0, 1, 0, 0), shape(1, 2, 1, 1)),
-            Strategy::DepthFirst,
+            with(budgets(0, 1, 0, 0), queued(1, 2, 1)),
+            Strategy::BreadthFirst,
         ),
     ];
     for h in &hunts {
