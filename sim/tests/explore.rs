@@ -652,6 +652,12 @@ fn the_cluster_state_counts_are_pinned() {
     let cases = [
         ("fixed", shape(2, 0, 0, 0), Some(198)),
         ("fixed", shape(1, 1, 0, 0), Some(650)),
+        // The shape where `blind-master-retry` is found.
+        (
+            "fixed",
+            with(budgets(0, 1, 0, 0), shape(1, 0, 0, 0)),
+            Some(497),
+        ),
         (
             "fixed",
             Options {
