@@ -319,10 +319,23 @@ fn print_summary(summary: &Summary, report: &Report, args: &CheckArgs) -> Result
             "  the server dropped a connection where zxids were forgotten, and its reconnect \
              compares them: run again with --exact-zxids"
         ),
-        Some(stop) => crate::say!(
-            "  stopped by --{}: raise it, or tighten the fault budgets or the shape",
-            stop.name()
-        ),
+        Some(stop) => {
+            crate::say!(
+                "  stopped by --{}: raise it, or tighten the fault budgets or the shape",
+                stop.name()
+            );
+            // A client is the costliest process to search; a queued task gives the cluster
+            // work without one.
+            let cluster = recipes::cluster::recipes()
+                .iter()
+                .any(|r| r.name == args.recipe);
+            if cluster && args.knobs.clients != Some(0) {
+                crate::say!(
+                    "  (tasks queued instead of clients make a much smaller space: \
+                     --clients 0 --queued 1)"
+                );
+            }
+        }
         None => {}
     }
     if report.reduction {

@@ -602,3 +602,74 @@ fn check_finds_a_cluster_mutant_with_a_trace_that_replays() {
         "{out}"
     );
 }
+
+// Goal: `--queued` gives the cluster tasks without a client process: a mutant is found there,
+// its trace replays, and the render shows the queued task created before any process starts.
+#[test]
+fn check_runs_a_cluster_with_a_queued_task() {
+    let dir = temp_dir("check-queued");
+    let trace = dir.join("cx.jsonl");
+    let o = check_cluster(
+        "sorted-children",
+        ["1", "1", "0", "0"],
+        &["--queued", "1", "--trace", trace.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["property"],
+        "every submitted task completes and its client is notified"
+    );
+    let o = zksim(&["replay", trace.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let o = zksim(&["render", trace.to_str().unwrap()]);
+    let out = stdout(&o);
+    let queued = out
+        .find("created /tasks/task-q.0-1-0000000000")
+        .unwrap_or_else(|| panic!("{out}"));
+    let first_process = out
+        .find("m1     connected")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(queued < first_process, "{out}");
+}
+
+// Goal: a cluster search stopped by a limit suggests queuing tasks instead of running clients,
+// and says nothing of it when there is no client.
+#[test]
+fn a_stopped_cluster_search_suggests_queued_tasks() {
+    let hint = "--clients 0 --queued 1";
+    let run = |clients: &str, extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--recipe",
+            "fixed",
+            "--masters",
+            "1",
+            "--workers",
+            "1",
+            "--clients",
+            clients,
+            "--crashes-max",
+            "0",
+            "--kills-max",
+            "0",
+            "--disconnects-max",
+            "0",
+            "--expiries-max",
+            "0",
+            "--states-max",
+            "100",
+        ];
+        args.extend_from_slice(extra);
+        let o = zksim(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+        stdout(&o)
+    };
+    let out = run("1", &[]);
+    assert!(out.contains(hint), "{out}");
+    let out = run("0", &["--queued", "1"]);
+    assert!(
+        out.contains("stopped by --states-max") && !out.contains(hint),
+        "{out}"
+    );
+}
