@@ -578,28 +578,41 @@ fn check_verifies_the_cluster_with_and_without_its_reductions() {
     );
 }
 
-// Goal: a cluster mutant found by `zksim check` comes with a counterexample trace that
-// `zksim replay` re-executes.
-#[test]
-fn check_finds_a_cluster_mutant_with_a_trace_that_replays() {
-    let dir = temp_dir("check-cluster");
-    let trace = dir.join("cx.jsonl");
-    let o = check_cluster(
-        "blind-master-retry",
-        ["1", "0", "0", "0"],
-        &["--disconnects-max", "1", "--trace", trace.to_str().unwrap()],
-    );
+/// Checks a cluster mutant (as [`check_cluster`]) that must break `property`, writing its
+/// counterexample to a trace in a fresh directory named `dir`; replays the trace, which must
+/// re-execute byte for byte and meet the same violation; returns the trace's path.
+fn found_and_replayed(
+    dir: &str,
+    recipe: &str,
+    shape: [&str; 4],
+    extra: &[&str],
+    property: &str,
+) -> std::path::PathBuf {
+    let trace = temp_dir(dir).join("cx.jsonl");
+    let mut args = extra.to_vec();
+    args.extend(["--trace", trace.to_str().unwrap()]);
+    let o = check_cluster(recipe, shape, &args);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["property"], "a master is elected once faults stop");
-    // The replay re-executes it byte for byte (exit 0) and meets the same violation.
+    assert_eq!(v["property"], property);
     let o = zksim(&["replay", trace.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     let out = stdout(&o);
     assert!(out.contains("byte-identical"), "{out}");
-    assert!(
-        out.contains("violated: a master is elected once faults stop"),
-        "{out}"
+    assert!(out.contains(&format!("violated: {property}")), "{out}");
+    trace
+}
+
+// Goal: a cluster mutant found by `zksim check` comes with a counterexample trace that
+// `zksim replay` re-executes.
+#[test]
+fn check_finds_a_cluster_mutant_with_a_trace_that_replays() {
+    found_and_replayed(
+        "check-cluster",
+        "blind-master-retry",
+        ["1", "0", "0", "0"],
+        &["--disconnects-max", "1"],
+        "a master is elected once faults stop",
     );
 }
 
@@ -607,21 +620,13 @@ fn check_finds_a_cluster_mutant_with_a_trace_that_replays() {
 // its trace replays, and the render shows the queued task created before any process starts.
 #[test]
 fn check_runs_a_cluster_with_a_queued_task() {
-    let dir = temp_dir("check-queued");
-    let trace = dir.join("cx.jsonl");
-    let o = check_cluster(
+    let trace = found_and_replayed(
+        "check-queued",
         "sorted-children",
         ["1", "1", "0", "0"],
-        &["--queued", "1", "--trace", trace.to_str().unwrap()],
+        &["--queued", "1"],
+        "every submitted task completes and its client is notified",
     );
-    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(
-        v["property"],
-        "every submitted task completes and its client is notified"
-    );
-    let o = zksim(&["replay", trace.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     let o = zksim(&["render", trace.to_str().unwrap()]);
     let out = stdout(&o);
     let queued = out
