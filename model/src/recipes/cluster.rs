@@ -1163,8 +1163,9 @@ impl Client {
         format!("{}.{:x}-{n}", self.id, self.incarnation & 0xffff)
     }
 
-    fn prefix(&self) -> String {
-        format!("task-{}-", self.token(self.current))
+    /// The name of task `n` up to its sequence number.
+    fn prefix(&self, n: u32) -> String {
+        format!("task-{}-", self.token(n))
     }
 
     fn submit(&mut self, ctx: &mut Ctx) {
@@ -1172,18 +1173,8 @@ impl Client {
             return;
         }
         self.name = None;
-        let token = self.token(self.current);
-        let task = Request::create(
-            format!("{TASKS}/{}", self.prefix()),
-            Data::from(token.as_str()),
-            CreateMode::PersistentSequential,
-        );
+        let [task, marker] = self.submission(self.current);
         let req = if self.flavor.client_checks_marker {
-            let marker = Request::create(
-                format!("{CLIENTS}/{token}"),
-                Data::bytes(""),
-                CreateMode::Persistent,
-            );
             Request::Multi {
                 ops: vec![task, marker],
             }
@@ -1191,6 +1182,24 @@ impl Client {
             task
         };
         self.calls.call(ctx, COp::Submit, req);
+    }
+
+    /// The creates that submit task `n`: the task, a sequential node under `/tasks` named by
+    /// its prefix and holding its token, and the token's marker under `/clients` (which the
+    /// client sends only when it checks markers).
+    pub fn submission(&self, n: u32) -> [Request; 2] {
+        let token = self.token(n);
+        let task = Request::create(
+            format!("{TASKS}/{}", self.prefix(n)),
+            Data::from(token.as_str()),
+            CreateMode::PersistentSequential,
+        );
+        let marker = Request::create(
+            format!("{CLIENTS}/{token}"),
+            Data::bytes(""),
+            CreateMode::Persistent,
+        );
+        [task, marker]
     }
 
     fn status_path(&self, name: &str) -> String {
@@ -1272,7 +1281,7 @@ impl Client {
             },
             COp::Find => match reply {
                 Ok(_) => {
-                    let prefix = self.prefix();
+                    let prefix = self.prefix(self.current);
                     if let Some(name) = children(reply).into_iter().find(|c| c.starts_with(&prefix))
                     {
                         self.name = Some(name.clone());

@@ -250,16 +250,9 @@ pub fn queued_tasks(n: u32) -> Vec<Request> {
         return Vec::new();
     }
     let dir = |path: &str| Request::create(path, Data::bytes(""), CreateMode::Persistent);
+    let client = Client::new(QUEUED_BY, n, Flavor::FIXED);
     let mut out = vec![dir(TASKS), dir(CLIENTS)];
-    for i in 1..=n {
-        let token = queued_token(i);
-        out.push(Request::create(
-            format!("{TASKS}/task-{token}-"),
-            Data::from(token.as_str()),
-            CreateMode::PersistentSequential,
-        ));
-        out.push(dir(&format!("{CLIENTS}/{token}")));
-    }
+    out.extend((1..=n).flat_map(|i| client.submission(i)));
     out
 }
 
