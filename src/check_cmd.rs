@@ -117,6 +117,30 @@ pub struct Summary {
     pub reduction: bool,
     /// States expanded by one process's local steps alone.
     pub reduced_states: u64,
+    /// Where the states come from: for each kind of action taken, its transitions and the
+    /// distinct states it reached first.
+    pub by_action: Vec<ByAction>,
+    /// The estimated odds that a state was never expanded because its 64-bit fingerprint
+    /// collided with another's (each of the transitions compared its fingerprint with those of
+    /// at most `states` distinct states: transitions * states / 2^64, as TLC estimates it).
+    pub fingerprint_collision_odds: f64,
+}
+
+/// One kind of action's share of a search (`zksim check --json`).
+#[derive(Debug, Serialize)]
+pub struct ByAction {
+    /// The kind, as a trace spells it (`to_server`, `crash`, ...).
+    pub action: &'static str,
+    /// Transitions of this kind.
+    pub transitions: u64,
+    /// Distinct states it reached first.
+    pub states: u64,
+}
+
+/// The odds of a missed state after `transitions` lookups among at most `states` 64-bit
+/// fingerprints: each lookup meets a false match with probability at most `states / 2^64`.
+pub fn collision_odds(states: u64, transitions: u64) -> f64 {
+    (states as f64 * transitions as f64 / 2f64.powi(64)).min(1.0)
 }
 
 /// Runs `zksim check`; `Ok(false)` on a violation.
@@ -287,6 +311,16 @@ fn summarize(recipe: &str, report: &Report, threads: usize, seconds: f64) -> Sum
         visited_bytes_per_state: report.visited_bytes as f64 / report.states as f64,
         reduction: report.reduction,
         reduced_states: report.reduced,
+        by_action: report
+            .by_kind
+            .iter()
+            .map(|k| ByAction {
+                action: k.kind,
+                transitions: k.transitions,
+                states: k.states,
+            })
+            .collect(),
+        fingerprint_collision_odds: collision_odds(report.states, report.transitions),
     }
 }
 
@@ -338,6 +372,14 @@ fn print_summary(summary: &Summary, report: &Report, args: &CheckArgs) -> Result
         }
         None => {}
     }
+    // Below one in a million the odds are not worth a line (about 6 million states and
+    // transitions each).
+    if summary.fingerprint_collision_odds >= 1e-6 {
+        crate::say!(
+            "  fingerprints are 64 bits: the odds that a collision hid a state are about {:.1e}",
+            summary.fingerprint_collision_odds
+        );
+    }
     if report.reduction {
         crate::say!(
             "  partial-order reduction: {} of {} states expanded by one process's local steps",
@@ -360,4 +402,18 @@ fn print_summary(summary: &Summary, report: &Report, args: &CheckArgs) -> Result
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::collision_odds;
+
+    // The odds grow with states times transitions, and never pass 1.
+    #[test]
+    fn the_collision_odds_are_states_times_transitions_over_two_to_the_64() {
+        assert_eq!(collision_odds(0, 0), 0.0);
+        let million = collision_odds(1_000_000, 2_000_000);
+        assert!((million - 2e12 / 2f64.powi(64)).abs() < 1e-15, "{million}");
+        assert_eq!(collision_odds(1 << 32, 1 << 33), 1.0);
+    }
 }

@@ -564,6 +564,14 @@ fn check_verifies_the_cluster_with_and_without_its_reductions() {
     assert_eq!(reduced["verdict"], "verified");
     assert_eq!(reduced["reduction"], true);
     assert!(reduced["reduced_states"].as_u64().unwrap() > 0, "{reduced}");
+    // The breakdown by action accounts for every transition and every state but the start.
+    let by_action = reduced["by_action"].as_array().unwrap();
+    let sum = |field: &str| -> u64 { by_action.iter().map(|a| a[field].as_u64().unwrap()).sum() };
+    assert_eq!(sum("transitions"), reduced["transitions"].as_u64().unwrap());
+    assert_eq!(sum("states") + 1, reduced["states"].as_u64().unwrap());
+    assert_eq!(by_action[0]["action"], "to_server", "{reduced}");
+    let odds = reduced["fingerprint_collision_odds"].as_f64().unwrap();
+    assert!(odds > 0.0 && odds < 1e-9, "{reduced}");
     let o = check_cluster("fixed", shape, &["--no-reduction", "--exact-zxids"]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     let whole: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

@@ -86,6 +86,41 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every kind of action, in the enum's order, as [`Action::kind`] names them.
+    pub const KINDS: [&'static str; 12] = [
+        "to_server",
+        "to_client",
+        "timer",
+        "choose",
+        "crash",
+        "kill",
+        "restart",
+        "disconnect",
+        "reconnect",
+        "expire",
+        "stop_faults",
+        "advance",
+    ];
+
+    /// The action's kind, as a trace spells it (`to_server`, `crash`, ...): its index in
+    /// [`Action::KINDS`].
+    pub fn kind(&self) -> usize {
+        match self {
+            Action::ToServer { .. } => 0,
+            Action::ToClient { .. } => 1,
+            Action::Timer { .. } => 2,
+            Action::Choose { .. } => 3,
+            Action::Crash { .. } => 4,
+            Action::Kill { .. } => 5,
+            Action::Restart { .. } => 6,
+            Action::Disconnect { .. } => 7,
+            Action::Reconnect { .. } => 8,
+            Action::Expire { .. } => 9,
+            Action::StopFaults => 10,
+            Action::Advance { .. } => 11,
+        }
+    }
+
     /// Whether this is a fault (bounded by a budget, never taken in the liveness phase).
     pub fn is_fault(&self) -> bool {
         matches!(
@@ -100,5 +135,41 @@ impl Action {
     /// Whether this repairs a fault (restart, reconnect).
     pub fn is_repair(&self) -> bool {
         matches!(self, Action::Restart { .. } | Action::Reconnect { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Action;
+
+    // Each kind's name is the tag a trace writes for it.
+    #[test]
+    fn each_kind_is_named_as_traces_spell_it() {
+        let all = [
+            Action::ToServer { process: 0 },
+            Action::ToClient { process: 0 },
+            Action::Timer {
+                process: 0,
+                timer: 1,
+            },
+            Action::Choose {
+                process: 0,
+                choice: 1,
+                option: 0,
+            },
+            Action::Crash { process: 0 },
+            Action::Kill { process: 0 },
+            Action::Restart { process: 0 },
+            Action::Disconnect { process: 0 },
+            Action::Reconnect { process: 0 },
+            Action::Expire { session: 1 },
+            Action::StopFaults,
+            Action::Advance { ms: 1 },
+        ];
+        for (i, action) in all.iter().enumerate() {
+            let json = serde_json::to_value(action).unwrap();
+            assert_eq!(action.kind(), i);
+            assert_eq!(json["action"], Action::KINDS[i], "{action:?}");
+        }
     }
 }

@@ -247,6 +247,20 @@ pub struct Report {
     pub reduction: bool,
     /// States expanded by the local steps of one process alone (partial-order reduction).
     pub reduced: u64,
+    /// What each kind of action contributed (transitions and new states), in
+    /// [`Action::KINDS`] order, kinds never taken left out: where the states come from.
+    pub by_kind: Vec<KindCount>,
+}
+
+/// What one kind of action contributed to a search.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KindCount {
+    /// The kind, as [`Action::KINDS`] names it.
+    pub kind: &'static str,
+    /// Transitions of this kind taken, into new states or ones seen before.
+    pub transitions: u64,
+    /// Distinct states first reached by this kind of action.
+    pub states: u64,
 }
 
 /// Explores every interleaving from the start, breadth-first on one thread. `options.time`
@@ -297,6 +311,8 @@ struct Node<R> {
 struct Successor<R> {
     /// The action's index among the parent's enabled actions.
     index: u16,
+    /// Its kind ([`Action::kind`]).
+    kind: u8,
     fingerprint: u64,
     /// The new world; `None` when the visited set held it before this batch, or this thread
     /// met it earlier in the batch.
@@ -360,6 +376,8 @@ struct Explorer<'a, R> {
     reduce: bool,
     /// States expanded reduced.
     reduced: u64,
+    /// By action kind: (transitions, new states).
+    by_kind: [(u64, u64); Action::KINDS.len()],
     /// Duplicate worlds met by the last merge, for the next batch's threads to drop.
     garbage: Vec<World<R>>,
     transitions: u64,
@@ -388,6 +406,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             graph: (search.graph_states_max > 0).then(StateGraph::default),
             reduce,
             reduced: 0,
+            by_kind: [(0, 0); Action::KINDS.len()],
             garbage: Vec::new(),
             transitions: 0,
             depth: 0,
@@ -720,6 +739,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             });
         let mut successor = Successor {
             index,
+            kind: action.kind() as u8,
             fingerprint: fp,
             world: None,
             step_broken,
@@ -779,6 +799,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         self.reduced += u64::from(expanded.reduced);
         for s in expanded.successors {
             self.transitions += 1;
+            self.by_kind[usize::from(s.kind)].0 += 1;
             if s.zxids_needed {
                 return Err(End::Limit(Stop::ZxidsNeeded));
             }
@@ -802,6 +823,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
                 return Err(End::Limit(Stop::GraphStatesMax));
             }
             self.parents.push((node.0, s.index));
+            self.by_kind[usize::from(s.kind)].1 += 1;
             if self.search.liveness {
                 self.failing.push(s.eventually_failing);
             }
@@ -911,6 +933,16 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             graph: self.graph,
             reduction: self.reduce,
             reduced: self.reduced,
+            by_kind: Action::KINDS
+                .iter()
+                .zip(self.by_kind)
+                .filter(|(_, (transitions, _))| *transitions > 0)
+                .map(|(&kind, (transitions, states))| KindCount {
+                    kind,
+                    transitions,
+                    states,
+                })
+                .collect(),
         }
     }
 

@@ -120,6 +120,47 @@ fn two_creators_have_fourteen_states_and_seventeen_transitions() {
     }
 }
 
+// Goal: the report says what each kind of action contributed, counted by hand on the two
+// creators above. Each creator's ToServer moves it from A to B with the other in A, B or C (3
+// each, 6 in all), its ToClient from B to C with the other in A, or in B or C in either order
+// (5 each, 10). Breadth-first, new states go to whichever kind reaches them first in the
+// order states are expanded: ToServer reaches (B,A), (A,B), both (B,B) and the (C,B) whose
+// creates came in order, 5; ToClient the other 7; StopFaults the start's successor.
+#[test]
+fn the_report_counts_transitions_and_new_states_by_kind_of_action() {
+    for mode in modes() {
+        let r = search(creators(&["/a", "/b"]), &no_faults(), &[], &mode);
+        let by_kind: Vec<(&str, u64, u64)> = r
+            .by_kind
+            .iter()
+            .map(|k| (k.kind, k.transitions, k.states))
+            .collect();
+        let transitions: Vec<(&str, u64)> = by_kind.iter().map(|k| (k.0, k.1)).collect();
+        assert_eq!(
+            transitions,
+            [("to_server", 6), ("to_client", 10), ("stop_faults", 1)],
+            "{mode:?}"
+        );
+        let new_states: u64 = by_kind.iter().map(|k| k.2).sum();
+        assert_eq!(
+            new_states,
+            r.states - 1,
+            "{mode:?}: the start is reached by nothing"
+        );
+        if mode.strategy == Strategy::BreadthFirst {
+            assert_eq!(
+                by_kind,
+                [
+                    ("to_server", 6, 5),
+                    ("to_client", 10, 7),
+                    ("stop_faults", 1, 1)
+                ],
+                "{mode:?}"
+            );
+        }
+    }
+}
+
 // Goal: a safety property that fails is reported with a shortest path, and that path really
 // leads to a violating state.
 #[test]
