@@ -46,6 +46,10 @@ pub struct CheckArgs {
     /// built-in recipes read no zxid).
     #[arg(long)]
     pub exact_zxids: bool,
+    /// Keep every xid (request number) in every state's fingerprint (by default only their
+    /// order is kept: states that differ in how many requests a client has numbered are one).
+    #[arg(long)]
+    pub exact_xids: bool,
     /// Write the state graph as Graphviz DOT (small runs: at most --graph-states-max states).
     #[arg(long)]
     pub dot: Option<PathBuf>,
@@ -171,6 +175,7 @@ pub fn check(args: &CheckArgs) -> Result<bool, String> {
         liveness: !args.no_liveness,
         reduction: !args.no_reduction,
         forget_zxids: !args.exact_zxids,
+        forget_xids: !args.exact_xids,
         graph_states_max: if args.dot.is_some() || args.svg.is_some() {
             args.graph_states_max
         } else {

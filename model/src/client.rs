@@ -233,8 +233,14 @@ pub struct Client {
     watches: ClientWatches,
 }
 
-/// Every field, the last zxid through `hash_zxid` (left out of a fingerprint
-/// without zxids). Destructured, so a new field cannot be forgotten here.
+/// Every field, the last zxid through `hash_zxid` (left out of a fingerprint without zxids).
+/// A fingerprint that forgets xids ([`crate::hash::Forget::xids`]) takes each xid as its
+/// distance below the next one ([`Client::xid_offset`]) and leaves the next one out: the
+/// handle hands xids out in order and matches each reply with its oldest pending request,
+/// the server only echoes them and roles never see them, so nothing depends on their values,
+/// only on their order. Two handles that differ only in how many requests they numbered
+/// before (a master that went round once more before it settled) then behave alike and hash
+/// alike. Destructured, so a new field cannot be forgotten here.
 impl std::hash::Hash for Client {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         let Client {
@@ -249,7 +255,22 @@ impl std::hash::Hash for Client {
         } = self;
         (session, state, timeout_ms).hash(h);
         crate::hash::hash_zxid(*last_zxid, h);
-        (next_xid, pending, queued, watches).hash(h);
+        let forget_xids = crate::hash::forgetting().xids;
+        if !forget_xids {
+            next_xid.hash(h);
+        }
+        for calls in [pending, queued] {
+            h.write_usize(calls.len());
+            for (xid, request) in calls {
+                let xid = if forget_xids {
+                    self.xid_offset(*xid)
+                } else {
+                    *xid
+                };
+                (xid, request).hash(h);
+            }
+        }
+        watches.hash(h);
     }
 }
 
@@ -283,6 +304,13 @@ impl Client {
     /// The negotiated session timeout.
     pub fn timeout_ms(&self) -> u32 {
         self.timeout_ms
+    }
+
+    /// How far below the next xid this handle will give out `xid` is: what a fingerprint that
+    /// forgets xids keeps of one (see the `Hash` impl), so that links and tables holding this
+    /// handle's xids hash them the same way.
+    pub fn xid_offset(&self, xid: i32) -> i32 {
+        self.next_xid.wrapping_sub(xid)
     }
 
     /// The highest zxid seen in a reply.

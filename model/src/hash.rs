@@ -156,47 +156,80 @@ pub fn fingerprint<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
     h.finish()
 }
 
+/// What a fingerprint leaves out: counters whose values nothing that can still happen
+/// observes. The default leaves out nothing (the exact fingerprint).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Forget {
+    /// Every zxid: the server's counter, the nodes' `czxid`, `mzxid` and `pzxid` (and a
+    /// `Stat`'s), a reply's header zxid and a client's last zxid.
+    pub zxids: bool,
+    /// The values of xids (request numbers): each is kept as its distance below the next xid
+    /// its handle gives out, and that next xid is left out. Only the order of xids decides
+    /// anything (a handle matches each reply with its oldest pending request; the server
+    /// echoes them; roles never see them), so handles that differ only in how many requests
+    /// they numbered before behave alike.
+    pub xids: bool,
+}
+
 std::thread_local! {
-    /// Whether the hash being computed on this thread includes zxids (see
-    /// [`fingerprint_without_zxids`]). A thread-local rather than a parameter because `Hash`
-    /// has no room for one; it is set and restored around one fingerprint, so nothing outside
-    /// it ever sees it changed.
-    static ZXIDS: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+    /// What the hash being computed on this thread leaves out (see [`Forget`]). A
+    /// thread-local rather than a parameter because `Hash` has no room for one; it is set and
+    /// restored around one fingerprint, so nothing outside it ever sees it changed.
+    static FORGET: std::cell::Cell<Forget> = const {
+        std::cell::Cell::new(Forget { zxids: false, xids: false })
+    };
 }
 
-/// The fingerprint of a value with every zxid left out: the server's counter, the nodes'
-/// `czxid`, `mzxid` and `pzxid` (and a `Stat`'s), a reply's header zxid and a client's last
-/// zxid. Two states that differ only in those hash alike.
+/// The fingerprint of a value with the counters `forget` names left out. Two states that
+/// differ only in those hash alike.
 ///
-/// The explorer uses it where no zxid can be observed any more: a run in which no client can
-/// reconnect (a reconnect's SetWatches compares zxids) and whose roles and properties never
-/// read one. Then which of two unrelated writes got the lower zxid changes nothing that can
-/// happen, and forgetting it merges the states every such ordering would otherwise keep apart
-/// (the cluster's smallest shape: 1.9 million states with zxids, 0.5 million without).
-pub fn fingerprint_without_zxids<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
-    let before = ZXIDS.with(|z| z.replace(false));
+/// The explorer forgets xids always (unless told not to) and zxids where no zxid can be
+/// observed any more: a run in which no client can reconnect (a reconnect's SetWatches
+/// compares zxids) and whose roles and properties never read one. Then which of two unrelated
+/// writes got the lower zxid changes nothing that can happen, and forgetting it merges the
+/// states every such ordering would otherwise keep apart (the cluster's smallest shape: 1.9
+/// million states with zxids, 0.5 million without).
+pub fn fingerprint_forgetting<T: std::hash::Hash + ?Sized>(value: &T, forget: Forget) -> u64 {
+    let before = FORGET.with(|f| f.replace(forget));
     let fp = fingerprint(value);
-    ZXIDS.with(|z| z.set(before));
-    // A different seed, so no state hashed without zxids meets one hashed with them.
-    mix(fp ^ 0x5a1d_0000_0000_0001)
+    FORGET.with(|f| f.set(before));
+    // A seed of each mode's own, so no state hashed one way meets one hashed another.
+    match (forget.zxids, forget.xids) {
+        (false, false) => fp,
+        (true, false) => mix(fp ^ 0x5a1d_0000_0000_0001),
+        (false, true) => mix(fp ^ 0x5a1d_0000_0000_0002),
+        (true, true) => mix(fp ^ 0x5a1d_0000_0000_0003),
+    }
 }
 
-/// Runs `f` with zxids included in every fingerprint it computes on this thread.
-pub(crate) fn with_zxids<T>(f: impl FnOnce() -> T) -> T {
-    let before = ZXIDS.with(|z| z.replace(true));
+/// The fingerprint of a value with every zxid left out (and every xid kept).
+pub fn fingerprint_without_zxids<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
+    fingerprint_forgetting(
+        value,
+        Forget {
+            zxids: true,
+            xids: false,
+        },
+    )
+}
+
+/// Runs `f` with nothing forgotten in every fingerprint it computes on this thread.
+pub(crate) fn exactly<T>(f: impl FnOnce() -> T) -> T {
+    let before = FORGET.with(|z| z.replace(Forget::default()));
     let out = f();
-    ZXIDS.with(|z| z.set(before));
+    FORGET.with(|z| z.set(before));
     out
 }
 
-/// Whether the hash being computed includes zxids.
-pub(crate) fn zxids_hashed() -> bool {
-    ZXIDS.with(std::cell::Cell::get)
+/// What the hash being computed leaves out.
+pub fn forgetting() -> Forget {
+    FORGET.with(std::cell::Cell::get)
 }
 
-/// Feeds a zxid to a hasher, unless the fingerprint being computed leaves zxids out.
-pub(crate) fn hash_zxid<H: std::hash::Hasher>(zxid: crate::stat::Zxid, h: &mut H) {
-    if zxids_hashed() {
+/// Feeds a zxid to a hasher, unless the fingerprint being computed leaves zxids out (for
+/// `Hash` impls outside this crate that hold zxids).
+pub fn hash_zxid<H: std::hash::Hasher>(zxid: crate::stat::Zxid, h: &mut H) {
+    if !forgetting().zxids {
         h.write_i64(zxid);
     }
 }

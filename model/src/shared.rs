@@ -12,7 +12,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::hash::{fingerprint, with_zxids, zxids_hashed};
+use crate::hash::{exactly, fingerprint, forgetting, Forget};
 
 /// A value shared copy-on-write: reading is free, the first write through a shared handle
 /// copies the value ([`Arc::make_mut`]). It hashes as its contents' fixed fingerprint (never a
@@ -21,8 +21,10 @@ pub struct Shared<T> {
     value: Arc<T>,
     /// The contents' fingerprint, 0 until computed; reset by every mutable access.
     fingerprint: AtomicU64,
-    /// The same without zxids ([`crate::hash::fingerprint_without_zxids`]).
-    without_zxids: AtomicU64,
+    /// The same with xids forgotten ([`Forget::xids`]), zxids kept.
+    without_xids: AtomicU64,
+    /// The same with zxids and xids forgotten.
+    without_counters: AtomicU64,
 }
 
 impl<T> Shared<T> {
@@ -31,19 +33,34 @@ impl<T> Shared<T> {
         Shared {
             value: Arc::new(value),
             fingerprint: AtomicU64::new(0),
-            without_zxids: AtomicU64::new(0),
+            without_xids: AtomicU64::new(0),
+            without_counters: AtomicU64::new(0),
         }
     }
 }
 
 impl<T: Hash> Shared<T> {
-    /// The contents' fingerprint (with or without zxids, as the hash being computed is),
-    /// computed once per version of the contents.
+    /// The contents' fingerprint (forgetting what the hash being computed forgets), computed
+    /// once per version of the contents. Zxids forgotten and xids kept is no mode the explorer
+    /// searches in, so it has no slot and is computed each time.
     fn fingerprint(&self) -> u64 {
-        let slot = if zxids_hashed() {
-            &self.fingerprint
-        } else {
-            &self.without_zxids
+        let slot = match forgetting() {
+            Forget {
+                zxids: false,
+                xids: false,
+            } => &self.fingerprint,
+            Forget {
+                zxids: false,
+                xids: true,
+            } => &self.without_xids,
+            Forget {
+                zxids: true,
+                xids: true,
+            } => &self.without_counters,
+            Forget {
+                zxids: true,
+                xids: false,
+            } => return fingerprint(&*self.value).max(1),
         };
         let known = slot.load(Ordering::Relaxed);
         if known != 0 {
@@ -94,7 +111,7 @@ impl<T: Hash + PartialEq> Shared<T> {
     /// one without zxids, even where the explorer forgets them: values equal but for their
     /// zxids are different values, and interning never changes a value.
     fn intern_key(&self) -> u64 {
-        with_zxids(|| self.fingerprint())
+        exactly(|| self.fingerprint())
     }
 }
 
@@ -134,7 +151,8 @@ impl<T> Clone for Shared<T> {
         Shared {
             value: Arc::clone(&self.value),
             fingerprint: AtomicU64::new(self.fingerprint.load(Ordering::Relaxed)),
-            without_zxids: AtomicU64::new(self.without_zxids.load(Ordering::Relaxed)),
+            without_xids: AtomicU64::new(self.without_xids.load(Ordering::Relaxed)),
+            without_counters: AtomicU64::new(self.without_counters.load(Ordering::Relaxed)),
         }
     }
 }
@@ -154,7 +172,8 @@ impl<T: Clone> DerefMut for Shared<T> {
     #[inline]
     fn deref_mut(&mut self) -> &mut T {
         *self.fingerprint.get_mut() = 0;
-        *self.without_zxids.get_mut() = 0;
+        *self.without_xids.get_mut() = 0;
+        *self.without_counters.get_mut() = 0;
         if Arc::strong_count(&self.value) == 1 {
             // The simulator never copies its world, so nearly every write lands here, several
             // a step: this skips the compare-and-swap `make_mut` does (measurably slower).

@@ -300,6 +300,8 @@ fn run_zksim(config: &Config, threads: usize) -> Run {
         liveness: false,
         reduction: false,
         forget_zxids: false,
+        // Stateright hashes the world exactly, xids included.
+        forget_xids: false,
         ..Search::default()
     };
     run_zksim_with(config, &search)
@@ -436,7 +438,7 @@ fn main() -> ExitCode {
         "to a verdict", "zk", "zk states", "zk s", "sr states", "sr s", "sr",
     );
     for config in to_verdict().into_iter().filter(|c| c.quick || !quick) {
-        // zksim as `zksim check` runs it: reduction on, zxids forgotten, liveness on.
+        // zksim as `zksim check` runs it: reduction on, zxids and xids forgotten, liveness on.
         let search = Search {
             threads: 2,
             forget_zxids: true,

@@ -55,6 +55,7 @@ use std::collections::VecDeque;
 use std::hash::Hasher as _;
 
 use zksim_model::client::ClientState;
+use zksim_model::hash::Forget;
 use zksim_model::role::Role;
 
 use crate::action::Action;
@@ -141,6 +142,22 @@ pub struct Search {
     /// none. A connection the server drops (an oversize request) where no client could
     /// reconnect stops the search ([`Stop::ZxidsNeeded`]): its reconnect compares zxids.
     pub forget_zxids: bool,
+    /// Forget the values of xids (request numbers), keeping their order
+    /// ([`zksim_model::hash::Forget::xids`]): states that differ only in how many requests
+    /// each handle has numbered are one (`fixed` 1/1/1/1: 64,031 states instead of 547,440).
+    /// Sound for any role, which never sees an xid, and any property that reads none in the
+    /// events (the built-in ones read none).
+    pub forget_xids: bool,
+}
+
+impl Search {
+    /// The counters this search's fingerprints forget (zxids: where nothing can compare them).
+    pub fn forgets(&self) -> Forget {
+        Forget {
+            zxids: self.forget_zxids,
+            xids: self.forget_xids,
+        }
+    }
 }
 
 impl Default for Search {
@@ -153,6 +170,7 @@ impl Default for Search {
             graph_states_max: 0,
             reduction: true,
             forget_zxids: false,
+            forget_xids: true,
         }
     }
 }
@@ -395,7 +413,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         // The reduction's cycle proviso compares state ids.
         let tracking = search.liveness || search.graph_states_max > 0 || reduce;
         let mut visited = Visited::new(tracking);
-        visited.insert(state_fingerprint(&start, search.forget_zxids), 0);
+        visited.insert(state_fingerprint(&start, search.forgets()), 0);
         let mut explorer = Explorer {
             properties,
             search,
@@ -429,7 +447,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
 
     /// A state's fingerprint, without zxids where they are forgotten.
     fn fingerprint(&self, world: &World<R>) -> u64 {
-        state_fingerprint(world, self.search.forget_zxids)
+        state_fingerprint(world, self.search.forgets())
     }
 
     fn progress(&self, resident_bytes: Option<u64>) -> Progress {
@@ -994,15 +1012,16 @@ pub fn actions<R: Role>(world: &World<R>) -> Vec<Action> {
     }
 }
 
-/// A state's fingerprint as the search keys it. With `forget_zxids` (see
+/// A state's fingerprint as the search keys it. With `forget.xids`, every xid as its distance
+/// below its handle's next ([`Search::forget_xids`]). With `forget.zxids` (see
 /// [`Search::forget_zxids`]), without zxids where no client can reconnect any more, and
 /// otherwise with only what a reconnect can still compare
 /// ([`World::hash_zxids_for_reconnects`]).
-pub fn state_fingerprint<R: Role>(world: &World<R>, forget_zxids: bool) -> u64 {
-    if !forget_zxids {
-        return fingerprint(world);
+pub fn state_fingerprint<R: Role>(world: &World<R>, forget: Forget) -> u64 {
+    if !forget.zxids {
+        return zksim_model::hash::fingerprint_forgetting(world, forget);
     }
-    let without = zksim_model::hash::fingerprint_without_zxids(world);
+    let without = zksim_model::hash::fingerprint_forgetting(world, forget);
     if !remembers_zxids(world) {
         return without;
     }

@@ -48,7 +48,7 @@ struct Msg<T> {
 }
 
 /// One process: a role, its client handle and its two links.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Process<R> {
     /// Its name in traces (`master-1`); shared by every copy of the world.
     pub name: Arc<str>,
@@ -73,6 +73,61 @@ pub struct Process<R> {
     /// drop yet. The server reads nothing more from it.
     closed_by_server: bool,
     buggify: Buggify,
+}
+
+/// Every field; where the fingerprint forgets xids ([`zksim_model::hash::Forget::xids`]), each
+/// xid on the links and in the tag table as its handle hashes its own ([`Client::xid_offset`]:
+/// only their order can matter). Destructured, so a new field cannot be forgotten here.
+impl<R: std::hash::Hash> std::hash::Hash for Process<R> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let Process {
+            name,
+            role,
+            initial,
+            client,
+            to_server,
+            to_client,
+            tags,
+            timers,
+            choices,
+            killed,
+            closed_by_server,
+            buggify,
+        } = self;
+        // A crashed process has no handle, and then no xid anywhere either.
+        let forget_xids = zksim_model::hash::forgetting().xids;
+        let offset = |xid: i32| match client {
+            Some(c) if forget_xids => c.xid_offset(xid),
+            _ => xid,
+        };
+        (name, role, initial, client).hash(h);
+        h.write_usize(to_server.len());
+        for m in to_server {
+            let (xid, request) = &m.item;
+            (m.sent_ms, offset(*xid), request).hash(h);
+        }
+        h.write_usize(to_client.len());
+        for m in to_client {
+            m.sent_ms.hash(h);
+            match &m.item {
+                ToClient::Reply { xid, zxid, reply } => {
+                    h.write_u8(0);
+                    offset(*xid).hash(h);
+                    zksim_model::hash::hash_zxid(*zxid, h);
+                    reply.hash(h);
+                }
+                other => {
+                    h.write_u8(1);
+                    other.hash(h);
+                }
+            }
+        }
+        h.write_usize(tags.len());
+        for (xid, tag) in tags {
+            (offset(*xid), tag).hash(h);
+        }
+        (timers, choices, killed, closed_by_server, buggify).hash(h);
+    }
 }
 
 impl<R> Process<R> {

@@ -246,7 +246,7 @@ fn the_election_is_verified_and_its_mutants_are_found() {
                     recipe.name,
                     r.violation
                 );
-                assert_eq!(r.states, 15_134, "{}: the state count moved", recipe.name);
+                assert_eq!(r.states, 11_017, "{}: the state count moved", recipe.name);
             }
             Some(p) => {
                 let v = r
@@ -399,9 +399,9 @@ fn the_election_state_counts_are_pinned() {
     let recipe = zksim_sim::recipes::find("election").unwrap();
     let configs = [
         // (disconnects, crashes, expiries, states)
-        (2, 0, 0, 104_824),
-        (1, 0, 1, 71_942),
-        (0, 1, 0, 148_384),
+        (2, 0, 0, 48_608),
+        (1, 0, 1, 61_304),
+        (0, 1, 0, 135_870),
     ];
     for (disconnects_max, crashes_max, expiries_max, states) in configs {
         let options = Options {
@@ -692,12 +692,12 @@ fn the_cluster_state_counts_are_pinned() {
     };
     let cases = [
         ("fixed", shape(2, 0, 0, 0), Some(198)),
-        ("fixed", shape(1, 1, 0, 0), Some(650)),
+        ("fixed", shape(1, 1, 0, 0), Some(554)),
         // The shape where `blind-master-retry` is found.
         (
             "fixed",
             with(budgets(0, 1, 0, 0), shape(1, 0, 0, 0)),
-            Some(497),
+            Some(429),
         ),
         (
             "fixed",
@@ -705,7 +705,7 @@ fn the_cluster_state_counts_are_pinned() {
                 disconnects_max: 1,
                 ..shape(2, 0, 0, 0)
             },
-            Some(5_386),
+            Some(4_730),
         ),
         (
             "fixed",
@@ -713,10 +713,10 @@ fn the_cluster_state_counts_are_pinned() {
                 crashes_max: 1,
                 ..shape(2, 0, 0, 0)
             },
-            Some(32_474),
+            Some(31_258),
         ),
-        // One of each, one task: 1.9 million states with every interleaving and zxid.
-        ("fixed", shape(1, 1, 1, 1), Some(547_440)),
+        // One of each, one task: 1.9 million states with every interleaving, zxid and xid.
+        ("fixed", shape(1, 1, 1, 1), Some(64_031)),
         // The shape where `leader-demoted` is found: the fix, checked.
         (
             "fixed",
@@ -726,15 +726,15 @@ fn the_cluster_state_counts_are_pinned() {
                 kills_max: 1,
                 ..shape(2, 0, 0, 0)
             },
-            Some(141_944),
+            Some(82_184),
         ),
         // The shapes where `no-reassignment` and `sorted-children` are found.
         (
             "fixed",
             with(budgets(0, 0, 0, 1), shape(1, 1, 1, 1)),
-            Some(1_374_033),
+            Some(183_565),
         ),
-        ("fixed", shape(1, 1, 1, 2), Some(2_816_196)),
+        ("fixed", shape(1, 1, 1, 2), Some(99_710)),
         ("empty-worker-list", shape(1, 1, 1, 1), None),
     ];
     pinned(&cases, &mode);

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
+use zksim_model::hash::Forget;
 use zksim_model::recipes::BuiltinRole;
 use zksim_sim::explore::{actions, fingerprint, state_fingerprint};
 use zksim_sim::options::{Options, Shape, TimeMode};
@@ -81,8 +82,16 @@ fn shape(masters: u32, workers: u32, clients: u32, tasks: u32, disconnects_max: 
     }
 }
 
+/// The explorer's key with zxids forgotten where it can (xids kept: this file is about zxids,
+/// but for the last tests).
 fn forgetting(world: &World<BuiltinRole>) -> u64 {
-    state_fingerprint(world, true)
+    state_fingerprint(
+        world,
+        Forget {
+            zxids: true,
+            xids: false,
+        },
+    )
 }
 
 /// The keys the whole graph's states have and those the search by key reaches, for one
@@ -157,5 +166,104 @@ fn keys_without_any_zxid_miss_states_a_reconnect_tells_apart() {
     assert!(
         merged.len() < whole.len(),
         "dropping every zxid lost nothing here"
+    );
+}
+
+// ---- xids ------------------------------------------------------------------------------------
+
+/// The explorer's default key: xids as distances below each handle's next one, zxids
+/// forgotten where nothing can compare them.
+fn forgetting_counters(world: &World<BuiltinRole>) -> u64 {
+    state_fingerprint(
+        world,
+        Forget {
+            zxids: true,
+            xids: true,
+        },
+    )
+}
+
+/// The key with xids forgotten and every zxid kept.
+fn forgetting_xids(world: &World<BuiltinRole>) -> u64 {
+    state_fingerprint(
+        world,
+        Forget {
+            zxids: false,
+            xids: true,
+        },
+    )
+}
+
+/// Asserts that the search by `key` reaches exactly the keys of the whole graph's states, and
+/// merges some of them.
+fn reaches_what_the_whole_graph_reaches(cases: &[(&str, Options)], key: Key) {
+    for (recipe, options) in cases {
+        let (whole, merged, states, expanded) = compare(recipe, options, key);
+        let how = format!("{recipe} {:?} d{}", options.shape, options.disconnects_max);
+        let (missed, extra) = (
+            whole.difference(&merged).count(),
+            merged.difference(&whole).count(),
+        );
+        assert!(
+            missed == 0 && extra == 0,
+            "{how}: the merged search misses {missed} keys of {} and reaches {extra} others",
+            whole.len()
+        );
+        assert!(
+            expanded < states,
+            "{how}: {expanded} of {states}: nothing merged"
+        );
+    }
+}
+
+/// Shapes whose processes number different counts of requests on different paths: a
+/// master's rounds, a worker's registration, a client's submission and its retries.
+fn xid_cases() -> Vec<(&'static str, Options)> {
+    vec![
+        ("fixed", shape(1, 1, 0, 0, 0)),
+        ("fixed", shape(1, 0, 1, 1, 0)),
+        ("fixed", shape(2, 0, 0, 0, 1)),
+        ("election", shape(2, 0, 0, 0, 2)),
+    ]
+}
+
+// Goal: states that differ only in the values of their xids behave alike. The search keyed by
+// xids as distances below each handle's next one (zxids kept) reaches exactly the keys of the
+// whole graph's states, xids kept, while merging some of them.
+#[test]
+fn keys_with_xids_forgotten_reach_what_the_whole_graph_reaches() {
+    reaches_what_the_whole_graph_reaches(&xid_cases(), forgetting_xids);
+}
+
+// Goal: the same with both abstractions, as `zksim check` keys states.
+#[test]
+fn keys_with_xids_and_zxids_forgotten_reach_what_the_whole_graph_reaches() {
+    reaches_what_the_whole_graph_reaches(&xid_cases(), forgetting_counters);
+}
+
+// Goal: the test above can fail. A key that also forgets which requests are pending (the
+// handle's whole table of calls awaiting replies) merges states whose replies are matched
+// to different calls, and the search by it misses states.
+#[test]
+fn keys_that_forget_the_pending_requests_miss_states() {
+    fn no_pending(world: &World<BuiltinRole>) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = zksim_model::hash::Fingerprinter::default();
+        world.server().hash(&mut h);
+        world.budget().hash(&mut h);
+        world.faults_on().hash(&mut h);
+        for p in world.processes() {
+            (&p.name, &p.role).hash(&mut h);
+            p.client()
+                .map(|c| (c.session(), c.state(), c.watches().clone()))
+                .hash(&mut h);
+        }
+        h.finish()
+    }
+    let (whole, merged, _, _) = compare("fixed", &shape(1, 1, 0, 0, 0), no_pending);
+    assert!(
+        merged.len() < whole.len(),
+        "forgetting the pending calls missed nothing ({} keys)",
+        whole.len()
     );
 }

@@ -182,29 +182,40 @@ fn is_loss(reply: &Reply) -> bool {
 }
 
 /// A role's calls in flight, by tag, with what each was for.
+///
+/// A new call takes the smallest tag no call of this session still holds, not the next of a
+/// counter: a tag only has to tell apart the replies that may still come, and a counter would
+/// keep roles that differ only in how many calls they ever made distinct states for the
+/// explorer (with the client's xids forgotten the same way, `fixed` 1/1/1/1 has 64,031 states
+/// instead of 547,440).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Calls<Op> {
-    next: Tag,
     inflight: BTreeMap<Tag, Op>,
+    /// Calls given up ([`Calls::clear`]) whose replies this session still owes: their tags
+    /// stay taken until the reply comes, so it is never taken for a newer call's.
+    abandoned: BTreeSet<Tag>,
 }
 
+// By hand: a derive would ask `Op: Default`.
 impl<Op> Default for Calls<Op> {
     fn default() -> Self {
         Calls {
-            next: 0,
             inflight: BTreeMap::new(),
+            abandoned: BTreeSet::new(),
         }
     }
 }
 
 impl<Op> Calls<Op> {
     fn call(&mut self, ctx: &mut Ctx, op: Op, request: Request) {
-        self.next += 1;
-        self.inflight.insert(self.next, op);
-        ctx.call(self.next, request);
+        let taken = |t: &Tag| self.inflight.contains_key(t) || self.abandoned.contains(t);
+        let tag = (1..).find(|t| !taken(t)).expect("a free tag");
+        self.inflight.insert(tag, op);
+        ctx.call(tag, request);
     }
 
     fn take(&mut self, tag: Tag) -> Option<Op> {
+        self.abandoned.remove(&tag);
         self.inflight.remove(&tag)
     }
 
@@ -212,8 +223,16 @@ impl<Op> Calls<Op> {
         self.inflight.is_empty()
     }
 
+    /// Gives up every call in flight; their replies, when they come, are dropped.
     fn clear(&mut self) {
+        let given_up = std::mem::take(&mut self.inflight);
+        self.abandoned.extend(given_up.into_keys());
+    }
+
+    /// A new session: no reply of the old one will come (the world drops them with it).
+    fn new_session(&mut self) {
         self.inflight.clear();
+        self.abandoned.clear();
     }
 }
 
@@ -709,7 +728,7 @@ impl Master {
 
     fn reset(&mut self) {
         self.phase = MasterPhase::Electing;
-        self.calls.clear();
+        self.calls.new_session();
         self.round = Round::default();
         self.dirty = false;
         self.assigned.clear();
@@ -725,7 +744,7 @@ impl Role for Master {
                 self.session = *session;
                 if self.phase == MasterPhase::Serving && !self.flavor.reelect_after_expiry {
                     // The zombie: a new session, the old belief.
-                    self.calls.clear();
+                    self.calls.new_session();
                     self.round = Round::default();
                     return self.reconcile(ctx);
                 }
@@ -849,7 +868,7 @@ impl Worker {
 
     fn start(&mut self, ctx: &mut Ctx) {
         self.registered = false;
-        self.calls.clear();
+        self.calls.new_session();
         self.queue.clear();
         self.running = None;
         self.register(ctx);
@@ -1358,7 +1377,7 @@ impl Role for Client {
                 if self.incarnation == 0 {
                     self.incarnation = *session;
                 }
-                self.calls.clear();
+                self.calls.new_session();
                 self.reading = false;
                 match self.name.clone() {
                     Some(name) if !self.is_done() => self.wait_status(ctx, name),
