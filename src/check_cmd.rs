@@ -176,6 +176,7 @@ pub fn check(args: &CheckArgs) -> Result<bool, String> {
         reduction: !args.no_reduction,
         forget_zxids: !args.exact_zxids,
         forget_xids: !args.exact_xids,
+        terminals: false,
         graph_states_max: if args.dot.is_some() || args.svg.is_some() {
             args.graph_states_max
         } else {

@@ -171,6 +171,16 @@ pub struct Forget {
     pub xids: bool,
 }
 
+impl Forget {
+    /// Every counter forgotten.
+    pub fn everything() -> Self {
+        Forget {
+            zxids: true,
+            xids: true,
+        }
+    }
+}
+
 std::thread_local! {
     /// What the hash being computed on this thread leaves out (see [`Forget`]). A
     /// thread-local rather than a parameter because `Hash` has no room for one; it is set and

@@ -148,6 +148,9 @@ pub struct Search {
     /// Sound for any role, which never sees an xid, and any property that reads none in the
     /// events (the built-in ones read none).
     pub forget_xids: bool,
+    /// Collect the terminal states (no action left) in [`Report::terminals`], to compare
+    /// searches done different ways (tests).
+    pub terminals: bool,
 }
 
 impl Search {
@@ -171,6 +174,7 @@ impl Default for Search {
             reduction: true,
             forget_zxids: false,
             forget_xids: true,
+            terminals: false,
         }
     }
 }
@@ -268,6 +272,10 @@ pub struct Report {
     /// What each kind of action contributed (transitions and new states), in
     /// [`Action::KINDS`] order, kinds never taken left out: where the states come from.
     pub by_kind: Vec<KindCount>,
+    /// With [`Search::terminals`]: the terminal states reached (no action left), each by its
+    /// key with zxids and xids forgotten (whatever the search forgot, so that searches done
+    /// different ways compare), sorted, each once.
+    pub terminals: Vec<u64>,
 }
 
 /// What one kind of action contributed to a search.
@@ -364,6 +372,8 @@ struct Expanded<R> {
     terminal_failing: Option<&'static str>,
     /// It had actions but sat at the depth limit.
     cut: bool,
+    /// Its key, when it is terminal and the search collects terminal states.
+    terminal: Option<u64>,
     /// Only one process's local steps were taken (partial-order reduction).
     reduced: bool,
     successors: Vec<Successor<R>>,
@@ -394,6 +404,8 @@ struct Explorer<'a, R> {
     reduce: bool,
     /// States expanded reduced.
     reduced: u64,
+    /// Terminal states' keys ([`Search::terminals`]).
+    terminals: Vec<u64>,
     /// By action kind: (transitions, new states).
     by_kind: [(u64, u64); Action::KINDS.len()],
     /// Duplicate worlds met by the last merge, for the next batch's threads to drop.
@@ -425,6 +437,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             reduce,
             reduced: 0,
             by_kind: [(0, 0); Action::KINDS.len()],
+            terminals: Vec::new(),
             garbage: Vec::new(),
             transitions: 0,
             depth: 0,
@@ -589,12 +602,15 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         } else {
             None
         };
+        let terminal = (self.search.terminals && actions.is_empty())
+            .then(|| state_fingerprint(&node.world, Forget::everything()));
         if node.depth >= self.search.limits.depth_max {
             return Expanded {
                 id: node.id,
                 depth: node.depth,
                 terminal_failing,
                 cut: !actions.is_empty(),
+                terminal,
                 reduced: false,
                 successors: Vec::new(),
             };
@@ -630,6 +646,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             depth: node.depth,
             terminal_failing,
             cut: false,
+            terminal,
             reduced,
             successors,
         }
@@ -814,6 +831,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             return Err(self.violated(p, node.0, None));
         }
         self.cut |= expanded.cut;
+        self.terminals.extend(expanded.terminal);
         self.reduced += u64::from(expanded.reduced);
         for s in expanded.successors {
             self.transitions += 1;
@@ -961,6 +979,12 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
                     states,
                 })
                 .collect(),
+            terminals: {
+                let mut t = std::mem::take(&mut self.terminals);
+                t.sort_unstable();
+                t.dedup();
+                t
+            },
         }
     }
 

@@ -64,6 +64,7 @@ fn full() -> Search {
     Search {
         reduction: false,
         forget_zxids: false,
+        forget_xids: false,
         ..Search::default()
     }
 }
@@ -638,6 +639,83 @@ fn reduction_and_forgotten_zxids_never_change_a_verdict() {
             assert_eq!(verdict(&r), verdict(&whole), "{how}");
             assert!(r.states < whole.states, "{how}: {} states", r.states);
         }
+    }
+}
+
+// Goal: every reduction at once (partial-order reduction, zxids and xids forgotten: the search
+// `zksim check` runs) against the whole graph (every interleaving, every counter kept), on every
+// configuration small enough to search whole here (up to about a million states), with each
+// fault class: the same verdict and, where verified, exactly the same terminal states (by a key
+// both searches compute alike). The election's properties read the candidates, so there only
+// the counters are forgotten.
+#[test]
+fn every_reduction_reaches_the_verdict_and_the_terminal_states_of_the_whole_graph() {
+    let each_fault = |s: Options| {
+        [
+            budgets(0, 0, 0, 0),
+            budgets(0, 1, 0, 0),
+            budgets(1, 0, 0, 0),
+            budgets(0, 0, 0, 1),
+            budgets(0, 1, 1, 0),
+        ]
+        .map(|b| with(b, s.clone()))
+    };
+    let mut cases: Vec<(zksim_sim::recipes::Recipe, Options)> = Vec::new();
+    for recipe in election_recipes() {
+        cases.extend(each_fault(shape(2, 0, 0, 0)).map(|o| (recipe.clone(), o)));
+    }
+    cases.extend(each_fault(shape(1, 0, 0, 0)).map(|o| (cluster("fixed"), o)));
+    let some_faults = |s: Options, which: &[Options]| -> Vec<Options> {
+        which.iter().map(|b| with(b.clone(), s.clone())).collect()
+    };
+    let small = [budgets(0, 0, 0, 0), budgets(0, 0, 0, 1)];
+    for s in [shape(2, 0, 0, 0), shape(1, 1, 0, 0), shape(1, 0, 1, 1)] {
+        cases.extend(
+            some_faults(s, &small)
+                .into_iter()
+                .map(|o| (cluster("fixed"), o)),
+        );
+    }
+    cases.push((
+        cluster("fixed"),
+        with(budgets(0, 1, 0, 0), shape(2, 0, 0, 0)),
+    ));
+    cases.push((
+        cluster("blind-master-retry"),
+        with(budgets(0, 1, 0, 0), shape(1, 0, 0, 0)),
+    ));
+    for (recipe, options) in cases {
+        let run = |mode: Search| {
+            let mode = Search {
+                threads: 2,
+                terminals: true,
+                ..mode
+            };
+            let roles = (recipe.processes)(&options, 0);
+            search(roles, &options, &(recipe.properties)(), &mode)
+        };
+        let whole = run(full());
+        let reduced = run(Search {
+            forget_zxids: true,
+            ..Search::default()
+        });
+        let how = format!(
+            "{} {:?} c{} k{} d{} e{}",
+            recipe.name,
+            options.shape,
+            options.crashes_max,
+            options.kills_max,
+            options.disconnects_max,
+            options.expiries_max
+        );
+        assert!(whole.complete && reduced.complete, "{how}");
+        let verdict = |r: &Report| r.violation.as_ref().map(|v| v.property.clone());
+        assert_eq!(verdict(&reduced), verdict(&whole), "{how}");
+        if whole.violation.is_none() {
+            assert!(!whole.terminals.is_empty(), "{how}");
+            assert_eq!(reduced.terminals, whole.terminals, "{how}: terminal states");
+        }
+        assert!(reduced.states <= whole.states, "{how}");
     }
 }
 
