@@ -147,10 +147,33 @@ pub fn collision_odds(states: u64, transitions: u64) -> f64 {
     (states as f64 * transitions as f64 / 2f64.powi(64)).min(1.0)
 }
 
-/// Runs `zksim check`; `Ok(false)` on a violation.
+/// How a check ended, as its exit code says it: 0 verified, 1 violated, 3 incomplete (a limit
+/// stopped it; 2 is bad input, as for every command).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every reachable state within the budgets was searched and nothing failed.
+    Verified,
+    /// A property failed.
+    Violated,
+    /// A limit stopped the search before it found a violation: nothing is proved.
+    Incomplete,
+}
+
+impl Verdict {
+    /// The process exit code.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Verified => 0,
+            Verdict::Violated => 1,
+            Verdict::Incomplete => 3,
+        }
+    }
+}
+
+/// Runs `zksim check`.
 // It times the search; nothing explored depends on the clock.
 #[allow(clippy::disallowed_methods)]
-pub fn check(args: &CheckArgs) -> Result<bool, String> {
+pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
     let recipe = recipes::find(&args.recipe)?;
     let mut options = args.knobs.options();
     options.time = TimeMode::Abstract;
@@ -210,7 +233,11 @@ pub fn check(args: &CheckArgs) -> Result<bool, String> {
     write_graph(args, &report)?;
     let summary = summarize(recipe.name, &report, threads, seconds);
     print_summary(&summary, &report, args)?;
-    Ok(report.violation.is_none())
+    Ok(match (&report.violation, report.complete) {
+        (Some(_), _) => Verdict::Violated,
+        (None, true) => Verdict::Verified,
+        (None, false) => Verdict::Incomplete,
+    })
 }
 
 /// Writes the state graph for --dot and --svg (its DOT made once). A search a limit stopped

@@ -39,7 +39,8 @@ enum Command {
     Diff(zksim::diff_cmd::DiffArgs),
     /// List the built-in recipes.
     Recipes(zksim::sim_cmd::RecipesArgs),
-    /// Explore every interleaving of a recipe within fault budgets (time abstracted).
+    /// Explore every interleaving of a recipe within fault budgets (time abstracted); exit 0
+    /// verified, 1 violated, 2 bad input, 3 incomplete (a limit stopped it).
     Check(zksim::check_cmd::CheckArgs),
     /// Measure the simulator's speed on this machine.
     Bench(zksim::bench_cmd::BenchArgs),
@@ -58,7 +59,15 @@ fn main() -> ExitCode {
         Some(Command::Diff(args)) => zksim::diff_cmd::diff_cmd(&args),
         Some(Command::Recipes(args)) => zksim::sim_cmd::list_recipes(&args),
         Some(Command::Bench(args)) => zksim::bench_cmd::bench(&args),
-        Some(Command::Check(args)) => zksim::check_cmd::check(&args),
+        Some(Command::Check(args)) => {
+            return match zksim::check_cmd::check(&args) {
+                Ok(verdict) => ExitCode::from(verdict.exit_code()),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         // The built-in default job: check the model against the committed transcripts, then
         // check the master/worker cluster (the fixed recipe) under a thousand swarm seeds.
         None => zksim::conform_cmd::run(&zksim::conform_cmd::ConformArgs {

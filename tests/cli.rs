@@ -675,7 +675,8 @@ fn a_stopped_cluster_search_suggests_queued_tasks() {
         ];
         args.extend_from_slice(extra);
         let o = zksim(&args);
-        assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+        // A search a limit stopped proved nothing: exit 3, neither pass (0) nor violation (1).
+        assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
         stdout(&o)
     };
     let out = run("1", &[]);
@@ -685,4 +686,36 @@ fn a_stopped_cluster_search_suggests_queued_tasks() {
         out.contains("stopped by --states-max") && !out.contains(hint),
         "{out}"
     );
+}
+
+// Goal: a CI job can tell the three endings of `zksim check` apart by the exit code alone, with
+// or without --json: 0 verified, 1 violated, 3 incomplete (2 is bad input).
+#[test]
+fn check_exits_0_verified_1_violated_3_incomplete() {
+    let shape = ["1", "0", "0", "0"];
+    for (recipe, extra, code, verdict) in [
+        ("fixed", &["--disconnects-max", "1"][..], 0, "verified"),
+        (
+            "blind-master-retry",
+            &["--disconnects-max", "1"][..],
+            1,
+            "violated",
+        ),
+        (
+            "fixed",
+            &["--disconnects-max", "1", "--states-max", "10"][..],
+            3,
+            "incomplete",
+        ),
+    ] {
+        let o = check_cluster(recipe, shape, extra);
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{recipe} {extra:?}: {}",
+            stdout(&o)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["verdict"], verdict, "{recipe} {extra:?}");
+    }
 }
