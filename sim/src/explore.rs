@@ -942,16 +942,26 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             End::Limit(stop) => (None, Some(stop)),
             End::Violated(v) => (Some(v), None),
         };
+        // Measured before the liveness search takes the edges.
+        let (bookkeeping_bytes, visited_bytes) =
+            (self.bookkeeping_bytes(), self.visited.bytes() as u64);
         if violation.is_none() && stopped.is_none() && self.search.liveness {
-            if self.reduced > 0 && graph::has_cycle(self.failing.len(), &self.edges) {
+            if self.graph.is_none() {
+                // Nothing looks a state up by fingerprint any more (only a graph's highlight
+                // does): its memory goes to the liveness search.
+                self.visited = Visited::new(false);
+            }
+            let edges = std::mem::take(&mut self.edges);
+            let fault_free = graph::FaultFree::new(self.failing.len(), edges);
+            if self.reduced > 0 && fault_free.has_cycle() {
                 // A fault-free cycle of the reduced graph may stand for a trap of the full
                 // one the reduction cut short: the liveness search cannot conclude here.
                 stopped = Some(Stop::ReductionCycle);
             } else {
-                violation = self.cycle_violation();
+                violation = self.cycle_violation(&fault_free);
             }
         }
-        if let Some(v) = &violation {
+        if let (Some(v), true) = (&violation, self.graph.is_some()) {
             let ids = self.ids_along(&v.path);
             if let Some(g) = &mut self.graph {
                 g.highlight(ids);
@@ -964,8 +974,8 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             complete: stopped.is_none(),
             stopped,
             violation,
-            bookkeeping_bytes: self.bookkeeping_bytes(),
-            visited_bytes: self.visited.bytes() as u64,
+            bookkeeping_bytes,
+            visited_bytes,
             graph: self.graph,
             reduction: self.reduce,
             reduced: self.reduced,
@@ -1001,11 +1011,11 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
 
     /// A bottom strongly connected component of the fault-free graph in which some
     /// `Eventually` property fails in every state, as a lasso.
-    fn cycle_violation(&self) -> Option<Violation> {
+    fn cycle_violation(&self, fault_free: &graph::FaultFree) -> Option<Violation> {
         let names: Vec<&'static str> = eventually_properties(self.properties)
             .map(|(name, _)| name)
             .collect();
-        let (entry, cycle, bit) = graph::trapping_cycle(&self.failing, &self.edges)?;
+        let (entry, cycle, bit) = fault_free.trapping_cycle(&self.failing)?;
         let mut world = self.start.clone();
         let mut path = replay_choices(&mut world, &self.choices_to(entry));
         let cycle_start = path.len();

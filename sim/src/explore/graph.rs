@@ -3,9 +3,12 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use petgraph::algo::tarjan_scc;
+use petgraph::algo::TarjanScc;
+use petgraph::csr::Csr;
 use petgraph::dot::{Config, Dot};
 use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+use petgraph::Directed;
 
 /// A whole state graph, every state labeled with a short summary of the world.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -82,102 +85,106 @@ impl StateGraph {
     }
 }
 
-/// A set of fault-free states a run can never leave (a bottom strongly connected component
-/// with at least one transition) in which some `Eventually` property fails in every state.
-/// `failing` gives, by state id, a bit per failing property (`u32::MAX`: faults still on);
-/// `edges` are the fault-free transitions (from, to, action index). Returns the component's
-/// state nearest the start (the smallest id: ids are handed out breadth-first), the action
-/// indices of a cycle from it back to it, and the property's bit. Of several such
-/// components, the one whose nearest state has the smallest id, so the answer does not depend
-/// on the order components are found in.
-pub(super) fn trapping_cycle(
-    failing: &[u32],
-    edges: &[(u32, u32, u16)],
-) -> Option<(u32, Vec<u16>, u32)> {
-    let mut g: DiGraph<(), u16> = DiGraph::with_capacity(failing.len(), edges.len());
-    for _ in failing {
-        g.add_node(());
-    }
-    for &(from, to, index) in edges {
-        g.add_edge(
-            NodeIndex::new(from as usize),
-            NodeIndex::new(to as usize),
-            index,
-        );
-    }
-    let mut component = vec![usize::MAX; failing.len()];
-    let components = tarjan_scc(&g);
-    for (c, members) in components.iter().enumerate() {
-        for n in members {
-            component[n.index()] = c;
+/// The fault-free part of the state graph, stored compactly for the liveness search: a
+/// compressed sparse row graph (petgraph's `Csr`: 8 bytes a state, 6 a transition, where a
+/// general graph takes 8 and 20), one transition kept per pair of states (parallel ones lead
+/// to the same state; any one's action index will do). Searches of hundreds of millions of
+/// states end here, so its size is what bounds them once the search itself is done.
+pub(super) struct FaultFree {
+    g: Csr<(), u16, Directed, u32>,
+}
+
+impl FaultFree {
+    /// The graph of `states` states and the fault-free transitions (from, to, action index),
+    /// which it takes (and sorts).
+    pub(super) fn new(states: usize, mut edges: Vec<(u32, u32, u16)>) -> Self {
+        edges.sort_unstable();
+        edges.dedup_by_key(|e| (e.0, e.1));
+        let mut g = Csr::from_sorted_edges(&edges).expect("sorted and without parallel edges");
+        drop(edges);
+        while g.node_count() < states {
+            g.add_node(());
         }
+        FaultFree { g }
     }
-    let mut best: Option<(u32, u32)> = None;
-    for (c, members) in components.iter().enumerate() {
-        let trapped = members.iter().all(|n| {
-            g.neighbors(*n).next().is_some() && g.neighbors(*n).all(|m| component[m.index()] == c)
+
+    /// Whether it has a cycle (a step from a state back to itself counts).
+    pub(super) fn has_cycle(&self) -> bool {
+        let g = &self.g;
+        let mut cyclic = false;
+        TarjanScc::new().run(g, |members| {
+            cyclic |= members.len() > 1 || g.neighbors_slice(members[0]).contains(&members[0]);
         });
-        let mask = members.iter().fold(u32::MAX, |m, n| m & failing[n.index()]);
-        if !trapped || mask == 0 || mask == u32::MAX {
-            continue;
-        }
-        let entry = members
-            .iter()
-            .map(|n| n.index() as u32)
-            .min()
-            .expect("a member");
-        if best.is_none_or(|(e, _)| entry < e) {
-            best = Some((entry, mask.trailing_zeros()));
-        }
+        cyclic
     }
-    let (entry, bit) = best?;
-    Some((entry, cycle_through(&g, entry), bit))
-}
 
-/// The action indices of a shortest cycle from `entry` back to it (it lies in a bottom
-/// component with transitions, so one exists).
-fn cycle_through(g: &DiGraph<(), u16>, entry: u32) -> Vec<u16> {
-    let start = NodeIndex::new(entry as usize);
-    // By node: the node it was reached from and the action index taken.
-    let mut reached: Vec<Option<(NodeIndex, u16)>> = vec![None; g.node_count()];
-    let mut queue = VecDeque::from([start]);
-    while let Some(n) = queue.pop_front() {
-        for e in g.edges(n) {
-            use petgraph::visit::EdgeRef;
-            let m = e.target();
-            if m == start {
-                let mut indices = vec![*e.weight()];
-                let mut at = n;
-                while at != start {
-                    let (from, index) = reached[at.index()].expect("reached");
-                    indices.push(index);
-                    at = from;
+    /// A set of fault-free states a run can never leave (a bottom strongly connected
+    /// component with at least one transition) in which some `Eventually` property fails in
+    /// every state. `failing` gives, by state id, a bit per failing property (`u32::MAX`:
+    /// faults still on). Returns the component's state nearest the start (the smallest id:
+    /// ids are handed out breadth-first), the action indices of a cycle from it back to it,
+    /// and the property's bit. Of several such components, the one whose nearest state has
+    /// the smallest id, so the answer does not depend on the order components are found in.
+    pub(super) fn trapping_cycle(&self, failing: &[u32]) -> Option<(u32, Vec<u16>, u32)> {
+        let g = &self.g;
+        // By state: its component, numbered as Tarjan's algorithm finishes them. A component
+        // is finished after every component it reaches, so when one is finished its members'
+        // successors all have theirs.
+        let mut component = vec![u32::MAX; g.node_count()];
+        let mut finished = 0u32;
+        let mut best: Option<(u32, u32)> = None;
+        TarjanScc::new().run(g, |members| {
+            let c = finished;
+            finished += 1;
+            for &n in members {
+                component[n as usize] = c;
+            }
+            let trapped = members.iter().all(|&n| {
+                let next = g.neighbors_slice(n);
+                !next.is_empty() && next.iter().all(|&m| component[m as usize] == c)
+            });
+            let mask = members
+                .iter()
+                .fold(u32::MAX, |m, &n| m & failing[n as usize]);
+            if !trapped || mask == 0 || mask == u32::MAX {
+                return;
+            }
+            let entry = *members.iter().min().expect("a member");
+            if best.is_none_or(|(e, _)| entry < e) {
+                best = Some((entry, mask.trailing_zeros()));
+            }
+        });
+        let (entry, bit) = best?;
+        Some((entry, self.cycle_through(entry), bit))
+    }
+
+    /// The action indices of a shortest cycle from `entry` back to it (it lies in a bottom
+    /// component with transitions, so one exists).
+    fn cycle_through(&self, entry: u32) -> Vec<u16> {
+        // By state: the state it was reached from and the action index taken (u32::MAX: not
+        // reached).
+        let mut reached: Vec<(u32, u16)> = vec![(u32::MAX, 0); self.g.node_count()];
+        let mut queue = VecDeque::from([entry]);
+        while let Some(n) = queue.pop_front() {
+            for e in self.g.edges(n) {
+                let m = e.target();
+                if m == entry {
+                    let mut indices = vec![*e.weight()];
+                    let mut at = n;
+                    while at != entry {
+                        let (from, index) = reached[at as usize];
+                        indices.push(index);
+                        at = from;
+                    }
+                    indices.reverse();
+                    return indices;
                 }
-                indices.reverse();
-                return indices;
-            }
-            if reached[m.index()].is_none() {
-                reached[m.index()] = Some((n, *e.weight()));
-                queue.push_back(m);
+                if reached[m as usize].0 == u32::MAX {
+                    reached[m as usize] = (n, *e.weight());
+                    queue.push_back(m);
+                }
             }
         }
+        unreachable!("a bottom component with transitions has a cycle through each member")
     }
-    unreachable!("a bottom component with transitions has a cycle through each member")
-}
-
-/// Whether the fault-free transitions (from, to, action index) among `states` states have a
-/// cycle (a step from a state back to itself counts).
-pub(super) fn has_cycle(states: usize, edges: &[(u32, u32, u16)]) -> bool {
-    let mut g: DiGraph<(), ()> = DiGraph::with_capacity(states, edges.len());
-    for _ in 0..states {
-        g.add_node(());
-    }
-    for &(from, to, _) in edges {
-        g.add_edge(
-            NodeIndex::new(from as usize),
-            NodeIndex::new(to as usize),
-            (),
-        );
-    }
-    petgraph::algo::is_cyclic_directed(&g)
 }
