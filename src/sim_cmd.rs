@@ -509,6 +509,10 @@ pub struct ReplayArgs {
 pub fn replay(args: &ReplayArgs) -> Result<bool, String> {
     let text = std::fs::read_to_string(&args.trace)
         .map_err(|e| format!("{}: {e}", args.trace.display()))?;
+    // A file that is no trace, or one of a recipe this build does not have, is bad input (exit
+    // 2, as for `render` and `shrink`); only a trace that replays differently is a failure.
+    let header = trace::parse(&text).map_err(|e| format!("{}: {e}", args.trace.display()))?;
+    recipes::find(&header.header.recipe).map_err(|e| format!("{}: {e}", args.trace.display()))?;
     match run::replay(&text) {
         Ok(replayed) => {
             let t =

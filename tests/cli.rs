@@ -719,3 +719,33 @@ fn check_exits_0_verified_1_violated_3_incomplete() {
         assert_eq!(v["verdict"], verdict, "{recipe} {extra:?}");
     }
 }
+
+// Goal: `replay` tells bad input (a file that is no trace: exit 2, naming the file) from a
+// trace that replays differently (exit 1), as `render` and `shrink` do.
+#[test]
+fn replay_exits_2_for_a_file_that_is_no_trace_and_1_for_a_divergence() {
+    let dir = temp_dir("replay-exit-codes");
+    let junk = dir.join("junk.jsonl");
+    std::fs::write(&junk, "this is not a trace\n").unwrap();
+    let o = zksim(&["replay", junk.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("junk.jsonl"));
+    // A real trace with one event's text changed replays differently.
+    let trace = dir.join("seed-3.jsonl");
+    let o = zksim(&[
+        "simulate",
+        "--recipe",
+        "fixed",
+        "--seed",
+        "3",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let edited = text.replacen("\"xid\":1", "\"xid\":99", 1);
+    assert_ne!(edited, text, "the trace has an xid 1");
+    std::fs::write(&trace, edited).unwrap();
+    let o = zksim(&["replay", trace.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+}
