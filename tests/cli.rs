@@ -517,8 +517,8 @@ fn check_draws_the_state_graph_as_svg_with_graphviz() {
     );
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(text.contains("<svg"), "{text}");
-    // 79 states, each a node of the drawing.
-    assert_eq!(text.matches("class=\"node\"").count(), 79);
+    // 63 states, each a node of the drawing.
+    assert_eq!(text.matches("class=\"node\"").count(), 63);
 }
 
 /// `zksim check` of the cluster in this shape (masters, workers, clients, tasks a client), no
