@@ -12,7 +12,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "zksim",
     version,
-    about = "Deterministic simulation and model checking of ZooKeeper recipes"
+    about = "Deterministic simulation and model checking of ZooKeeper recipes",
+    long_about = "Deterministic simulation and model checking of ZooKeeper recipes.\n\nWith no \
+                  subcommand: replay the committed conformance transcripts on the model, \
+                  simulate the master/worker cluster under a thousand seeds of swarm faults, \
+                  and check it exhaustively with two masters, a worker, a client and one kill."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -68,8 +72,9 @@ fn main() -> ExitCode {
                 }
             };
         }
-        // The built-in default job: check the model against the committed transcripts, then
-        // check the master/worker cluster (the fixed recipe) under a thousand swarm seeds.
+        // The built-in default job: check the model against the committed transcripts, check
+        // the master/worker cluster (the fixed recipe) under a thousand swarm seeds, then
+        // exhaustively in a shape with a backup master and a kill.
         None => zksim::conform_cmd::run(&zksim::conform_cmd::ConformArgs {
             transcripts: Vec::new(),
             json: false,
@@ -77,6 +82,11 @@ fn main() -> ExitCode {
         .and_then(|conforms| {
             let args = zksim::sim_cmd::SimulateArgs::default_run();
             zksim::sim_cmd::simulate(&args).map(|ok| ok && conforms)
+        })
+        .and_then(|ok| {
+            let args = zksim::check_cmd::CheckArgs::default_run();
+            zksim::check_cmd::check(&args)
+                .map(|verdict| ok && verdict == zksim::check_cmd::Verdict::Verified)
         }),
     };
     match result {
