@@ -41,8 +41,9 @@ impl<T> Shared<T> {
 
 impl<T: Hash> Shared<T> {
     /// The contents' fingerprint (forgetting what the hash being computed forgets), computed
-    /// once per version of the contents. Zxids forgotten and xids kept is no mode the explorer
-    /// searches in, so it has no slot and is computed each time.
+    /// once per version of the contents. Zxids forgotten and xids kept (`--exact-xids` alone,
+    /// a check of the xid abstraction) has no slot and is computed each time: a slot costs 8
+    /// bytes in every handle of every world in the frontier.
     fn fingerprint(&self) -> u64 {
         let slot = match forgetting() {
             Forget {
