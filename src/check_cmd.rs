@@ -197,6 +197,24 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// How a search ended.
+    pub fn of(report: &Report) -> Self {
+        match (&report.violation, report.complete) {
+            (Some(_), _) => Verdict::Violated,
+            (None, true) => Verdict::Verified,
+            (None, false) => Verdict::Incomplete,
+        }
+    }
+
+    /// Its name, as the summary and `--json` print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Verified => "verified",
+            Verdict::Violated => "violated",
+            Verdict::Incomplete => "incomplete",
+        }
+    }
+
     /// The process exit code.
     pub fn exit_code(self) -> u8 {
         match self {
@@ -270,11 +288,7 @@ pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
     write_graph(args, &report)?;
     let summary = summarize(recipe.name, &report, threads, seconds);
     print_summary(&summary, &report, args)?;
-    Ok(match (&report.violation, report.complete) {
-        (Some(_), _) => Verdict::Violated,
-        (None, true) => Verdict::Verified,
-        (None, false) => Verdict::Incomplete,
-    })
+    Ok(Verdict::of(&report))
 }
 
 /// Writes the state graph for --dot and --svg (its DOT made once). A search a limit stopped
@@ -359,14 +373,9 @@ fn progress_bar() -> indicatif::ProgressBar {
 }
 
 fn summarize(recipe: &str, report: &Report, threads: usize, seconds: f64) -> Summary {
-    let verdict = match (&report.violation, report.complete) {
-        (Some(_), _) => "violated",
-        (None, true) => "verified",
-        (None, false) => "incomplete",
-    };
     Summary {
         recipe: recipe.into(),
-        verdict,
+        verdict: Verdict::of(report).name(),
         property: report.violation.as_ref().map(|v| v.property.clone()),
         counterexample_steps: report.violation.as_ref().map(|v| v.path.len()),
         cycle_start: report.violation.as_ref().and_then(|v| v.cycle_start),

@@ -50,27 +50,27 @@ enum Command {
     Bench(zksim::bench_cmd::BenchArgs),
 }
 
+/// A command's exit code from whether it passed: 0 if so, 1 if not (2 is bad input).
+fn passed(ok: bool) -> u8 {
+    u8::from(!ok)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Some(Command::Record(args)) => zksim::recorder::run(&args).map(|()| true),
-        Some(Command::Conform(args)) => zksim::conform_cmd::run(&args),
-        Some(Command::Simulate(args)) => zksim::sim_cmd::simulate(&args),
-        Some(Command::Run(args)) => zksim::run_cmd::run_cmd(&args),
-        Some(Command::Replay(args)) => zksim::sim_cmd::replay(&args),
-        Some(Command::Render(args)) => zksim::sim_cmd::render_cmd(&args),
-        Some(Command::Shrink(args)) => zksim::shrink_cmd::shrink_cmd(&args),
-        Some(Command::Diff(args)) => zksim::diff_cmd::diff_cmd(&args),
-        Some(Command::Recipes(args)) => zksim::sim_cmd::list_recipes(&args),
-        Some(Command::Bench(args)) => zksim::bench_cmd::bench(&args),
+    let result: Result<u8, String> = match cli.command {
+        Some(Command::Record(args)) => zksim::recorder::run(&args).map(|()| 0),
+        Some(Command::Conform(args)) => zksim::conform_cmd::run(&args).map(passed),
+        Some(Command::Simulate(args)) => zksim::sim_cmd::simulate(&args).map(passed),
+        Some(Command::Run(args)) => zksim::run_cmd::run_cmd(&args).map(passed),
+        Some(Command::Replay(args)) => zksim::sim_cmd::replay(&args).map(passed),
+        Some(Command::Render(args)) => zksim::sim_cmd::render_cmd(&args).map(passed),
+        Some(Command::Shrink(args)) => zksim::shrink_cmd::shrink_cmd(&args).map(passed),
+        Some(Command::Diff(args)) => zksim::diff_cmd::diff_cmd(&args).map(passed),
+        Some(Command::Recipes(args)) => zksim::sim_cmd::list_recipes(&args).map(passed),
+        Some(Command::Bench(args)) => zksim::bench_cmd::bench(&args).map(passed),
+        // Verified 0, violated 1, incomplete 3.
         Some(Command::Check(args)) => {
-            return match zksim::check_cmd::check(&args) {
-                Ok(verdict) => ExitCode::from(verdict.exit_code()),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(2)
-                }
-            };
+            zksim::check_cmd::check(&args).map(zksim::check_cmd::Verdict::exit_code)
         }
         // The built-in default job: check the model against the committed transcripts, check
         // the master/worker cluster (the fixed recipe) under a thousand swarm seeds, then
@@ -87,11 +87,11 @@ fn main() -> ExitCode {
             let args = zksim::check_cmd::CheckArgs::default_run();
             zksim::check_cmd::check(&args)
                 .map(|verdict| ok && verdict == zksim::check_cmd::Verdict::Verified)
-        }),
+        })
+        .map(passed),
     };
     match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)

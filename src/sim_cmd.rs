@@ -511,9 +511,10 @@ pub fn replay(args: &ReplayArgs) -> Result<bool, String> {
         .map_err(|e| format!("{}: {e}", args.trace.display()))?;
     // A file that is no trace, or one of a recipe this build does not have, is bad input (exit
     // 2, as for `render` and `shrink`); only a trace that replays differently is a failure.
-    let header = trace::parse(&text).map_err(|e| format!("{}: {e}", args.trace.display()))?;
-    recipes::find(&header.header.recipe).map_err(|e| format!("{}: {e}", args.trace.display()))?;
-    match run::replay(&text) {
+    let named = |e: String| format!("{}: {e}", args.trace.display());
+    let header = trace::parse(&text).map_err(named)?.header;
+    let recipe = recipes::find(&header.recipe).map_err(named)?;
+    match run::replay_with(&recipe, &text) {
         Ok(replayed) => {
             let t =
                 trace::parse(&replayed).map_err(|e| format!("{}: {e}", args.trace.display()))?;

@@ -235,7 +235,7 @@ pub struct Client {
 
 /// Every field, the last zxid through `hash_zxid` (left out of a fingerprint without zxids).
 /// A fingerprint that forgets xids ([`crate::hash::Forget::xids`]) takes each xid as its
-/// distance below the next one ([`Client::xid_offset`]) and leaves the next one out: the
+/// distance below the next one ([`Client::hashed_xid`]) and leaves the next one out: the
 /// handle hands xids out in order and matches each reply with its oldest pending request,
 /// the server only echoes them and roles never see them, so nothing depends on their values,
 /// only on their order. Two handles that differ only in how many requests they numbered
@@ -255,19 +255,13 @@ impl std::hash::Hash for Client {
         } = self;
         (session, state, timeout_ms).hash(h);
         crate::hash::hash_zxid(*last_zxid, h);
-        let forget_xids = crate::hash::forgetting().xids;
-        if !forget_xids {
+        if !crate::hash::forgetting().xids {
             next_xid.hash(h);
         }
         for calls in [pending, queued] {
             h.write_usize(calls.len());
             for (xid, request) in calls {
-                let xid = if forget_xids {
-                    self.xid_offset(*xid)
-                } else {
-                    *xid
-                };
-                (xid, request).hash(h);
+                (self.hashed_xid(*xid), request).hash(h);
             }
         }
         watches.hash(h);
@@ -306,11 +300,16 @@ impl Client {
         self.timeout_ms
     }
 
-    /// How far below the next xid this handle will give out `xid` is: what a fingerprint that
-    /// forgets xids keeps of one (see the `Hash` impl), so that links and tables holding this
-    /// handle's xids hash them the same way.
-    pub fn xid_offset(&self, xid: i32) -> i32 {
-        self.next_xid.wrapping_sub(xid)
+    /// What the fingerprint being computed keeps of one of this handle's xids: the xid itself,
+    /// or, where it forgets xids, how far below the next xid the handle will give out it is
+    /// (see the `Hash` impl). Links and tables that hold this handle's xids hash them through
+    /// it, so they agree with the handle.
+    pub fn hashed_xid(&self, xid: i32) -> i32 {
+        if crate::hash::forgetting().xids {
+            self.next_xid.wrapping_sub(xid)
+        } else {
+            xid
+        }
     }
 
     /// The highest zxid seen in a reply.

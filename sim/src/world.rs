@@ -75,9 +75,9 @@ pub struct Process<R> {
     buggify: Buggify,
 }
 
-/// Every field; where the fingerprint forgets xids ([`zksim_model::hash::Forget::xids`]), each
-/// xid on the links and in the tag table as its handle hashes its own ([`Client::xid_offset`]:
-/// only their order can matter). Destructured, so a new field cannot be forgotten here.
+/// Every field, each xid on the links and in the tag table as its handle hashes its own
+/// ([`Client::hashed_xid`]: where the fingerprint forgets xids, only their order is kept).
+/// Destructured, so a new field cannot be forgotten here.
 impl<R: std::hash::Hash> std::hash::Hash for Process<R> {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         let Process {
@@ -95,11 +95,7 @@ impl<R: std::hash::Hash> std::hash::Hash for Process<R> {
             buggify,
         } = self;
         // A crashed process has no handle, and then no xid anywhere either.
-        let forget_xids = zksim_model::hash::forgetting().xids;
-        let offset = |xid: i32| match client {
-            Some(c) if forget_xids => c.xid_offset(xid),
-            _ => xid,
-        };
+        let offset = |xid: i32| client.as_ref().map_or(xid, |c| c.hashed_xid(xid));
         (name, role, initial, client).hash(h);
         h.write_usize(to_server.len());
         for m in to_server {
