@@ -62,7 +62,7 @@ use crate::action::Action;
 use crate::event::Event;
 use crate::options::{Options, TimeMode};
 use crate::property::{Check, Property, Reads};
-use crate::world::{Interners, World};
+use crate::world::{Interners, NotEnabled, World};
 
 mod graph;
 mod visited;
@@ -737,7 +737,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
     /// Takes one enabled action from `world`.
     fn take(&self, world: &World<R>, action: &Action) -> Taken<R> {
         let mut next = world.clone();
-        let events = next.step(action).expect("an enabled action");
+        let (events, _) = step(&mut next, action).expect("an enabled action");
         let fingerprint = self.fingerprint(&next);
         Taken {
             next,
@@ -1034,16 +1034,38 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
 /// expiry of sessions nobody holds), so the faults-on copy of the rest of the space would only
 /// double it; a counterexample through it is at most one step longer this way.
 pub fn actions<R: Role>(world: &World<R>) -> Vec<Action> {
-    let (used, o) = (world.budget(), world.options());
-    let spent = used.crashes >= o.crashes_max
-        && used.kills >= o.kills_max
-        && used.disconnects >= o.disconnects_max
-        && used.expiries >= o.expiries_max;
-    if world.faults_on() && spent {
+    if faults_spent(world) {
         vec![Action::StopFaults]
     } else {
         world.enabled_actions()
     }
+}
+
+/// Whether faults are still on with every budget spent: no fault can happen any more.
+fn faults_spent<R: Role>(world: &World<R>) -> bool {
+    let (used, o) = (world.budget(), world.options());
+    world.faults_on()
+        && used.crashes >= o.crashes_max
+        && used.kills >= o.kills_max
+        && used.disconnects >= o.disconnects_max
+        && used.expiries >= o.expiries_max
+}
+
+/// Takes an enabled action as the search does: the step and, when it spent the last fault
+/// budget, [`Action::StopFaults`] with it (`true` then; the events are both steps'). The
+/// state between the two has that one action (see [`actions`]), so keeping it would only add
+/// a state for every fault taken (a sixth of `fixed` 1/1/1/1's states with one disconnect);
+/// a path through the pair lists both actions.
+pub fn step<R: Role>(
+    world: &mut World<R>,
+    action: &Action,
+) -> Result<(Vec<Event>, bool), NotEnabled> {
+    let mut events = world.step(action)?;
+    let stop = *action != Action::StopFaults && faults_spent(world);
+    if stop {
+        events.extend(world.step(&Action::StopFaults)?);
+    }
+    Ok((events, stop))
 }
 
 /// A state's fingerprint as the search keys it. With `forget.xids`, every xid as its distance
@@ -1099,8 +1121,11 @@ fn replay_choices<R: Role>(world: &mut World<R>, indices: &[u16]) -> Vec<Action>
     let mut path = Vec::with_capacity(indices.len());
     for &index in indices {
         let action = actions(world).swap_remove(usize::from(index));
-        world.step(&action).expect("a recorded choice");
+        let (_, stopped) = step(world, &action).expect("a recorded choice");
         path.push(action);
+        if stopped {
+            path.push(Action::StopFaults);
+        }
     }
     path
 }
