@@ -1,6 +1,6 @@
 //! `zksim check`: exhaustive exploration of a recipe within bounds.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -8,7 +8,8 @@ use zksim_sim::explore::{self, Limits, Progress, Report, Search, Stop, Strategy}
 use zksim_sim::options::TimeMode;
 use zksim_sim::{recipes, run};
 
-use crate::sim_cmd::{write_atomically, Knobs};
+use crate::files;
+use crate::sim_cmd::Knobs;
 
 /// Arguments of `zksim check`.
 #[derive(Clone, Debug, clap::Args)]
@@ -229,6 +230,15 @@ impl Verdict {
 // It times the search; nothing explored depends on the clock.
 #[allow(clippy::disallowed_methods)]
 pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
+    let outputs: Vec<(&str, &Path)> = [
+        ("--trace", &args.trace),
+        ("--dot", &args.dot),
+        ("--svg", &args.svg),
+    ]
+    .into_iter()
+    .filter_map(|(flag, path)| path.as_deref().map(|p| (flag, p)))
+    .collect();
+    files::check_outputs(&outputs, &[])?;
     let recipe = recipes::find(&args.recipe)?;
     let mut options = args.knobs.options();
     options.time = TimeMode::Abstract;
@@ -283,7 +293,7 @@ pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
     let seconds = start.elapsed().as_secs_f64();
     if let (Some(v), Some(path)) = (&report.violation, &args.trace) {
         let outcome = run::run_actions(&recipe, &options, 0, v.path.clone())?;
-        write_atomically(path, outcome.text.as_deref().unwrap_or_default())?;
+        files::write(path, outcome.text.as_deref().unwrap_or_default())?;
     }
     write_graph(args, &report)?;
     let summary = summarize(recipe.name, &report, threads, seconds);
@@ -327,7 +337,7 @@ fn write_graph(args: &CheckArgs, report: &Report) -> Result<(), String> {
         .to_dot();
     for (path, svg) in wanted {
         let text = if svg { draw_svg(&dot)? } else { dot.clone() };
-        write_atomically(path, &text)?;
+        files::write(path, &text)?;
     }
     Ok(())
 }

@@ -49,6 +49,10 @@ pub fn run_cmd(args: &RunArgs) -> Result<bool, String> {
             files.len()
         ));
     }
+    if let Some(path) = &args.trace {
+        let inputs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        crate::files::check_outputs(&[("--trace", path)], &inputs)?;
+    }
     let mut scenarios = Vec::new();
     let mut errors = Vec::new();
     for f in &files {
@@ -83,7 +87,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<bool, String> {
             end.steps
         );
         if let Some(path) = &args.trace {
-            std::fs::write(path, report.trace()).map_err(|e| format!("{}: {e}", path.display()))?;
+            crate::files::write(path, report.trace())?;
         }
         if !report.ok {
             failed += 1;

@@ -1,7 +1,7 @@
 //! `zksim simulate`, `zksim replay`, `zksim render`: seeded runs, their traces, and reading them.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 use zksim_model::children::ChildOrder;
@@ -10,6 +10,8 @@ use zksim_sim::options::{Options, Shape, TimeMode};
 use zksim_sim::recipes::{self, Recipe};
 use zksim_sim::run::{self, Outcome};
 use zksim_sim::{render, trace};
+
+use crate::files;
 
 /// A half-open range of seeds, written as Rust writes ranges: `A..B` (B excluded).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -377,6 +379,9 @@ pub fn simulate_range(
 
 /// Runs `zksim simulate`; `Ok(false)` when a property was violated.
 pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
+    if let Some(path) = &args.trace {
+        files::check_outputs(&[("--trace", path)], &[])?;
+    }
     let recipe = recipes::find(&args.recipe)?;
     let range = match (args.seeds, args.seed) {
         (Some(r), _) => r,
@@ -398,7 +403,7 @@ pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
             eprintln!("no seed failed; writing the trace of seed {seed}");
         }
         let outcome = run::simulate(&recipe, &options, seed, args.swarm, true)?;
-        write_atomically(path, outcome.text.as_deref().unwrap_or_default())?;
+        files::write(path, outcome.text.as_deref().unwrap_or_default())?;
     }
     if args.json {
         crate::say!(
@@ -490,14 +495,6 @@ fn print_summary(s: &Summary) {
     }
 }
 
-/// Writes a file through a temporary sibling and a rename, so a failure never leaves a
-/// half-written file or clobbers a good one.
-pub fn write_atomically(path: &Path, text: &str) -> Result<(), String> {
-    let tmp = path.with_extension("tmp-zksim");
-    std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
-}
-
 /// Arguments of `zksim replay`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct ReplayArgs {
@@ -561,11 +558,14 @@ pub struct RenderArgs {
 /// Runs `zksim render`: prints the trace as a zkCli-like transcript, a Mermaid diagram, or
 /// writes it as an HTML page.
 pub fn render_cmd(args: &RenderArgs) -> Result<bool, String> {
+    if let Some(out) = &args.html {
+        files::check_outputs(&[("--html", out)], &[&args.trace])?;
+    }
     let text = std::fs::read_to_string(&args.trace)
         .map_err(|e| format!("{}: {e}", args.trace.display()))?;
     let t = trace::parse(&text).map_err(|e| format!("{}: {e}", args.trace.display()))?;
     if let Some(out) = &args.html {
-        write_atomically(out, &crate::html::page(&t))?;
+        files::write(out, crate::html::page(&t))?;
         crate::say!(
             "{}: {} steps -> {}",
             args.trace.display(),

@@ -211,7 +211,7 @@ fn shrink_never_overwrites_its_input_nor_leaves_a_half_written_file() {
         input.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("over its input"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("refusing to write over it"));
     assert_eq!(std::fs::read(&input).unwrap(), before);
     let passing = dir.join("passing.jsonl");
     let out = dir.join("out.jsonl");
