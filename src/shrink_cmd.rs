@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use zksim_sim::plural::count;
 use zksim_sim::shrink::{self, Faults, Report};
 
 use crate::files;
@@ -51,8 +52,11 @@ fn print_report(input: &Path, output: &Path, r: &Report, replays_max: u64) {
     );
     let shape = |s: [u32; 4]| {
         format!(
-            "{} masters, {} workers, {} clients, {} tasks each",
-            s[0], s[1], s[2], s[3]
+            "{}, {}, {}, {} each",
+            count(s[0], "master", "masters"),
+            count(s[1], "worker", "workers"),
+            count(s[2], "client", "clients"),
+            count(s[3], "task", "tasks")
         )
     };
     if r.before.shape != r.after.shape {
@@ -62,10 +66,11 @@ fn print_report(input: &Path, output: &Path, r: &Report, replays_max: u64) {
     crate::say!("  steps  {} -> {}", r.before.steps, r.after.steps);
     crate::say!("  faults {}", faults_text(&r.before.faults));
     crate::say!("      -> {}", faults_text(&r.after.faults));
-    crate::say!("  {} candidates replayed", r.replays);
+    crate::say!("  {} replayed", count(r.replays, "candidate", "candidates"));
     if r.stopped_early {
         crate::say!(
-            "  stopped early: the budget of {replays_max} replays ran out (--replays-max); it may shrink further"
+            "  stopped early: the budget of {} ran out (--replays-max); it may shrink further",
+            count(replays_max, "replay", "replays")
         );
     }
 }

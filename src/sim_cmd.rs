@@ -7,6 +7,7 @@ use serde::Serialize;
 use zksim_model::children::ChildOrder;
 use zksim_model::recipes::cluster::AssignPolicy;
 use zksim_sim::options::{Options, Shape, TimeMode};
+use zksim_sim::plural::{count, noun};
 use zksim_sim::recipes::{self, Recipe};
 use zksim_sim::run::{self, Outcome};
 use zksim_sim::{render, trace};
@@ -467,20 +468,21 @@ fn summarize(
 
 fn print_summary(s: &Summary) {
     crate::say!(
-        "simulate {}: {} runs (seeds {}..{}), {} steps, {} events, {} failures",
+        "simulate {}: {} (seeds {}..{}), {}, {}, {}",
         s.recipe,
-        s.runs,
+        count(s.runs, "run", "runs"),
         s.seed_start,
         s.seed_end,
-        s.steps,
-        s.events,
-        s.failures
+        count(s.steps, "step", "steps"),
+        count(s.events, "event", "events"),
+        count(s.failures, "failure", "failures")
     );
     for (name, n) in &s.reached {
         crate::say!(
-            "  sometimes {:<50} reached in {n}/{} runs",
+            "  sometimes {:<50} reached in {n}/{} {}",
             format!("{name:?}"),
-            s.runs
+            s.runs,
+            noun(s.runs, "run", "runs")
         );
     }
     for f in s.failed.iter().take(20) {
@@ -489,8 +491,8 @@ fn print_summary(s: &Summary) {
     }
     if s.failed.len() > 20 {
         crate::say!(
-            "... and {} more failing seeds (--json lists them all)",
-            s.failed.len() - 20
+            "... and {} more (--json lists them all)",
+            count(s.failed.len() - 20, "failing seed", "failing seeds")
         );
     }
 }
@@ -517,9 +519,9 @@ pub fn replay(args: &ReplayArgs) -> Result<bool, String> {
                 trace::parse(&replayed).map_err(|e| format!("{}: {e}", args.trace.display()))?;
             let end = t.end.expect("a replay ends");
             crate::say!(
-                "{}: replayed {} steps, byte-identical; {}",
+                "{}: replayed {}, byte-identical; {}",
                 args.trace.display(),
-                end.steps,
+                count(end.steps, "step", "steps"),
                 if end.violations.is_empty() {
                     "every property held".to_string()
                 } else {
@@ -567,9 +569,9 @@ pub fn render_cmd(args: &RenderArgs) -> Result<bool, String> {
     if let Some(out) = &args.html {
         files::write(out, crate::html::page(&t))?;
         crate::say!(
-            "{}: {} steps -> {}",
+            "{}: {} -> {}",
             args.trace.display(),
-            t.steps.len(),
+            count(t.steps.len(), "step", "steps"),
             out.display()
         );
     } else if args.mermaid {

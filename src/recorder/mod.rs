@@ -32,6 +32,8 @@ pub mod server;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use zksim_sim::plural::count;
+
 pub use record::{record_transcript, RecordOptions};
 
 use crate::conformance::transcript::Transcript;
@@ -83,9 +85,9 @@ pub fn run(args: &RecordArgs) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{} of {} scripts failed to record:\n{}",
+            "{} of {} failed to record:\n{}",
             failures.len(),
-            args.scripts.len(),
+            count(args.scripts.len(), "script", "scripts"),
             failures.join("\n")
         ))
     }
@@ -129,9 +131,9 @@ fn record_file(script: &Path, out: &Path, opts: &RecordOptions) -> Result<(), St
     json.push('\n');
     crate::files::write(out, json)?;
     crate::say!(
-        "recorded {} ({} steps) in {:.1} s",
+        "recorded {} ({}) in {:.1} s",
         recorded.name,
-        recorded.steps.len(),
+        count(recorded.steps.len(), "step", "steps"),
         started.elapsed().as_secs_f64()
     );
     Ok(())
