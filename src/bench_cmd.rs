@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use zksim_sim::options::Options;
+use zksim_sim::plural::count;
 use zksim_sim::recipes;
 use zksim_sim::run;
 
@@ -111,14 +112,13 @@ pub fn bench(args: &BenchArgs) -> Result<bool, String> {
         );
     } else {
         crate::say!(
-            "bench: election with faults, {} seeds per measurement",
-            args.seeds
+            "bench: election with faults, {} per measurement",
+            count(args.seeds, "seed", "seeds")
         );
         for m in &results {
             crate::say!(
-                "  {} thread{}: {:.0} events/run, {:>10.0} events/s, {:>8.0} seeds/s ({:.2} s)",
-                m.threads,
-                if m.threads == 1 { " " } else { "s" },
+                "  {:<9}: {:.0} events/run, {:>10.0} events/s, {:>8.0} seeds/s ({:.2} s)",
+                count(m.threads, "thread", "threads"),
                 m.events_per_run,
                 m.events_per_s,
                 m.seeds_per_s,

@@ -1,14 +1,16 @@
 //! `zksim check`: exhaustive exploration of a recipe within bounds.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
 use zksim_sim::explore::{self, Limits, Progress, Report, Search, Stop, Strategy};
 use zksim_sim::options::TimeMode;
+use zksim_sim::plural::count;
 use zksim_sim::{recipes, run};
 
-use crate::sim_cmd::{write_atomically, Knobs};
+use crate::files;
+use crate::sim_cmd::Knobs;
 
 /// Arguments of `zksim check`.
 #[derive(Clone, Debug, clap::Args)]
@@ -229,6 +231,15 @@ impl Verdict {
 // It times the search; nothing explored depends on the clock.
 #[allow(clippy::disallowed_methods)]
 pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
+    let outputs: Vec<(&str, &Path)> = [
+        ("--trace", &args.trace),
+        ("--dot", &args.dot),
+        ("--svg", &args.svg),
+    ]
+    .into_iter()
+    .filter_map(|(flag, path)| path.as_deref().map(|p| (flag, p)))
+    .collect();
+    files::check_outputs(&outputs, &[])?;
     let recipe = recipes::find(&args.recipe)?;
     let mut options = args.knobs.options();
     options.time = TimeMode::Abstract;
@@ -269,10 +280,10 @@ pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
             .resident_bytes
             .map_or(String::new(), |b| format!(", {} MiB resident", b >> 20));
         bar.set_message(format!(
-            "{} states ({:.0}/s), {} transitions, depth {}, {} MiB visited set{resident}",
-            p.states,
+            "{} ({:.0}/s), {}, depth {}, {} MiB visited set{resident}",
+            count(p.states, "state", "states"),
             p.states as f64 / secs,
-            p.transitions,
+            count(p.transitions, "transition", "transitions"),
             p.depth,
             p.bookkeeping_bytes >> 20
         ));
@@ -283,7 +294,7 @@ pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
     let seconds = start.elapsed().as_secs_f64();
     if let (Some(v), Some(path)) = (&report.violation, &args.trace) {
         let outcome = run::run_actions(&recipe, &options, 0, v.path.clone())?;
-        write_atomically(path, outcome.text.as_deref().unwrap_or_default())?;
+        files::write(path, outcome.text.as_deref().unwrap_or_default())?;
     }
     write_graph(args, &report)?;
     let summary = summarize(recipe.name, &report, threads, seconds);
@@ -327,7 +338,7 @@ fn write_graph(args: &CheckArgs, report: &Report) -> Result<(), String> {
         .to_dot();
     for (path, svg) in wanted {
         let text = if svg { draw_svg(&dot)? } else { dot.clone() };
-        write_atomically(path, &text)?;
+        files::write(path, &text)?;
     }
     Ok(())
 }
@@ -412,16 +423,15 @@ fn print_summary(summary: &Summary, report: &Report, args: &CheckArgs) -> Result
         return Ok(());
     }
     crate::say!(
-        "check {}: {} ({} states, {} transitions, depth {}, {:.2} s, {:.0} states/s, {} thread{})",
+        "check {}: {} ({}, {}, depth {}, {:.2} s, {:.0} states/s, {})",
         summary.recipe,
         summary.verdict,
-        summary.states,
-        summary.transitions,
+        count(summary.states, "state", "states"),
+        count(summary.transitions, "transition", "transitions"),
         summary.depth,
         summary.seconds,
         summary.states_per_s,
-        summary.threads,
-        if summary.threads == 1 { "" } else { "s" }
+        count(summary.threads, "thread", "threads"),
     );
     match report.stopped {
         Some(Stop::ReductionCycle) => crate::say!(
@@ -461,20 +471,24 @@ fn print_summary(summary: &Summary, report: &Report, args: &CheckArgs) -> Result
     }
     if report.reduction {
         crate::say!(
-            "  partial-order reduction: {} of {} states expanded by one process's local steps",
+            "  partial-order reduction: {} of {} expanded by one process's local steps",
             report.reduced,
-            report.states
+            count(report.states, "state", "states")
         );
     }
     if let Some(v) = &report.violation {
         match v.cycle_start {
             Some(at) => crate::say!(
-                "  violated {:?}: after {} steps the run enters a cycle of {} steps it can never leave",
+                "  violated {:?}: after {} the run enters a cycle of {} it can never leave",
                 v.property,
-                at,
-                v.path.len() - at
+                count(at, "step", "steps"),
+                count(v.path.len() - at, "step", "steps")
             ),
-            None => crate::say!("  violated {:?} after {} steps", v.property, v.path.len()),
+            None => crate::say!(
+                "  violated {:?} after {}",
+                v.property,
+                count(v.path.len(), "step", "steps")
+            ),
         }
         if args.trace.is_none() {
             crate::say!("  add --trace FILE to write the counterexample, then zksim render FILE");

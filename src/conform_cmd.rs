@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use zksim_sim::plural::{count, noun};
 
 use crate::conformance::check::{self, Report};
 
@@ -114,15 +115,16 @@ fn show(paths: &[PathBuf]) -> String {
 fn print_text(s: &Summary) {
     for r in &s.reports {
         let verdict = if r.mismatched == 0 { "ok" } else { "MISMATCH" };
-        crate::say!("{:<40} {:>4} steps  {verdict}", r.name, r.steps);
+        let steps = noun(r.steps, "step", "steps");
+        crate::say!("{:<40} {:>4} {steps:<5}  {verdict}", r.name, r.steps);
         for m in &r.mismatches {
             crate::say!("  {}: {m}", file_name(&r.file));
         }
     }
     crate::say!(
-        "conformance: {} transcripts, {} steps, {} matched, {} mismatched: {}",
-        s.transcripts,
-        s.steps,
+        "conformance: {}, {}, {} matched, {} mismatched: {}",
+        count(s.transcripts, "transcript", "transcripts"),
+        count(s.steps, "step", "steps"),
         s.matched,
         s.mismatched,
         if s.mismatched == 0 {

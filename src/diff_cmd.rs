@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use zksim_sim::action::Action;
+use zksim_sim::plural::count;
 use zksim_sim::recipes;
 use zksim_sim::render;
 use zksim_sim::trace::{self, Header, StepLine, Trace};
@@ -31,10 +32,10 @@ pub fn diff_cmd(args: &DiffArgs) -> Result<bool, String> {
     let first = first_differing_step(&a.steps, &b.steps);
     if header_diffs.is_empty() && first.is_none() && a.end == b.end {
         crate::say!(
-            "identical: {} and {} ({} steps)",
+            "identical: {} and {} ({})",
             args.a.display(),
             args.b.display(),
-            a.steps.len() - 1
+            count(a.steps.len() - 1, "step", "steps")
         );
         return Ok(true);
     }

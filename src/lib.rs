@@ -6,6 +6,7 @@ pub mod check_cmd;
 pub mod conform_cmd;
 pub mod conformance;
 pub mod diff_cmd;
+pub mod files;
 pub mod html;
 pub mod out;
 pub mod recorder;

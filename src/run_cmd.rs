@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use zksim_sim::plural::{count, noun};
 use zksim_sim::scenario;
 
 use crate::say;
@@ -49,6 +50,10 @@ pub fn run_cmd(args: &RunArgs) -> Result<bool, String> {
             files.len()
         ));
     }
+    if let Some(path) = &args.trace {
+        let inputs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        crate::files::check_outputs(&[("--trace", path)], &inputs)?;
+    }
     let mut scenarios = Vec::new();
     let mut errors = Vec::new();
     for f in &files {
@@ -62,9 +67,10 @@ pub fn run_cmd(args: &RunArgs) -> Result<bool, String> {
             eprintln!("error: {e}");
         }
         return Err(format!(
-            "{} of {} scenario files are invalid; nothing was run",
+            "{} of {} {} invalid; nothing was run",
             errors.len(),
-            files.len()
+            count(files.len(), "scenario file", "scenario files"),
+            noun(errors.len(), "is", "are")
         ));
     }
     let width = scenarios.iter().map(|s| s.name.len()).max().unwrap_or(0);
@@ -77,13 +83,13 @@ pub fn run_cmd(args: &RunArgs) -> Result<bool, String> {
             Some(v) => format!("violated {:?} at step {}", v.property, v.step),
         };
         say!(
-            "{:<4}  {:<width$}  {what} ({} steps)",
+            "{:<4}  {:<width$}  {what} ({})",
             if report.ok { "ok" } else { "FAIL" },
             s.name,
-            end.steps
+            count(end.steps, "step", "steps")
         );
         if let Some(path) = &args.trace {
-            std::fs::write(path, report.trace()).map_err(|e| format!("{}: {e}", path.display()))?;
+            crate::files::write(path, report.trace())?;
         }
         if !report.ok {
             failed += 1;

@@ -2,16 +2,17 @@
 
 use std::path::{Path, PathBuf};
 
+use zksim_sim::plural::count;
 use zksim_sim::shrink::{self, Faults, Report};
 
-use crate::sim_cmd::write_atomically;
+use crate::files;
 
 /// Arguments of `zksim shrink`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct ShrinkArgs {
     /// The failing trace (from `zksim simulate --trace` or `zksim check --trace`).
     pub trace: PathBuf,
-    /// Where to write the smaller trace (never the input).
+    /// Where to write the smaller trace (never the input: that is refused).
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
     /// The most candidate traces to replay; the shrink stops there and says so.
@@ -21,42 +22,14 @@ pub struct ShrinkArgs {
 
 /// Runs `zksim shrink`; errors (exit 2) on bad input or a trace that breaks nothing.
 pub fn shrink_cmd(args: &ShrinkArgs) -> Result<bool, String> {
-    refuse_overwriting_input(&args.trace, &args.output)?;
+    files::check_outputs(&[("-o", &args.output)], &[&args.trace])?;
     let text = std::fs::read_to_string(&args.trace)
         .map_err(|e| format!("{}: {e}", args.trace.display()))?;
     let shrunk = shrink::shrink(&text, args.replays_max)
         .map_err(|e| format!("{}: {e}", args.trace.display()))?;
-    write_atomically(&args.output, &shrunk.text)?;
+    files::write(&args.output, &shrunk.text)?;
     print_report(&args.trace, &args.output, &shrunk.report, args.replays_max);
     Ok(true)
-}
-
-/// The output must not be the input (nor the temporary file written beside the output).
-fn refuse_overwriting_input(input: &Path, output: &Path) -> Result<(), String> {
-    let Ok(input_real) = input.canonicalize() else {
-        return Ok(()); // a missing input is reported when it is read
-    };
-    let tmp = output.with_extension("tmp-zksim");
-    for candidate in [output, tmp.as_path()] {
-        let real = match (candidate.parent(), candidate.file_name()) {
-            (Some(dir), Some(name)) => {
-                let dir = if dir.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    dir
-                };
-                dir.canonicalize().ok().map(|d| d.join(name))
-            }
-            _ => None,
-        };
-        if real.as_deref() == Some(input_real.as_path()) {
-            return Err(format!(
-                "{}: refusing to write the shrunk trace over its input (give -o another file)",
-                output.display()
-            ));
-        }
-    }
-    Ok(())
 }
 
 fn faults_text(f: &Faults) -> String {
@@ -79,8 +52,11 @@ fn print_report(input: &Path, output: &Path, r: &Report, replays_max: u64) {
     );
     let shape = |s: [u32; 4]| {
         format!(
-            "{} masters, {} workers, {} clients, {} tasks each",
-            s[0], s[1], s[2], s[3]
+            "{}, {}, {}, {} each",
+            count(s[0], "master", "masters"),
+            count(s[1], "worker", "workers"),
+            count(s[2], "client", "clients"),
+            count(s[3], "task", "tasks")
         )
     };
     if r.before.shape != r.after.shape {
@@ -90,10 +66,11 @@ fn print_report(input: &Path, output: &Path, r: &Report, replays_max: u64) {
     crate::say!("  steps  {} -> {}", r.before.steps, r.after.steps);
     crate::say!("  faults {}", faults_text(&r.before.faults));
     crate::say!("      -> {}", faults_text(&r.after.faults));
-    crate::say!("  {} candidates replayed", r.replays);
+    crate::say!("  {} replayed", count(r.replays, "candidate", "candidates"));
     if r.stopped_early {
         crate::say!(
-            "  stopped early: the budget of {replays_max} replays ran out (--replays-max); it may shrink further"
+            "  stopped early: the budget of {} ran out (--replays-max); it may shrink further",
+            count(replays_max, "replay", "replays")
         );
     }
 }

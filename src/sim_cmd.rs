@@ -1,15 +1,18 @@
 //! `zksim simulate`, `zksim replay`, `zksim render`: seeded runs, their traces, and reading them.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 use zksim_model::children::ChildOrder;
 use zksim_model::recipes::cluster::AssignPolicy;
 use zksim_sim::options::{Options, Shape, TimeMode};
+use zksim_sim::plural::{count, noun};
 use zksim_sim::recipes::{self, Recipe};
 use zksim_sim::run::{self, Outcome};
 use zksim_sim::{render, trace};
+
+use crate::files;
 
 /// A half-open range of seeds, written as Rust writes ranges: `A..B` (B excluded).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -377,6 +380,9 @@ pub fn simulate_range(
 
 /// Runs `zksim simulate`; `Ok(false)` when a property was violated.
 pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
+    if let Some(path) = &args.trace {
+        files::check_outputs(&[("--trace", path)], &[])?;
+    }
     let recipe = recipes::find(&args.recipe)?;
     let range = match (args.seeds, args.seed) {
         (Some(r), _) => r,
@@ -398,7 +404,7 @@ pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
             eprintln!("no seed failed; writing the trace of seed {seed}");
         }
         let outcome = run::simulate(&recipe, &options, seed, args.swarm, true)?;
-        write_atomically(path, outcome.text.as_deref().unwrap_or_default())?;
+        files::write(path, outcome.text.as_deref().unwrap_or_default())?;
     }
     if args.json {
         crate::say!(
@@ -462,20 +468,21 @@ fn summarize(
 
 fn print_summary(s: &Summary) {
     crate::say!(
-        "simulate {}: {} runs (seeds {}..{}), {} steps, {} events, {} failures",
+        "simulate {}: {} (seeds {}..{}), {}, {}, {}",
         s.recipe,
-        s.runs,
+        count(s.runs, "run", "runs"),
         s.seed_start,
         s.seed_end,
-        s.steps,
-        s.events,
-        s.failures
+        count(s.steps, "step", "steps"),
+        count(s.events, "event", "events"),
+        count(s.failures, "failure", "failures")
     );
     for (name, n) in &s.reached {
         crate::say!(
-            "  sometimes {:<50} reached in {n}/{} runs",
+            "  sometimes {:<50} reached in {n}/{} {}",
             format!("{name:?}"),
-            s.runs
+            s.runs,
+            noun(s.runs, "run", "runs")
         );
     }
     for f in s.failed.iter().take(20) {
@@ -484,18 +491,10 @@ fn print_summary(s: &Summary) {
     }
     if s.failed.len() > 20 {
         crate::say!(
-            "... and {} more failing seeds (--json lists them all)",
-            s.failed.len() - 20
+            "... and {} more (--json lists them all)",
+            count(s.failed.len() - 20, "failing seed", "failing seeds")
         );
     }
-}
-
-/// Writes a file through a temporary sibling and a rename, so a failure never leaves a
-/// half-written file or clobbers a good one.
-pub fn write_atomically(path: &Path, text: &str) -> Result<(), String> {
-    let tmp = path.with_extension("tmp-zksim");
-    std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Arguments of `zksim replay`.
@@ -520,9 +519,9 @@ pub fn replay(args: &ReplayArgs) -> Result<bool, String> {
                 trace::parse(&replayed).map_err(|e| format!("{}: {e}", args.trace.display()))?;
             let end = t.end.expect("a replay ends");
             crate::say!(
-                "{}: replayed {} steps, byte-identical; {}",
+                "{}: replayed {}, byte-identical; {}",
                 args.trace.display(),
-                end.steps,
+                count(end.steps, "step", "steps"),
                 if end.violations.is_empty() {
                     "every property held".to_string()
                 } else {
@@ -561,15 +560,18 @@ pub struct RenderArgs {
 /// Runs `zksim render`: prints the trace as a zkCli-like transcript, a Mermaid diagram, or
 /// writes it as an HTML page.
 pub fn render_cmd(args: &RenderArgs) -> Result<bool, String> {
+    if let Some(out) = &args.html {
+        files::check_outputs(&[("--html", out)], &[&args.trace])?;
+    }
     let text = std::fs::read_to_string(&args.trace)
         .map_err(|e| format!("{}: {e}", args.trace.display()))?;
     let t = trace::parse(&text).map_err(|e| format!("{}: {e}", args.trace.display()))?;
     if let Some(out) = &args.html {
-        write_atomically(out, &crate::html::page(&t))?;
+        files::write(out, crate::html::page(&t))?;
         crate::say!(
-            "{}: {} steps -> {}",
+            "{}: {} -> {}",
             args.trace.display(),
-            t.steps.len(),
+            count(t.steps.len(), "step", "steps"),
             out.display()
         );
     } else if args.mermaid {

@@ -31,6 +31,46 @@ fn simulate_json_reports_runs_events_and_failures() {
     assert!(v["events"].as_u64().unwrap() > 1000);
 }
 
+// Goal: a count of one reads in the singular ("1 run", "1 step", "1 thread"), any other in
+// the plural ("0 failures", "2 runs").
+#[test]
+fn a_count_of_one_is_singular() {
+    let one = stdout(&zksim(&["simulate", "--recipe", "election", "--seed", "1"]));
+    assert!(
+        one.starts_with("simulate election: 1 run (seeds 1..2), "),
+        "{one}"
+    );
+    assert!(one.contains(", 0 failures\n"), "{one}");
+    assert!(one.contains("reached in 1/1 run\n"), "{one}");
+    let two = stdout(&zksim(&[
+        "simulate", "--recipe", "election", "--seeds", "0..2",
+    ]));
+    assert!(
+        two.starts_with("simulate election: 2 runs (seeds 0..2), "),
+        "{two}"
+    );
+    let run = stdout(&zksim(&["run", &catalog("election-assume-leader.toml")]));
+    assert!(run.contains("at step 1 (1 step)\n"), "{run}");
+    let check = stdout(&zksim(&[
+        "check",
+        "--recipe",
+        "election",
+        "--masters",
+        "1",
+        "--crashes-max",
+        "0",
+        "--kills-max",
+        "0",
+        "--disconnects-max",
+        "0",
+        "--expiries-max",
+        "0",
+        "--threads",
+        "1",
+    ]));
+    assert!(check.contains(" states/s, 1 thread)\n"), "{check}");
+}
+
 // Goal: a failing mutant exits 1 and prints a command that reproduces the failure, whose
 // trace then replays byte for byte and renders.
 #[test]
@@ -211,7 +251,7 @@ fn shrink_never_overwrites_its_input_nor_leaves_a_half_written_file() {
         input.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("over its input"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("refusing to write over it"));
     assert_eq!(std::fs::read(&input).unwrap(), before);
     let passing = dir.join("passing.jsonl");
     let out = dir.join("out.jsonl");

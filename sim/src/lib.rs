@@ -7,6 +7,8 @@
 //! - [`run`]: seeded simulation and replay; [`trace`]: the JSON-lines trace format;
 //! - [`scenario`]: scripted scenarios (TOML) with expectations;
 //! - [`shrink`]: a failing trace reduced to a smaller one that fails alike;
+//! - [`plural`]: "1 step", "2 steps" in messages;
+//! - [`files`]: writing a file through a temporary one and a rename, so nothing is lost;
 //! - `proptest` (feature `proptest`, on by default): strategies over shapes, fault plans and
 //!   seeds, and `check_plan`, for property tests in your own crate.
 #![deny(missing_docs)]
@@ -14,7 +16,9 @@
 pub mod action;
 pub mod event;
 pub mod explore;
+pub mod files;
 pub mod options;
+pub mod plural;
 pub mod property;
 #[cfg(feature = "proptest")]
 pub mod proptest;

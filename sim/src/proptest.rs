@@ -442,7 +442,7 @@ fn write_scenario(dir: &Path, recipe: &str, seed: u64, text: &str) -> Result<Pat
         .canonicalize()
         .map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join(format!("{recipe}-{seed}-{}.toml", digest(text)));
-    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    crate::files::write(&path, text)?;
     Ok(path)
 }
 

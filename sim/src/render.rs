@@ -19,6 +19,7 @@ use zksim_model::server::Change;
 
 use crate::action::Action;
 use crate::event::Event;
+use crate::plural::count;
 use crate::trace::Trace;
 
 /// The request as a zkCli command line.
@@ -164,11 +165,11 @@ pub fn render(t: &Trace) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# {} seed {}{}: {} processes",
+        "# {} seed {}{}: {}",
         t.header.recipe,
         t.header.seed,
         if t.header.swarm { " (swarm)" } else { "" },
-        names.len()
+        count(names.len(), "process", "processes")
     );
     for s in &t.steps {
         let mut line = |who: &str, text: String| {
@@ -266,7 +267,12 @@ pub fn render(t: &Trace) -> String {
         }
     }
     if let Some(end) = &t.end {
-        let _ = writeln!(out, "# {} steps, {} events", end.steps, end.events);
+        let _ = writeln!(
+            out,
+            "# {}, {}",
+            count(end.steps, "step", "steps"),
+            count(end.events, "event", "events")
+        );
         for v in &end.violations {
             let _ = writeln!(out, "# VIOLATED after step {}: {}", v.step, v.property);
         }

@@ -18,6 +18,7 @@ use zksim_model::server::Change;
 use zksim_model::stat::SessionId;
 use zksim_sim::action::Action;
 use zksim_sim::event::Event;
+use zksim_sim::plural::count;
 use zksim_sim::recipes;
 use zksim_sim::render;
 use zksim_sim::trace::Trace;
@@ -528,9 +529,13 @@ fn build(t: &Trace) -> Page {
     let verdict = match &t.end {
         None => "the trace has no end line".to_string(),
         Some(e) if e.violations.is_empty() => {
-            format!("{} steps, every property held", e.steps)
+            format!("{}, every property held", count(e.steps, "step", "steps"))
         }
-        Some(e) => format!("{} steps, {} violation(s)", e.steps, e.violations.len()),
+        Some(e) => format!(
+            "{}, {}",
+            count(e.steps, "step", "steps"),
+            count(e.violations.len(), "violation", "violations")
+        ),
     };
     let mut lanes = names.clone();
     lanes.push("zk".into());

@@ -175,7 +175,8 @@ impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if self.buf.len() - self.pos < n {
             return Err(format!(
-                "truncated frame: wanted {n} bytes at offset {}, frame has {}",
+                "truncated frame: wanted {} at offset {}, frame has {}",
+                zksim_sim::plural::count(n, "byte", "bytes"),
                 self.pos,
                 self.buf.len()
             ));

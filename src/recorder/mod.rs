@@ -32,6 +32,8 @@ pub mod server;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use zksim_sim::plural::count;
+
 pub use record::{record_transcript, RecordOptions};
 
 use crate::conformance::transcript::Transcript;
@@ -61,6 +63,7 @@ pub struct RecordArgs {
 /// `--out` under the script's file name. A script that fails is reported (file, step, problem)
 /// and leaves no transcript behind; the others are still recorded.
 pub fn run(args: &RecordArgs) -> Result<(), String> {
+    check_transcript_paths(args)?;
     let opts = RecordOptions {
         java: args.java.clone(),
         classpath: args
@@ -73,7 +76,7 @@ pub fn run(args: &RecordArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     let mut failures = Vec::new();
     for script in &args.scripts {
-        if let Err(e) = record_file(script, &args.out, &opts) {
+        if let Err(e) = record_file(script, &transcript_path(script, &args.out)?, &opts) {
             eprintln!("FAILED {}: {e}", script.display());
             failures.push(format!("{}: {e}", script.display()));
         }
@@ -82,32 +85,55 @@ pub fn run(args: &RecordArgs) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{} of {} scripts failed to record:\n{}",
+            "{} of {} failed to record:\n{}",
             failures.len(),
-            args.scripts.len(),
+            count(args.scripts.len(), "script", "scripts"),
             failures.join("\n")
         ))
     }
 }
 
+/// Where a script's transcript goes: `--out` joined with the script's file name.
+fn transcript_path(script: &Path, out_dir: &Path) -> Result<PathBuf, String> {
+    let name = script
+        .file_name()
+        .ok_or_else(|| format!("{}: the script path has no file name", script.display()))?;
+    Ok(out_dir.join(name))
+}
+
+/// Refuses, before any server starts, a transcript that would replace one of the scripts
+/// (`record dir/x.json -o dir`), something that is not a regular file, or another script's
+/// transcript (two scripts of one file name).
+fn check_transcript_paths(args: &RecordArgs) -> Result<(), String> {
+    let flag = format!("-o {}", args.out.display());
+    let targets = args
+        .scripts
+        .iter()
+        .map(|s| transcript_path(s, &args.out))
+        .collect::<Result<Vec<_>, _>>()?;
+    let outputs: Vec<(&str, &Path)> = targets
+        .iter()
+        .map(|t| (flag.as_str(), t.as_path()))
+        .collect();
+    let inputs: Vec<&Path> = args.scripts.iter().map(PathBuf::as_path).collect();
+    crate::files::check_outputs(&outputs, &inputs)
+}
+
 // the recorder talks to a real server in real time
 #[allow(clippy::disallowed_methods)]
-fn record_file(script: &Path, out_dir: &Path, opts: &RecordOptions) -> Result<(), String> {
+fn record_file(script: &Path, out: &Path, opts: &RecordOptions) -> Result<(), String> {
     let started = Instant::now();
     let text = std::fs::read_to_string(script).map_err(|e| format!("cannot read: {e}"))?;
     let parsed = parse_script(&text).map_err(|e| format!("not a valid script: {e}"))?;
     let recorded = record_transcript(&parsed, opts)?;
-    let file_name = script
-        .file_name()
-        .ok_or_else(|| "the script path has no file name".to_string())?;
     let mut json = serde_json::to_string_pretty(&recorded)
         .map_err(|e| format!("cannot serialize the transcript: {e}"))?;
     json.push('\n');
-    write_atomically(&out_dir.join(file_name), json.as_bytes())?;
+    crate::files::write(out, json)?;
     crate::say!(
-        "recorded {} ({} steps) in {:.1} s",
+        "recorded {} ({}) in {:.1} s",
         recorded.name,
-        recorded.steps.len(),
+        count(recorded.steps.len(), "step", "steps"),
         started.elapsed().as_secs_f64()
     );
     Ok(())
@@ -116,45 +142,4 @@ fn record_file(script: &Path, out_dir: &Path, opts: &RecordOptions) -> Result<()
 /// Reads a script (or a transcript) from JSON.
 pub fn parse_script(text: &str) -> Result<Transcript, String> {
     serde_json::from_str(text).map_err(|e| e.to_string())
-}
-
-/// Writes `bytes` to `path` via a temporary file in the same directory and a rename, so a
-/// failure never leaves a half-written file or clobbers the old one.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::File::open(&tmp).and_then(|f| f.sync_all()))
-        .and_then(|()| std::fs::rename(&tmp, path));
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot write {}: {e}", path.display())
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn atomic_write_replaces_and_leaves_no_temp() {
-        let dir = std::env::temp_dir().join(format!("zksim-atomic-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("t.json");
-        write_atomically(&p, b"one").unwrap();
-        write_atomically(&p, b"two").unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "two");
-        let names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names.len(), 1, "{names:?}");
-        // Writing into a missing directory fails cleanly.
-        assert!(write_atomically(&dir.join("missing/x.json"), b"x").is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 }
