@@ -398,7 +398,7 @@ struct Explorer<'a, R> {
     /// were still on, so the state is not part of the fault-free graph).
     failing: Vec<u32>,
     /// Liveness: fault-free transitions (from, to, action index).
-    edges: Vec<(u32, u32, u16)>,
+    edges: graph::EdgeLog,
     graph: Option<StateGraph>,
     /// Partial-order reduction is on.
     reduce: bool,
@@ -432,7 +432,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             visited,
             parents: vec![(0, u16::MAX)],
             failing: Vec::new(),
-            edges: Vec::new(),
+            edges: graph::EdgeLog::new(),
             graph: (search.graph_states_max > 0).then(StateGraph::default),
             reduce,
             reduced: 0,
@@ -476,7 +476,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
     fn bookkeeping_bytes(&self) -> u64 {
         let parents = self.parents.capacity() * std::mem::size_of::<(u32, u16)>();
         let failing = self.failing.capacity() * 4;
-        let edges = self.edges.capacity() * std::mem::size_of::<(u32, u32, u16)>();
+        let edges = self.edges.bytes();
         (self.visited.bytes() + parents + failing + edges) as u64
     }
 
@@ -951,7 +951,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
                 // does): its memory goes to the liveness search.
                 self.visited = Visited::new(false);
             }
-            let edges = std::mem::take(&mut self.edges);
+            let edges = std::mem::replace(&mut self.edges, graph::EdgeLog::new()).into_edges();
             let fault_free = graph::FaultFree::new(self.failing.len(), edges);
             if self.reduced > 0 && fault_free.has_cycle() {
                 // A fault-free cycle of the reduced graph may stand for a trap of the full

@@ -85,6 +85,104 @@ impl StateGraph {
     }
 }
 
+/// The fault-free transitions (from, to, action index) as the search finds them. Past a
+/// million they go to an anonymous temporary file (unlinked at once, so nothing is left behind
+/// whatever ends the process), a million at a time: they are read only once the search is
+/// done, and while it runs the frontier needs the memory (12 bytes a transition, 24 in a vector
+/// just grown: about a third of the bookkeeping of `fixed` 2/2/1/1). Hand-written (a few lines
+/// over `tempfile`): no crate spills a vector of plain records. If the disk refuses a write,
+/// the rest stays in memory, as before.
+pub(super) struct EdgeLog {
+    memory: Vec<(u32, u32, u16)>,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    /// The disk refused a write: no more spilling.
+    refused: bool,
+}
+
+impl EdgeLog {
+    const CHUNK: usize = 1 << 20;
+    const RECORD: usize = 10;
+
+    pub(super) fn new() -> Self {
+        EdgeLog {
+            memory: Vec::new(),
+            file: None,
+            refused: false,
+        }
+    }
+
+    pub(super) fn push(&mut self, edge: (u32, u32, u16)) {
+        self.memory.push(edge);
+        if self.memory.len() >= Self::CHUNK && !self.refused {
+            if self.spill().is_err() {
+                self.refused = true;
+            } else {
+                self.memory.clear();
+            }
+        }
+    }
+
+    fn spill(&mut self) -> std::io::Result<()> {
+        use std::io::Write;
+        if self.file.is_none() {
+            self.file = Some(std::io::BufWriter::with_capacity(
+                1 << 16,
+                tempfile::tempfile()?,
+            ));
+        }
+        let file = self.file.as_mut().expect("just made");
+        for &(from, to, index) in &self.memory {
+            let mut record = [0u8; Self::RECORD];
+            record[..4].copy_from_slice(&from.to_le_bytes());
+            record[4..8].copy_from_slice(&to.to_le_bytes());
+            record[8..].copy_from_slice(&index.to_le_bytes());
+            file.write_all(&record)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes of memory held.
+    pub(super) fn bytes(&self) -> usize {
+        self.memory.capacity() * std::mem::size_of::<(u32, u32, u16)>()
+    }
+
+    /// Every transition logged, in the order logged.
+    ///
+    /// # Panics
+    /// If the temporary file, written without error, cannot be read back.
+    pub(super) fn into_edges(self) -> Vec<(u32, u32, u16)> {
+        use std::io::{Read, Seek};
+        let Some(file) = self.file else {
+            return self.memory;
+        };
+        let mut file = file
+            .into_inner()
+            .expect("the transitions' temporary file flushes");
+        let spilled = file
+            .seek(std::io::SeekFrom::End(0))
+            .expect("the transitions' temporary file seeks") as usize;
+        file.seek(std::io::SeekFrom::Start(0))
+            .expect("the transitions' temporary file rewinds");
+        let mut edges = Vec::with_capacity(spilled / Self::RECORD + self.memory.len());
+        // A chunk at a time: the file's bytes are never all in memory beside the edges.
+        let mut chunk = vec![0u8; Self::RECORD << 13];
+        let mut left = spilled;
+        while left > 0 {
+            let part = &mut chunk[..left.min(Self::RECORD << 13)];
+            file.read_exact(part)
+                .expect("the transitions' temporary file reads back");
+            left -= part.len();
+            edges.extend(part.chunks_exact(Self::RECORD).map(|r| {
+                let word =
+                    |at: usize| u32::from_le_bytes(r[at..at + 4].try_into().expect("4 bytes"));
+                (word(0), word(4), u16::from_le_bytes([r[8], r[9]]))
+            }));
+        }
+        edges.extend(self.memory);
+        edges
+    }
+}
+
 /// The fault-free part of the state graph, stored compactly for the liveness search: a
 /// compressed sparse row graph (petgraph's `Csr`: 8 bytes a state, 6 a transition, where a
 /// general graph takes 8 and 20), one transition kept per pair of states (parallel ones lead
@@ -186,5 +284,31 @@ impl FaultFree {
             }
         }
         unreachable!("a bottom component with transitions has a cycle through each member")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Goal: past a chunk, the log goes to disk and comes back whole and in order, the
+    // memory it holds staying under a chunk; below a chunk nothing is written.
+    #[test]
+    fn the_edge_log_spills_to_disk_and_reads_back_in_order() {
+        let edges: Vec<(u32, u32, u16)> = (0..EdgeLog::CHUNK as u32 * 2 + 7)
+            .map(|i| (i, i.wrapping_mul(2_654_435_761), (i % 65_536) as u16))
+            .collect();
+        let mut log = EdgeLog::new();
+        for &e in &edges {
+            log.push(e);
+        }
+        assert!(log.file.is_some());
+        assert!(log.memory.len() < EdgeLog::CHUNK);
+        assert_eq!(log.into_edges(), edges);
+
+        let mut small = EdgeLog::new();
+        small.push((1, 2, 3));
+        assert!(small.file.is_none());
+        assert_eq!(small.into_edges(), vec![(1, 2, 3)]);
     }
 }
