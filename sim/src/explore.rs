@@ -257,8 +257,8 @@ pub struct Report {
     pub stopped: Option<Stop>,
     /// The first violation found (breadth-first: a shortest counterexample).
     pub violation: Option<Violation>,
-    /// Bytes of the visited set and parent links (and, for liveness, the fault-free edges)
-    /// at the end: what the states cost beyond the frontier.
+    /// Bytes of the visited set and parent links (and, for liveness, the fault-free edges
+    /// still in memory) at the end: what the states cost beyond the frontier.
     pub bookkeeping_bytes: u64,
     /// Bytes of the visited set alone (the fingerprint table) at the end.
     pub visited_bytes: u64,
