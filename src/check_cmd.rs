@@ -274,7 +274,12 @@ pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
     };
     let start = Instant::now();
     let bar = progress_bar();
+    let limits = format!(
+        "the limits: --states-max {}, --depth-max {}, --memory-max-mib {}",
+        args.states_max, args.depth_max, args.memory_max_mib
+    );
     let mut show = |p: &Progress| {
+        zksim_interrupt_status(p, &limits);
         let secs = start.elapsed().as_secs_f64().max(1e-9);
         let resident = p
             .resident_bytes
@@ -291,6 +296,7 @@ pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
     let properties = (recipe.properties)();
     let report = explore::search_with(roles, &options, &properties, &search, &mut show);
     bar.finish_and_clear();
+    crate::interrupt::set_status(None);
     let seconds = start.elapsed().as_secs_f64();
     if let (Some(v), Some(path)) = (&report.violation, &args.trace) {
         let outcome = run::run_actions(&recipe, &options, 0, v.path.clone())?;
@@ -509,4 +515,14 @@ mod tests {
         assert!((million - 2e12 / 2f64.powi(64)).abs() < 1e-15, "{million}");
         assert_eq!(collision_odds(1 << 32, 1 << 33), 1.0);
     }
+}
+
+/// What an interruption of the search prints: how far it got and the limits it ran under.
+fn zksim_interrupt_status(p: &Progress, limits: &str) {
+    crate::interrupt::set_status(Some(format!(
+        "the search had visited {}, {}, depth {}; {limits}; nothing is proved",
+        count(p.states, "state", "states"),
+        count(p.transitions, "transition", "transitions"),
+        p.depth
+    )));
 }

@@ -8,6 +8,7 @@ pub mod conformance;
 pub mod diff_cmd;
 pub mod files;
 pub mod html;
+pub mod interrupt;
 pub mod out;
 pub mod recorder;
 pub mod run_cmd;

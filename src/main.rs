@@ -57,6 +57,7 @@ fn passed(ok: bool) -> u8 {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    zksim::interrupt::install();
     let result: Result<u8, String> = match cli.command {
         Some(Command::Record(args)) => zksim::recorder::run(&args).map(|()| 0),
         Some(Command::Conform(args)) => zksim::conform_cmd::run(&args).map(passed),

@@ -39,6 +39,8 @@ pub fn default_classpath() -> String {
 /// A running server; stopped and cleaned up on drop.
 #[derive(Debug)]
 pub struct Server {
+    /// Stops the server and removes its directory if the process is interrupted.
+    _on_interrupt: Option<crate::interrupt::Guard>,
     child: Option<Child>,
     dir: PathBuf,
     port: u16,
@@ -69,6 +71,7 @@ impl Server {
             .map_err(|e| format!("cannot create {}: {e}", data.display()))?;
         // From here on, Drop removes the directory even if starting fails.
         let mut server = Server {
+            _on_interrupt: None,
             child: None,
             dir: dir.clone(),
             port,
@@ -107,6 +110,17 @@ impl Server {
             .stderr(log2)
             .spawn()
             .map_err(|e| format!("cannot start `{}`: {e}", cfg.java))?;
+        let (pid, at) = (child.id(), dir.clone());
+        server._on_interrupt = Some(crate::interrupt::on_interrupt(move || {
+            // SIGKILL by PID, then the directory (the server needs no clean stop: it is
+            // thrown away).
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let _ = std::fs::remove_dir_all(&at);
+        }));
         server.child = Some(child);
         server.wait_ready(cfg.start_timeout)?;
         Ok(server)
