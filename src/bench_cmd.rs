@@ -13,18 +13,21 @@ use zksim_sim::plural::count;
 use zksim_sim::recipes;
 use zksim_sim::run;
 
-use crate::sim_cmd::{simulate_range, SeedRange};
+use crate::sim_cmd::{simulate_range, SeedRange, Tally};
 
 /// Arguments of `zksim bench`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct BenchArgs {
-    /// How many seeds to run per measurement.
-    #[arg(long, default_value_t = 5000)]
+    /// How many seeds to run per measurement, 1 to 1000000.
+    #[arg(long, default_value_t = 5000, value_parser = crate::sim_cmd::ranged!(u64, 1, SEEDS_MAX))]
     pub seeds: u64,
     /// Print a machine-readable result.
     #[arg(long)]
     pub json: bool,
 }
+
+/// The most seeds a measurement runs (`--seeds`): a few minutes on one core.
+pub const SEEDS_MAX: u64 = 1_000_000;
 
 /// The options of the benchmark workload: faults all through a 1000-step safety phase.
 pub fn workload() -> Options {
@@ -62,10 +65,12 @@ fn measure(threads: usize, seeds: u64) -> Result<Measured, String> {
     let recipe = recipes::find("election")?;
     let options = workload();
     let start = Instant::now();
-    let outcomes = if threads == 1 {
-        (0..seeds)
-            .map(|s| run::simulate(&recipe, &options, s, false, false))
-            .collect::<Result<Vec<_>, _>>()?
+    let tally = if threads == 1 {
+        let mut tally = Tally::default();
+        for s in 0..seeds {
+            tally.add(&run::simulate(&recipe, &options, s, false, false)?);
+        }
+        tally
     } else {
         simulate_range(
             &recipe,
@@ -79,12 +84,9 @@ fn measure(threads: usize, seeds: u64) -> Result<Measured, String> {
         )?
     };
     let seconds = start.elapsed().as_secs_f64();
-    let events: u64 = outcomes.iter().map(|o| o.end.events).sum();
-    if let Some(bad) = outcomes.iter().find(|o| !o.end.violations.is_empty()) {
-        return Err(format!(
-            "the benchmark workload failed on seed {}",
-            bad.seed
-        ));
+    let events = tally.events;
+    if let Some((seed, _)) = tally.failed.first() {
+        return Err(format!("the benchmark workload failed on seed {seed}"));
     }
     Ok(Measured {
         threads,

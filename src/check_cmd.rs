@@ -5,12 +5,12 @@ use std::time::Instant;
 
 use serde::Serialize;
 use zksim_sim::explore::{self, Limits, Progress, Report, Search, Stop, Strategy};
-use zksim_sim::options::TimeMode;
+use zksim_sim::options::{Options, Shape, TimeMode};
 use zksim_sim::plural::count;
 use zksim_sim::{recipes, run};
 
 use crate::files;
-use crate::sim_cmd::Knobs;
+use crate::sim_cmd::{parse_threads, ranged, ModelKnobs};
 
 /// Arguments of `zksim check`.
 #[derive(Clone, Debug, clap::Args)]
@@ -33,8 +33,8 @@ pub struct CheckArgs {
     /// `bfs` (shortest counterexamples) or `dfs`.
     #[arg(long, default_value = "bfs", value_parser = parse_strategy)]
     pub strategy: Strategy,
-    /// Threads (breadth-first; the result is the same for any number).
-    #[arg(long, default_value_t = default_threads())]
+    /// Threads, 1 to 256 (breadth-first; the result is the same for any number).
+    #[arg(long, default_value_t = default_threads(), value_parser = parse_threads)]
     pub threads: usize,
     /// Skip the search for fault-free cycles that never complete (saves 4 bytes a state).
     #[arg(long)]
@@ -67,9 +67,159 @@ pub struct CheckArgs {
     /// Print a machine-readable summary.
     #[arg(long)]
     pub json: bool,
-    /// The fault budgets and other knobs (time is always abstract here).
+    /// Crashes in a run, at most 10000 (a crashed process restarts with a new session).
+    #[arg(long, default_value_t = 0, value_parser = ranged!(u32, 0, Options::FAULTS_MAX))]
+    pub crashes_max: u32,
+    /// Processes killed for good in a run, at most 10000.
+    #[arg(long, default_value_t = 0, value_parser = ranged!(u32, 0, Options::FAULTS_MAX))]
+    pub kills_max: u32,
+    /// Connections dropped in a run, at most 10000.
+    #[arg(long, default_value_t = 1, value_parser = ranged!(u32, 0, Options::FAULTS_MAX))]
+    pub disconnects_max: u32,
+    /// Silent sessions expired in a run, at most 10000.
+    #[arg(long, default_value_t = 0, value_parser = ranged!(u32, 0, Options::FAULTS_MAX))]
+    pub expiries_max: u32,
+    /// The knobs of the model (time is always abstract here).
     #[command(flatten)]
-    pub knobs: Knobs,
+    pub model: ModelKnobs,
+    /// The shape searched.
+    #[command(flatten)]
+    pub shape: CheckShape,
+    /// The simulator's flags, which mean nothing here.
+    #[command(flatten)]
+    pub refused: SimulatorOnly,
+}
+
+/// The shape `check` searches: small enough by default that a bare `zksim check` verifies in
+/// well under ten seconds. Each field left out takes check's default, not the recipe's.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct CheckShape {
+    /// Master candidates (the election's candidates), at most 64 [default: 2].
+    #[arg(long, value_parser = ranged!(u32, 0, Shape::PROCESSES_MAX))]
+    pub masters: Option<u32>,
+    /// Workers, at most 64 (cluster recipes only) [default: 1].
+    #[arg(long, value_parser = ranged!(u32, 0, Shape::PROCESSES_MAX))]
+    pub workers: Option<u32>,
+    /// Clients, at most 64 (cluster recipes only) [default: 0].
+    #[arg(long, value_parser = ranged!(u32, 0, Shape::PROCESSES_MAX))]
+    pub clients: Option<u32>,
+    /// Tasks per client, at most 1000 (cluster recipes only) [default: 1].
+    #[arg(long, value_parser = ranged!(u32, 0, Shape::TASKS_MAX))]
+    pub tasks: Option<u32>,
+    /// Tasks already queued when the cluster starts (no client waits for them), at most 1000
+    /// (cluster recipes only) [default: 1 without --clients, else 0].
+    #[arg(long, value_parser = ranged!(u32, 0, Shape::TASKS_MAX))]
+    pub queued: Option<u32>,
+}
+
+impl CheckShape {
+    /// `--masters` when not given.
+    pub const MASTERS: u32 = 2;
+    /// `--workers` when not given.
+    pub const WORKERS: u32 = 1;
+    /// `--clients` when not given.
+    pub const CLIENTS: u32 = 0;
+    /// `--tasks` when not given.
+    pub const TASKS: u32 = 1;
+    /// `--queued` when neither it nor `--clients` is given: the cluster's work, without the
+    /// costliest process to search (a client).
+    pub const QUEUED: u32 = 1;
+
+    /// The shape searched: the flags given (refused where the recipe has no such role), the
+    /// rest check's defaults.
+    pub fn shape(&self, recipe: &str) -> Result<Shape, String> {
+        let given = Shape {
+            masters: self.masters,
+            workers: self.workers,
+            clients: self.clients,
+            tasks: self.tasks,
+            queued: self.queued,
+        };
+        recipes::check_shape(recipe, &given).map_err(|e| e.as_flag())?;
+        let cluster = recipes::shape_fields(recipe).is_some_and(|f| f.contains(&"workers"));
+        let masters = Some(given.masters.unwrap_or(Self::MASTERS));
+        if !cluster {
+            return Ok(Shape { masters, ..given });
+        }
+        // No queued task is the recipe's default too, and is left unsaid (in a trace's
+        // header, say).
+        let queued = given
+            .queued
+            .or(given.clients.is_none().then_some(Self::QUEUED));
+        Ok(Shape {
+            masters,
+            workers: Some(given.workers.unwrap_or(Self::WORKERS)),
+            clients: Some(given.clients.unwrap_or(Self::CLIENTS)),
+            tasks: Some(given.tasks.unwrap_or(Self::TASKS)),
+            queued,
+        })
+    }
+}
+
+/// The simulator's flags that mean nothing to an exhaustive search: each is refused (exit 2)
+/// with the reason, rather than silently ignored. Hidden from `--help`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct SimulatorOnly {
+    #[arg(long, hide = true, value_parser = abstracted)]
+    time: Option<Refused>,
+    #[arg(long, hide = true, value_parser = abstracted)]
+    tick_ms: Option<Refused>,
+    #[arg(long, hide = true, value_parser = abstracted)]
+    session_timeout_ms: Option<Refused>,
+    #[arg(long, hide = true, value_parser = abstracted)]
+    message_delay_ms_max: Option<Refused>,
+    #[arg(long, hide = true, value_parser = every_fault)]
+    fault_per_mille: Option<Refused>,
+    #[arg(long, hide = true, value_parser = every_fault)]
+    repair_per_mille: Option<Refused>,
+    #[arg(long, hide = true, value_parser = every_step)]
+    steps_max: Option<Refused>,
+    #[arg(long, hide = true, value_parser = every_step)]
+    liveness_steps_max: Option<Refused>,
+    #[arg(long, hide = true, value_parser = no_seed)]
+    seed: Option<Refused>,
+    #[arg(long, hide = true, value_parser = no_seed)]
+    seeds: Option<Refused>,
+    #[arg(long, hide = true, num_args = 0, default_missing_value = "", value_parser = no_seed)]
+    swarm: Option<Refused>,
+    #[arg(long, hide = true, value_parser = threads_instead)]
+    jobs: Option<Refused>,
+}
+
+/// The value of a refused flag: there never is one.
+#[derive(Clone, Copy, Debug)]
+pub struct Refused;
+
+fn abstracted(_: &str) -> Result<Refused, String> {
+    Err(
+        "check abstracts time (a timer may fire and a silent session expire at any point), \
+         so no clock setting means anything to it"
+            .into(),
+    )
+}
+
+fn every_fault(_: &str) -> Result<Refused, String> {
+    Err(
+        "check takes every fault the budgets allow at every point, not a chance of one: \
+         bound them with --crashes-max, --kills-max, --disconnects-max, --expiries-max"
+            .into(),
+    )
+}
+
+fn every_step(_: &str) -> Result<Refused, String> {
+    Err(
+        "check follows every run to its end, not for a number of steps: \
+         --depth-max bounds how deep it searches"
+            .into(),
+    )
+}
+
+fn no_seed(_: &str) -> Result<Refused, String> {
+    Err("check explores every interleaving, so it takes no seed".into())
+}
+
+fn threads_instead(_: &str) -> Result<Refused, String> {
+    Err("check's threads are set with --threads".into())
 }
 
 impl CheckArgs {
@@ -106,6 +256,25 @@ impl CheckArgs {
             "20000000",
         ];
         <Wrap as clap::Parser>::parse_from(flags).args
+    }
+}
+
+impl CheckArgs {
+    /// The options searched: abstract time, the budgets, the model's knobs and the shape,
+    /// each within the bounds of [`Options::validate`].
+    pub fn options(&self) -> Result<Options, String> {
+        let mut options = Options {
+            time: TimeMode::Abstract,
+            crashes_max: self.crashes_max,
+            kills_max: self.kills_max,
+            disconnects_max: self.disconnects_max,
+            expiries_max: self.expiries_max,
+            shape: self.shape.shape(&self.recipe)?,
+            ..Options::default()
+        };
+        self.model.apply(&mut options);
+        recipes::validate(&self.recipe, &options).map_err(|e| e.as_flag())?;
+        Ok(options)
     }
 }
 
@@ -241,11 +410,7 @@ pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
     .collect();
     files::check_outputs(&outputs, &[])?;
     let recipe = recipes::find(&args.recipe)?;
-    let mut options = args.knobs.options();
-    options.time = TimeMode::Abstract;
-    if args.threads == 0 {
-        return Err("--threads must be at least 1".into());
-    }
+    let options = args.options()?;
     // Depth-first search runs on one thread.
     let threads = match args.strategy {
         Strategy::BreadthFirst => args.threads,
@@ -304,7 +469,7 @@ pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
     }
     write_graph(args, &report)?;
     let summary = summarize(recipe.name, &report, threads, seconds);
-    print_summary(&summary, &report, args)?;
+    print_summary(&summary, &report, args, &options.shape)?;
     Ok(Verdict::of(&report))
 }
 
@@ -420,7 +585,12 @@ fn summarize(recipe: &str, report: &Report, threads: usize, seconds: f64) -> Sum
     }
 }
 
-fn print_summary(summary: &Summary, report: &Report, args: &CheckArgs) -> Result<(), String> {
+fn print_summary(
+    summary: &Summary,
+    report: &Report,
+    args: &CheckArgs,
+    shape: &Shape,
+) -> Result<(), String> {
     if args.json {
         crate::say!(
             "{}",
@@ -458,7 +628,7 @@ fn print_summary(summary: &Summary, report: &Report, args: &CheckArgs) -> Result
             let cluster = recipes::cluster::recipes()
                 .iter()
                 .any(|r| r.name == args.recipe);
-            if cluster && args.knobs.clients != Some(0) {
+            if cluster && shape.clients != Some(0) {
                 crate::say!(
                     "  (tasks queued instead of clients make a much smaller space: \
                      --clients 0 --queued 1)"

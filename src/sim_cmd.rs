@@ -14,13 +14,31 @@ use zksim_sim::{render, trace};
 
 use crate::files;
 
-/// A half-open range of seeds, written as Rust writes ranges: `A..B` (B excluded).
+/// A half-open range of seeds, written as Rust writes ranges: `A..B` (B excluded), of at most
+/// [`SeedRange::SEEDS_MAX`] seeds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SeedRange {
     /// First seed.
     pub start: u64,
     /// One past the last seed.
     pub end: u64,
+}
+
+impl SeedRange {
+    /// The most seeds one command runs: about eleven days at a thousand seeds a second.
+    pub const SEEDS_MAX: u64 = 1_000_000_000;
+    /// The largest seed `--seed` takes: the range `S..S+1` that holds it must be writable.
+    pub const SEED_MAX: u64 = u64::MAX - 1;
+
+    /// How many seeds.
+    pub fn len(&self) -> u64 {
+        self.end - self.start
+    }
+
+    /// Whether it holds no seed (never, once parsed).
+    pub fn is_empty(&self) -> bool {
+        self.end <= self.start
+    }
 }
 
 impl std::str::FromStr for SeedRange {
@@ -39,56 +57,90 @@ impl std::str::FromStr for SeedRange {
         if end <= start {
             return Err(format!("the range {s:?} is empty (the end is excluded)"));
         }
-        Ok(SeedRange { start, end })
+        let range = SeedRange { start, end };
+        if range.len() > Self::SEEDS_MAX {
+            return Err(format!(
+                "the range {s:?} holds {} seeds, over the limit of {}",
+                range.len(),
+                Self::SEEDS_MAX
+            ));
+        }
+        Ok(range)
     }
 }
 
-/// The knobs of [`Options`], each overriding the default when given.
+/// The most threads a command runs on (`--jobs`, `--threads`).
+pub const THREADS_MAX: usize = 256;
+
+/// `--jobs` and `--threads`: 1 to [`THREADS_MAX`].
+pub fn parse_threads(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|e| format!("{s:?} is not a count: {e}"))?;
+    if n == 0 || n > THREADS_MAX {
+        return Err(format!("{n} is not in 1..={THREADS_MAX}"));
+    }
+    Ok(n)
+}
+
+/// Range-checked flag values, bounded by the constants of [`Options`] and [`Shape`].
+macro_rules! ranged {
+    (u32, $lo:expr, $hi:expr) => {
+        clap::value_parser!(u32).range(i64::from($lo)..=i64::from($hi))
+    };
+    (u64, $lo:expr, $hi:expr) => {
+        clap::value_parser!(u64).range($lo..=$hi)
+    };
+}
+pub(crate) use ranged;
+
+/// The cluster's shape as `simulate` takes it; each flag left out takes the recipe's default.
 #[derive(Clone, Debug, Default, clap::Args)]
-pub struct Knobs {
-    /// `timed` (virtual milliseconds) or `abstract` (no clock).
-    #[arg(long, value_parser = parse_time)]
-    pub time: Option<TimeMode>,
-    /// The server's tickTime.
-    #[arg(long)]
-    pub tick_ms: Option<u32>,
-    /// The session timeout clients ask for.
-    #[arg(long)]
-    pub session_timeout_ms: Option<u32>,
-    /// The longest a message stays on a link.
-    #[arg(long)]
-    pub message_delay_ms_max: Option<u64>,
-    /// Crashes allowed per run.
-    #[arg(long)]
-    pub crashes_max: Option<u32>,
-    /// Permanent crashes allowed per run.
-    #[arg(long)]
-    pub kills_max: Option<u32>,
-    /// Disconnects allowed per run.
-    #[arg(long)]
-    pub disconnects_max: Option<u32>,
-    /// Expiries allowed per run (abstract time).
-    #[arg(long)]
-    pub expiries_max: Option<u32>,
-    /// Chance of a fault per step when one is enabled, per mille.
-    #[arg(long)]
-    pub fault_per_mille: Option<u32>,
-    /// Chance of a repair (restart, reconnect) when something else could happen, per mille.
-    #[arg(long)]
-    pub repair_per_mille: Option<u32>,
-    /// Steps of the safety phase.
-    #[arg(long)]
-    pub steps_max: Option<u32>,
-    /// Steps of the liveness phase.
-    #[arg(long)]
-    pub liveness_steps_max: Option<u32>,
+pub struct ShapeArgs {
+    /// Master candidates (the election's candidates), at most 64 [default: the recipe's: the
+    /// election 3, the cluster 2].
+    #[arg(long, value_parser = ranged!(u32, 0, Shape::PROCESSES_MAX))]
+    pub masters: Option<u32>,
+    /// Workers, at most 64 (cluster recipes only) [default: 2].
+    #[arg(long, value_parser = ranged!(u32, 0, Shape::PROCESSES_MAX))]
+    pub workers: Option<u32>,
+    /// Clients, at most 64 (cluster recipes only) [default: 2].
+    #[arg(long, value_parser = ranged!(u32, 0, Shape::PROCESSES_MAX))]
+    pub clients: Option<u32>,
+    /// Tasks per client, at most 1000 (cluster recipes only) [default: 4].
+    #[arg(long, value_parser = ranged!(u32, 0, Shape::TASKS_MAX))]
+    pub tasks: Option<u32>,
+    /// Tasks already queued when the cluster starts (no client waits for them), at most 1000
+    /// (cluster recipes only) [default: 0].
+    #[arg(long, value_parser = ranged!(u32, 0, Shape::TASKS_MAX))]
+    pub queued: Option<u32>,
+}
+
+impl ShapeArgs {
+    /// The shape given.
+    pub fn shape(&self) -> Shape {
+        Shape {
+            masters: self.masters,
+            workers: self.workers,
+            clients: self.clients,
+            tasks: self.tasks,
+            queued: self.queued,
+        }
+    }
+}
+
+/// Knobs that shape the model itself, for `simulate` and `check` alike.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ModelKnobs {
     /// Let role BUGGIFY points fire.
     #[arg(long)]
     pub buggify: bool,
-    /// getChildren order: `java` (as a real server), `sorted`, `shuffled` (seeded by the run).
+    /// getChildren order: `java` (as a real server), `sorted`, `shuffled` (seeded by the run)
+    /// [default: java].
     #[arg(long, value_parser = parse_order)]
     pub child_order: Option<ChildOrder>,
-    /// How the master picks workers: `round-robin`, `least-loaded`, `random`.
+    /// How the master picks workers: `round-robin`, `least-loaded`, `random` [default:
+    /// round-robin].
     #[arg(long, value_parser = parse_policy)]
     pub assign_policy: Option<AssignPolicy>,
     /// Execution is at-least-once: do not check "a status is written once".
@@ -97,21 +149,70 @@ pub struct Knobs {
     /// A property not to check, by name (repeatable).
     #[arg(long = "uncheck")]
     pub unchecked: Vec<String>,
-    /// Master candidates (the election's candidates).
-    #[arg(long)]
-    pub masters: Option<u32>,
-    /// Workers.
-    #[arg(long)]
-    pub workers: Option<u32>,
-    /// Clients.
-    #[arg(long)]
-    pub clients: Option<u32>,
-    /// Tasks per client.
-    #[arg(long)]
-    pub tasks: Option<u32>,
-    /// Tasks already queued when the cluster starts (no client waits for them).
-    #[arg(long)]
-    pub queued: Option<u32>,
+}
+
+impl ModelKnobs {
+    /// These knobs applied to `options`.
+    pub fn apply(&self, options: &mut Options) {
+        options.buggify |= self.buggify;
+        if let Some(o) = self.child_order {
+            options.child_order = o;
+        }
+        if let Some(p) = self.assign_policy {
+            options.assign_policy = p;
+        }
+        options.at_least_once |= self.at_least_once;
+        options.unchecked = self.unchecked.clone();
+    }
+}
+
+/// The knobs of [`Options`] as `simulate` takes them, each overriding the default when given;
+/// every bound is a constant of [`Options`] or [`Shape`].
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct Knobs {
+    /// `timed` (virtual milliseconds) or `abstract` (no clock) [default: timed].
+    #[arg(long, value_parser = parse_time)]
+    pub time: Option<TimeMode>,
+    /// The server's tickTime, 1 to 86400000 (a day) [default: 2000].
+    #[arg(long, value_parser = ranged!(u32, 1, Options::DURATION_MS_MAX as u32))]
+    pub tick_ms: Option<u32>,
+    /// The session timeout clients ask for, at most a day [default: 6000].
+    #[arg(long, value_parser = ranged!(u32, 0, Options::DURATION_MS_MAX as u32))]
+    pub session_timeout_ms: Option<u32>,
+    /// The longest a message stays on a link, at most a day [default: 50].
+    #[arg(long, value_parser = ranged!(u64, 0, Options::DURATION_MS_MAX))]
+    pub message_delay_ms_max: Option<u64>,
+    /// Crashes allowed per run, at most 10000 [default: 2].
+    #[arg(long, value_parser = ranged!(u32, 0, Options::FAULTS_MAX))]
+    pub crashes_max: Option<u32>,
+    /// Permanent crashes allowed per run, at most 10000 [default: 1].
+    #[arg(long, value_parser = ranged!(u32, 0, Options::FAULTS_MAX))]
+    pub kills_max: Option<u32>,
+    /// Disconnects allowed per run, at most 10000 [default: 3].
+    #[arg(long, value_parser = ranged!(u32, 0, Options::FAULTS_MAX))]
+    pub disconnects_max: Option<u32>,
+    /// Expiries allowed per run (abstract time), at most 10000 [default: 2].
+    #[arg(long, value_parser = ranged!(u32, 0, Options::FAULTS_MAX))]
+    pub expiries_max: Option<u32>,
+    /// Chance of a fault per step when one is enabled, per mille (0 to 1000) [default: 50].
+    #[arg(long, value_parser = ranged!(u32, 0, Options::PER_MILLE_MAX))]
+    pub fault_per_mille: Option<u32>,
+    /// Chance of a repair (restart, reconnect) when something else could happen, per mille
+    /// (0 to 1000) [default: 200].
+    #[arg(long, value_parser = ranged!(u32, 0, Options::PER_MILLE_MAX))]
+    pub repair_per_mille: Option<u32>,
+    /// Steps of the safety phase, at most 100000 [default: 1000].
+    #[arg(long, value_parser = ranged!(u32, 0, Options::STEPS_MAX))]
+    pub steps_max: Option<u32>,
+    /// Steps of the liveness phase, at most 100000 [default: 2000].
+    #[arg(long, value_parser = ranged!(u32, 0, Options::STEPS_MAX))]
+    pub liveness_steps_max: Option<u32>,
+    /// The knobs `check` takes too.
+    #[command(flatten)]
+    pub model: ModelKnobs,
+    /// The shape.
+    #[command(flatten)]
+    pub shape: ShapeArgs,
 }
 
 fn parse_policy(s: &str) -> Result<AssignPolicy, String> {
@@ -147,7 +248,7 @@ impl Knobs {
     /// The options: defaults, overridden by the flags given.
     pub fn options(&self) -> Options {
         let d = Options::default();
-        Options {
+        let mut options = Options {
             time: self.time.unwrap_or(d.time),
             tick_ms: self.tick_ms.unwrap_or(d.tick_ms),
             session_timeout_ms: self.session_timeout_ms.unwrap_or(d.session_timeout_ms),
@@ -160,19 +261,11 @@ impl Knobs {
             repair_per_mille: self.repair_per_mille.unwrap_or(d.repair_per_mille),
             steps_max: self.steps_max.unwrap_or(d.steps_max),
             liveness_steps_max: self.liveness_steps_max.unwrap_or(d.liveness_steps_max),
-            buggify: self.buggify || d.buggify,
-            child_order: self.child_order.unwrap_or(d.child_order),
-            assign_policy: self.assign_policy.unwrap_or(d.assign_policy),
-            at_least_once: self.at_least_once || d.at_least_once,
-            unchecked: self.unchecked.clone(),
-            shape: Shape {
-                masters: self.masters,
-                workers: self.workers,
-                clients: self.clients,
-                tasks: self.tasks,
-                queued: self.queued,
-            },
-        }
+            shape: self.shape.shape(),
+            ..d
+        };
+        self.model.apply(&mut options);
+        options
     }
 
     /// The flags given, as they would be typed again.
@@ -223,9 +316,10 @@ impl Knobs {
             "liveness-steps-max",
             self.liveness_steps_max.map(|v| v.to_string()),
         );
+        let model = &self.model;
         add(
             "child-order",
-            self.child_order.map(|o| match o {
+            model.child_order.map(|o| match o {
                 ChildOrder::Java => "java".into(),
                 ChildOrder::Sorted => "sorted".into(),
                 ChildOrder::Shuffled { .. } => "shuffled".into(),
@@ -233,24 +327,22 @@ impl Knobs {
         );
         add(
             "assign-policy",
-            self.assign_policy.map(|p| match p {
+            model.assign_policy.map(|p| match p {
                 AssignPolicy::RoundRobin => "round-robin".into(),
                 AssignPolicy::LeastLoaded => "least-loaded".into(),
                 AssignPolicy::Random => "random".into(),
             }),
         );
-        add("masters", self.masters.map(|v| v.to_string()));
-        add("workers", self.workers.map(|v| v.to_string()));
-        add("clients", self.clients.map(|v| v.to_string()));
-        add("tasks", self.tasks.map(|v| v.to_string()));
-        add("queued", self.queued.map(|v| v.to_string()));
-        if self.buggify {
+        for (field, v) in self.shape.shape().given() {
+            add(field.trim_start_matches("shape."), Some(v.to_string()));
+        }
+        if model.buggify {
             f.push_str(" --buggify");
         }
-        if self.at_least_once {
+        if model.at_least_once {
             f.push_str(" --at-least-once");
         }
-        for u in &self.unchecked {
+        for u in &model.unchecked {
             f.push_str(&format!(" --uncheck {u:?}"));
         }
         f
@@ -263,11 +355,11 @@ pub struct SimulateArgs {
     /// The recipe (`zksim recipes` lists them).
     #[arg(long, default_value = "fixed")]
     pub recipe: String,
-    /// Seeds to run, `A..B` with B excluded.
+    /// Seeds to run, `A..B` with B excluded, at most 1000000000 of them [default: 0..1000].
     #[arg(long, conflicts_with = "seed")]
     pub seeds: Option<SeedRange>,
-    /// One seed.
-    #[arg(long)]
+    /// One seed, at most 18446744073709551614 (2^64 - 2).
+    #[arg(long, value_parser = ranged!(u64, 0, SeedRange::SEED_MAX))]
     pub seed: Option<u64>,
     /// Draw the knobs themselves from each seed (swarm testing).
     #[arg(long)]
@@ -278,8 +370,8 @@ pub struct SimulateArgs {
     /// Print a machine-readable summary.
     #[arg(long)]
     pub json: bool,
-    /// Worker threads (results do not depend on it).
-    #[arg(long, default_value_t = default_jobs())]
+    /// Worker threads, 1 to 256 (results do not depend on it).
+    #[arg(long, default_value_t = default_jobs(), value_parser = parse_threads)]
     pub jobs: usize,
     /// The knobs.
     #[command(flatten)]
@@ -337,32 +429,104 @@ pub struct Summary {
     pub events: u64,
     /// Runs that violated a property.
     pub failures: u64,
-    /// Those runs.
+    /// Those runs, the first 10,000 of them.
     pub failed: Vec<Failure>,
     /// For each sometimes-property, in how many runs it was reached.
     pub reached: BTreeMap<String, u64>,
 }
 
-/// Runs the seeds on `jobs` threads; results come back in seed order whatever the threads did.
+/// What a range of runs adds up to: counts, the sometimes-properties reached, and the first
+/// [`Tally::FAILED_KEPT_MAX`] failing seeds (a range of a billion seeds of a mutant would not
+/// fit in memory otherwise).
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    /// Runs made.
+    pub runs: u64,
+    /// Steps over all runs.
+    pub steps: u64,
+    /// Events over all runs.
+    pub events: u64,
+    /// Runs that violated a property.
+    pub failures: u64,
+    /// The first failing seeds, in seed order, with the properties each violated.
+    pub failed: Vec<(u64, Vec<String>)>,
+    /// For each sometimes-property, in how many runs it was reached.
+    pub reached: BTreeMap<String, u64>,
+}
+
+impl Tally {
+    /// The most failing seeds kept (and listed by `--json`); `failures` counts them all.
+    pub const FAILED_KEPT_MAX: usize = 10_000;
+
+    /// Adds one run.
+    pub fn add(&mut self, o: &Outcome) {
+        self.runs += 1;
+        self.steps += o.end.steps;
+        self.events += o.end.events;
+        // Looked up before inserting: a name is cloned once a range, not once a run.
+        for (names, n) in [(&o.end.unreached, 0), (&o.end.reached, 1)] {
+            for name in names {
+                match self.reached.get_mut(name) {
+                    Some(count) => *count += n,
+                    None => {
+                        self.reached.insert(name.clone(), n);
+                    }
+                }
+            }
+        }
+        if !o.end.violations.is_empty() {
+            self.failures += 1;
+            if self.failed.len() < Self::FAILED_KEPT_MAX {
+                let names = o.end.violations.iter().map(|v| v.property.clone());
+                self.failed.push((o.seed, names.collect()));
+            }
+        }
+    }
+
+    /// Adds the runs of later seeds.
+    pub fn merge(&mut self, later: Tally) {
+        self.runs += later.runs;
+        self.steps += later.steps;
+        self.events += later.events;
+        self.failures += later.failures;
+        let room = Self::FAILED_KEPT_MAX - self.failed.len();
+        self.failed.extend(later.failed.into_iter().take(room));
+        for (name, n) in later.reached {
+            *self.reached.entry(name).or_insert(0) += n;
+        }
+    }
+}
+
+/// Runs the seeds on `jobs` threads, each a contiguous part of the range; the tally is the
+/// same whatever the threads did. Memory does not grow with the range.
 pub fn simulate_range(
     recipe: &Recipe,
     options: &Options,
     range: SeedRange,
     swarm: bool,
     jobs: usize,
-) -> Result<Vec<Outcome>, String> {
-    let seeds: Vec<u64> = (range.start..range.end).collect();
-    let jobs = jobs.clamp(1, seeds.len().max(1));
-    let chunk = seeds.len().div_ceil(jobs);
-    let results: Vec<Result<Vec<Outcome>, String>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = seeds
-            .chunks(chunk)
-            .map(|part| {
+) -> Result<Tally, String> {
+    let len = range.end.saturating_sub(range.start);
+    let jobs = (jobs.clamp(1, THREADS_MAX) as u64).clamp(1, len.max(1));
+    let chunk = len.div_ceil(jobs).max(1);
+    let parts: Vec<(u64, u64)> = (0..jobs)
+        .map(|i| {
+            let start = range.start + (i * chunk).min(len);
+            (start, range.start + ((i + 1) * chunk).min(len))
+        })
+        .filter(|(a, b)| a < b)
+        .collect();
+    let results: Vec<Result<Tally, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .iter()
+            .map(|&(a, b)| {
                 scope.spawn(move || {
                     let recipe = recipes::find(recipe.name)?;
-                    part.iter()
-                        .map(|&s| run::simulate(&recipe, options, s, swarm, false))
-                        .collect()
+                    let mut tally = Tally::default();
+                    for seed in a..b {
+                        tally.add(&run::simulate(&recipe, options, seed, swarm, false)?);
+                    }
+                    Ok(tally)
                 })
             })
             .collect();
@@ -371,9 +535,9 @@ pub fn simulate_range(
             .map(|h| h.join().expect("a simulation thread panicked"))
             .collect()
     });
-    let mut all = Vec::with_capacity(seeds.len());
+    let mut all = Tally::default();
     for r in results {
-        all.extend(r?);
+        all.merge(r?);
     }
     Ok(all)
 }
@@ -388,7 +552,9 @@ pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
         (Some(r), _) => r,
         (None, Some(s)) => SeedRange {
             start: s,
-            end: s + 1,
+            end: s.checked_add(1).ok_or_else(|| {
+                format!("--seed: {s} is over the limit of {}", SeedRange::SEED_MAX)
+            })?,
         },
         (None, None) => SeedRange {
             start: 0,
@@ -396,11 +562,12 @@ pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
         },
     };
     let options = args.knobs.options();
-    let outcomes = simulate_range(&recipe, &options, range, args.swarm, args.jobs)?;
-    let summary = summarize(&recipe, args, range, &outcomes);
+    recipes::validate(recipe.name, &options).map_err(|e| e.as_flag())?;
+    let tally = simulate_range(&recipe, &options, range, args.swarm, args.jobs)?;
+    let summary = summarize(&recipe, args, range, tally);
     if let Some(path) = &args.trace {
         let seed = summary.failed.first().map_or(range.start, |f| f.seed);
-        if summary.failed.is_empty() && range.end - range.start > 1 {
+        if summary.failed.is_empty() && range.len() > 1 {
             eprintln!("no seed failed; writing the trace of seed {seed}");
         }
         let outcome = run::simulate(&recipe, &options, seed, args.swarm, true)?;
@@ -417,39 +584,20 @@ pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
     Ok(summary.failures == 0)
 }
 
-fn summarize(
-    recipe: &Recipe,
-    args: &SimulateArgs,
-    range: SeedRange,
-    outcomes: &[Outcome],
-) -> Summary {
-    let mut reached: BTreeMap<String, u64> = BTreeMap::new();
-    for o in outcomes {
-        for name in o.end.reached.iter().chain(o.end.unreached.iter()) {
-            reached.entry(name.clone()).or_insert(0);
-        }
-        for name in &o.end.reached {
-            *reached.get_mut(name).expect("inserted") += 1;
-        }
-    }
-    let failed: Vec<Failure> = outcomes
-        .iter()
-        .filter(|o| !o.end.violations.is_empty())
-        .map(|o| Failure {
-            seed: o.seed,
-            violations: o
-                .end
-                .violations
-                .iter()
-                .map(|v| v.property.clone())
-                .collect(),
+fn summarize(recipe: &Recipe, args: &SimulateArgs, range: SeedRange, tally: Tally) -> Summary {
+    let failed: Vec<Failure> = tally
+        .failed
+        .into_iter()
+        .map(|(seed, violations)| Failure {
+            seed,
+            violations,
             replay: format!(
                 "zksim simulate --recipe {} --seed {}{}{} --trace seed-{}.jsonl",
                 recipe.name,
-                o.seed,
+                seed,
                 if args.swarm { " --swarm" } else { "" },
                 args.knobs.flags(),
-                o.seed
+                seed
             ),
         })
         .collect();
@@ -457,12 +605,12 @@ fn summarize(
         recipe: recipe.name.into(),
         seed_start: range.start,
         seed_end: range.end,
-        runs: outcomes.len() as u64,
-        steps: outcomes.iter().map(|o| o.end.steps).sum(),
-        events: outcomes.iter().map(|o| o.end.events).sum(),
-        failures: failed.len() as u64,
+        runs: tally.runs,
+        steps: tally.steps,
+        events: tally.events,
+        failures: tally.failures,
         failed,
-        reached,
+        reached: tally.reached,
     }
 }
 
@@ -489,10 +637,15 @@ fn print_summary(s: &Summary) {
         crate::say!("FAIL seed {}: violated {}", f.seed, f.violations.join("; "));
         crate::say!("  reproduce: {}", f.replay);
     }
-    if s.failed.len() > 20 {
+    if s.failures > 20 {
+        let listed = if s.failures as usize > Tally::FAILED_KEPT_MAX {
+            format!("--json lists the first {}", Tally::FAILED_KEPT_MAX)
+        } else {
+            "--json lists them all".to_string()
+        };
         crate::say!(
-            "... and {} more (--json lists them all)",
-            count(s.failed.len() - 20, "failing seed", "failing seeds")
+            "... and {} more ({listed})",
+            count(s.failures - 20, "failing seed", "failing seeds")
         );
     }
 }

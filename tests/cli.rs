@@ -789,3 +789,107 @@ fn replay_exits_2_for_a_file_that_is_no_trace_and_1_for_a_divergence() {
     let o = zksim(&["replay", trace.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
 }
+
+// Goal: a bare `zksim check`, of the election or of the cluster, finishes verified on
+// check's own defaults (one disconnect, a small shape), and `--help` shows each of them.
+#[test]
+fn check_with_no_flags_finishes_verified_and_shows_its_defaults() {
+    for recipe in ["election", "fixed"] {
+        let o = zksim(&["check", "--recipe", recipe, "--json"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["verdict"], "verified", "{v}");
+        // The one disconnect allowed was taken somewhere: the search covered a fault.
+        let by_action = v["by_action"].as_array().unwrap();
+        assert!(
+            by_action.iter().any(|a| a["action"] == "disconnect"),
+            "{recipe}: {v}"
+        );
+    }
+    let help = stdout(&zksim(&["check", "--help"]));
+    for (flag, default) in [
+        ("--crashes-max", "[default: 0]"),
+        ("--kills-max", "[default: 0]"),
+        ("--disconnects-max", "[default: 1]"),
+        ("--expiries-max", "[default: 0]"),
+        ("--masters", "[default: 2]"),
+        ("--workers", "[default: 1]"),
+        ("--clients", "[default: 0]"),
+        ("--tasks", "[default: 1]"),
+        ("--queued", "[default: 1 without --clients, else 0]"),
+        ("--states-max", "[default: 2000000]"),
+        ("--strategy", "[default: bfs]"),
+    ] {
+        let at = help
+            .find(&format!("{flag} "))
+            .unwrap_or_else(|| panic!("{help}"));
+        let entry = &help[at..];
+        let entry = &entry[..entry[2..].find("\n  -").map_or(entry.len(), |e| e + 2)];
+        assert!(entry.contains(default), "{flag}: {entry}");
+    }
+}
+
+// Goal: the simulator's knobs, which mean nothing to an exhaustive search, are refused by
+// `check` with exit 2 and the reason, and none of them is listed in its help.
+#[test]
+fn check_refuses_the_simulators_flags_with_the_reason() {
+    let help = stdout(&zksim(&["check", "--help"]));
+    for (args, why) in [
+        (&["--time", "timed"][..], "check abstracts time"),
+        (&["--tick-ms", "100"], "check abstracts time"),
+        (&["--session-timeout-ms", "100"], "check abstracts time"),
+        (&["--message-delay-ms-max", "5"], "check abstracts time"),
+        (
+            &["--fault-per-mille", "50"],
+            "every fault the budgets allow",
+        ),
+        (
+            &["--repair-per-mille", "50"],
+            "every fault the budgets allow",
+        ),
+        (&["--steps-max", "10"], "--depth-max bounds"),
+        (&["--liveness-steps-max", "10"], "--depth-max bounds"),
+        (&["--seed", "1"], "takes no seed"),
+        (&["--seeds", "0..10"], "takes no seed"),
+        (&["--swarm"], "takes no seed"),
+        (&["--jobs", "2"], "--threads"),
+    ] {
+        let mut all = vec!["check"];
+        all.extend_from_slice(args);
+        let o = zksim(&all);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{all:?}: {err}");
+        assert!(err.contains(args[0]) && err.contains(why), "{all:?}: {err}");
+        assert!(stdout(&o).is_empty(), "{all:?}: nothing was searched");
+        assert!(!help.contains(args[0]), "{} is in check's help", args[0]);
+    }
+}
+
+// Goal: a cluster-shape flag on a recipe without that role (the election's processes are all
+// candidates) is refused by every command that takes a shape, naming the flag.
+#[test]
+fn a_shape_flag_for_a_role_the_recipe_has_not_is_refused() {
+    for recipe in ["election", "election-assume-leader"] {
+        for flag in ["--workers", "--clients", "--tasks", "--queued"] {
+            for command in [
+                &["check"][..],
+                &["simulate", "--seed", "1"],
+                &["simulate", "--seed", "1", "--swarm"],
+            ] {
+                let mut args = command.to_vec();
+                args.extend(["--recipe", recipe, flag, "1"]);
+                let o = zksim(&args);
+                let err = String::from_utf8_lossy(&o.stderr);
+                assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+                assert!(
+                    err.contains(&format!("{flag}: recipe {recipe} has no ")),
+                    "{args:?}: {err}"
+                );
+                assert!(stdout(&o).is_empty(), "nothing ran: {}", stdout(&o));
+            }
+        }
+    }
+    // The election's one role is still counted by --masters.
+    let o = zksim(&["check", "--recipe", "election", "--masters", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}

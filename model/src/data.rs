@@ -14,6 +14,11 @@ pub struct Data(pub Option<Vec<u8>>);
 /// Runs at least this long are written in the `fill` form.
 const FILL_LEN_MIN: usize = 64;
 
+/// The longest `fill` a file may ask for: 1 MiB, one byte over the most data any request can
+/// carry (`jute.maxbuffer` is 1,048,575 bytes for the whole request), so a script can still
+/// send a request that is too large.
+pub const FILL_LEN_MAX: usize = 1 << 20;
+
 impl Data {
     /// Null data.
     pub const NULL: Data = Data(None);
@@ -62,7 +67,12 @@ impl Serialize for Data {
         let Some(b) = &self.0 else {
             return s.serialize_none();
         };
-        if b.len() >= FILL_LEN_MIN && b.iter().all(|x| *x == b[0]) && b[0].is_ascii_graphic() {
+        // Over FILL_LEN_MAX (no request carries that much) the bytes are written out, so
+        // that whatever is written reads back.
+        if (FILL_LEN_MIN..=FILL_LEN_MAX).contains(&b.len())
+            && b.iter().all(|x| *x == b[0])
+            && b[0].is_ascii_graphic()
+        {
             let mut m = s.serialize_map(Some(2))?;
             m.serialize_entry("fill", &(b[0] as char).to_string())?;
             m.serialize_entry("len", &b.len())?;
@@ -98,6 +108,11 @@ impl<'de> Deserialize<'de> for Data {
                 let [byte] = fill.as_bytes() else {
                     return Err(D::Error::custom("`fill` must be a single ASCII character"));
                 };
+                if len > FILL_LEN_MAX {
+                    return Err(D::Error::custom(format!(
+                        "`fill` len {len} is over the limit of {FILL_LEN_MAX} bytes (1 MiB)"
+                    )));
+                }
                 Data::bytes(vec![*byte; len])
             }
         })

@@ -47,10 +47,90 @@ pub struct Shape {
 }
 
 impl Shape {
+    /// The most processes of one role (`masters`, `workers`, `clients`): far more than any
+    /// search can cover, few enough that a run's per-step work stays small.
+    pub const PROCESSES_MAX: u32 = 64;
+    /// The most tasks per client, and the most tasks queued at the start.
+    pub const TASKS_MAX: u32 = 1_000;
+
     fn is_default(&self) -> bool {
         *self == Shape::default()
     }
+
+    /// Refuses a shape over its bounds ([`Shape::PROCESSES_MAX`], [`Shape::TASKS_MAX`]),
+    /// naming the field (`shape.workers`).
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let fields = [
+            ("shape.masters", self.masters, Self::PROCESSES_MAX),
+            ("shape.workers", self.workers, Self::PROCESSES_MAX),
+            ("shape.clients", self.clients, Self::PROCESSES_MAX),
+            ("shape.tasks", self.tasks, Self::TASKS_MAX),
+            ("shape.queued", self.queued, Self::TASKS_MAX),
+        ];
+        for (field, value, max) in fields {
+            if let Some(v) = value {
+                Invalid::at_most(field, u64::from(v), u64::from(max))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The fields that are set, as `(path, value)`: `("shape.workers", 2)`.
+    pub fn given(&self) -> Vec<(&'static str, u32)> {
+        [
+            ("shape.masters", self.masters),
+            ("shape.workers", self.workers),
+            ("shape.clients", self.clients),
+            ("shape.tasks", self.tasks),
+            ("shape.queued", self.queued),
+        ]
+        .into_iter()
+        .filter_map(|(name, v)| v.map(|v| (name, v)))
+        .collect()
+    }
 }
+
+/// A field of the [`Options`] out of its range: `field` is its path as a trace header or a
+/// scenario's `[options]` spells it (`steps_max`, `shape.workers`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    /// The field's path.
+    pub field: &'static str,
+    /// What is wrong with its value.
+    pub problem: String,
+}
+
+impl Invalid {
+    /// An error unless `value <= max`.
+    pub fn at_most(field: &'static str, value: u64, max: u64) -> Result<(), Invalid> {
+        if value <= max {
+            return Ok(());
+        }
+        Err(Invalid {
+            field,
+            problem: format!("{value} is over the limit of {max}"),
+        })
+    }
+
+    /// The command-line flag that sets the field (`--steps-max`, `--workers`).
+    pub fn flag(&self) -> String {
+        let last = self.field.rsplit('.').next().unwrap_or(self.field);
+        format!("--{}", last.replace('_', "-"))
+    }
+
+    /// The message with the field named as a flag: `--workers: 100 is over the limit of 64`.
+    pub fn as_flag(&self) -> String {
+        format!("{}: {}", self.flag(), self.problem)
+    }
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.problem)
+    }
+}
+
+impl std::error::Error for Invalid {}
 
 /// Everything that shapes a run besides the recipe and the seed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -125,6 +205,58 @@ impl Default for Options {
 }
 
 impl Options {
+    /// The longest duration a knob may name (`tick_ms`, `session_timeout_ms`,
+    /// `message_delay_ms_max`), and the latest time a scenario may name: a day of virtual
+    /// milliseconds.
+    pub const DURATION_MS_MAX: u64 = 86_400_000;
+    /// The largest fault budget of each kind (`crashes_max`, ...).
+    pub const FAULTS_MAX: u32 = 10_000;
+    /// The most steps of each phase (`steps_max`, `liveness_steps_max`).
+    pub const STEPS_MAX: u32 = 100_000;
+    /// The largest chance per mille (`fault_per_mille`, `repair_per_mille`): certainty.
+    pub const PER_MILLE_MAX: u32 = 1000;
+
+    /// Refuses options out of their bounds (the constants above and [`Shape`]'s), naming
+    /// the field. Every entry point calls it: flags, trace headers, scenario files.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if self.tick_ms == 0 {
+            return Err(Invalid {
+                field: "tick_ms",
+                problem: "0: a tick must last at least 1 ms".into(),
+            });
+        }
+        let durations = [
+            ("tick_ms", u64::from(self.tick_ms)),
+            ("session_timeout_ms", u64::from(self.session_timeout_ms)),
+            ("message_delay_ms_max", self.message_delay_ms_max),
+        ];
+        for (field, value) in durations {
+            Invalid::at_most(field, value, Self::DURATION_MS_MAX)?;
+        }
+        let counts = [
+            ("crashes_max", self.crashes_max, Self::FAULTS_MAX),
+            ("kills_max", self.kills_max, Self::FAULTS_MAX),
+            ("disconnects_max", self.disconnects_max, Self::FAULTS_MAX),
+            ("expiries_max", self.expiries_max, Self::FAULTS_MAX),
+            ("fault_per_mille", self.fault_per_mille, Self::PER_MILLE_MAX),
+            (
+                "repair_per_mille",
+                self.repair_per_mille,
+                Self::PER_MILLE_MAX,
+            ),
+            ("steps_max", self.steps_max, Self::STEPS_MAX),
+            (
+                "liveness_steps_max",
+                self.liveness_steps_max,
+                Self::STEPS_MAX,
+            ),
+        ];
+        for (field, value, max) in counts {
+            Invalid::at_most(field, u64::from(value), u64::from(max))?;
+        }
+        self.shape.validate()
+    }
+
     /// Swarm testing: the knobs themselves drawn from the seed, so different seeds exercise
     /// different fault mixes (some none at all, some many, slow or fast links, short or long
     /// session timeouts). Uses its own stream, so it never shifts the run's choices.

@@ -305,6 +305,8 @@ pub(crate) fn run<R: Role>(
     source: &mut dyn Source<R>,
     record: bool,
 ) -> Result<Outcome, String> {
+    // Checked before the processes are built: a shape out of range would not fit in memory.
+    crate::recipes::validate(recipe.name, &options).map_err(|e| format!("options.{e}"))?;
     let roles = (recipe.processes)(&options, seed);
     let header = Header {
         schema: trace::SCHEMA.into(),

@@ -38,7 +38,7 @@ use zksim_model::stat::SessionId;
 
 use crate::action::{Action, ProcessId};
 use crate::event::Event;
-use crate::options::{Options, TimeMode};
+use crate::options::{Invalid, Options, TimeMode};
 use crate::recipes::{self, Recipe};
 use crate::run::{self, Outcome, Random, Source};
 use crate::world::World;
@@ -334,6 +334,23 @@ fn parse_picking<R: Role>(
     if let ChildOrder::Shuffled { .. } = options.child_order {
         options.child_order = ChildOrder::Shuffled { seed: spec.seed };
     }
+    // Checked before the processes are built: a shape out of range would not fit in memory.
+    recipes::validate(recipe.name, &options).map_err(|e| {
+        let key = e.field.rsplit('.').next().unwrap_or(e.field);
+        at(
+            key_span(text, key).unwrap_or(options_span.clone()),
+            format!("options.{e}"),
+        )
+    })?;
+    if let Some(f) = spec.fault.get(Options::FAULTS_MAX as usize) {
+        return Err(at(
+            f.span(),
+            format!(
+                "more than {} faults: a scenario scripts at most that many",
+                Options::FAULTS_MAX
+            ),
+        ));
+    }
     let properties: Vec<&'static str> = (recipe.properties)().iter().map(|p| p.name).collect();
     for name in &options.unchecked {
         if !properties.contains(&name.as_str()) {
@@ -423,6 +440,8 @@ fn parse_picking<R: Role>(
         }
         let process = target(&f.process)?;
         if let Some(t) = &f.at_ms {
+            Invalid::at_most("at_ms", *t.get_ref(), Options::DURATION_MS_MAX)
+                .map_err(|e| at(t.span(), e.to_string()))?;
             if !timed {
                 return Err(at(
                     t.span(),
@@ -483,6 +502,22 @@ fn parse_picking<R: Role>(
         expect,
         faults,
     })
+}
+
+/// Where `key = ...` is first set in the file, for an error about that field.
+fn key_span(text: &str, key: &str) -> Option<Range<usize>> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(key) {
+            if rest.trim_start().starts_with('=') {
+                let start = offset + (line.len() - trimmed.len());
+                return Some(start..start + key.len());
+            }
+        }
+        offset += line.len();
+    }
+    None
 }
 
 fn event_match(

@@ -148,6 +148,9 @@ pub fn parse(text: &str) -> Result<Trace, String> {
     let header = serde_json::from_str::<HeaderLine>(first)
         .map_err(|e| format!("line 1: bad header: {e}"))?
         .header;
+    // A header out of range would build a world of a billion processes, or run for ever.
+    crate::recipes::validate(&header.recipe, &header.options)
+        .map_err(|e| format!("line 1: header.options.{e}"))?;
     let mut steps = Vec::new();
     let mut end = None;
     for (i, line) in lines {

@@ -117,13 +117,15 @@ pub fn parse(text: &str) -> Result<Transcript, String> {
                 .map_err(|e| format!("step {i}: {e}"))?;
         }
     }
-    serde_json::from_str(text).map_err(|e| {
+    let t: Transcript = serde_json::from_str(text).map_err(|e| {
         format!(
             "invalid transcript at line {}, column {}: {e}",
             e.line(),
             e.column()
         )
-    })
+    })?;
+    t.validate()?;
+    Ok(t)
 }
 
 /// Replays a transcript on the model.

@@ -47,6 +47,58 @@ fn default_tick_ms() -> u32 {
     200
 }
 
+impl Transcript {
+    /// The longest `tick_ms`, `timeout_ms` or `wait` a script may ask for: a day.
+    pub const DURATION_MS_MAX: u64 = zksim_sim::options::Options::DURATION_MS_MAX;
+    /// The most `send_then_disconnect` steps in one script: the model follows each both
+    /// ways (applied or lost), so each doubles the work of checking the transcript.
+    pub const SEND_THEN_DISCONNECT_MAX: usize = 10;
+
+    /// Refuses a script out of bounds (its `tick_ms`, each step's durations, the number of
+    /// `send_then_disconnect` steps), naming the step. A `fill` is bounded as it is read
+    /// (`zksim_model::data::FILL_LEN_MAX`).
+    pub fn validate(&self) -> Result<(), String> {
+        let over = |what: &str, v: u64| {
+            (v > Self::DURATION_MS_MAX).then(|| {
+                format!(
+                    "{what} {v} is over the limit of {} (a day)",
+                    Self::DURATION_MS_MAX
+                )
+            })
+        };
+        if self.tick_ms == 0 {
+            return Err("tick_ms 0: a tick must last at least 1 ms".into());
+        }
+        if let Some(e) = over("tick_ms", u64::from(self.tick_ms)) {
+            return Err(e);
+        }
+        let mut forks = 0;
+        for (i, step) in self.steps.iter().enumerate() {
+            let problem = match &step.action {
+                StepAction::Wait { ms } => over("wait ms", u64::from(*ms)),
+                StepAction::Connect { timeout_ms, .. } => {
+                    over("timeout_ms", u64::from(*timeout_ms))
+                }
+                StepAction::SendThenDisconnect { .. } => {
+                    forks += 1;
+                    (forks > Self::SEND_THEN_DISCONNECT_MAX).then(|| {
+                        format!(
+                            "more than {} send_then_disconnect steps (each doubles the work \
+                             of checking the transcript)",
+                            Self::SEND_THEN_DISCONNECT_MAX
+                        )
+                    })
+                }
+                _ => None,
+            };
+            if let Some(p) = problem {
+                return Err(format!("step {i}: {p}"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Provenance of a recorded transcript.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -141,5 +141,7 @@ fn record_file(script: &Path, out: &Path, opts: &RecordOptions) -> Result<(), St
 
 /// Reads a script (or a transcript) from JSON.
 pub fn parse_script(text: &str) -> Result<Transcript, String> {
-    serde_json::from_str(text).map_err(|e| e.to_string())
+    let t: Transcript = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    t.validate()?;
+    Ok(t)
 }

@@ -4,7 +4,7 @@ use serde::Serialize;
 use zksim_model::recipes::election::ElectionVariant;
 use zksim_model::recipes::BuiltinRole;
 
-use crate::options::Options;
+use crate::options::{Invalid, Options, Shape};
 use crate::property::Property;
 use crate::world::World;
 
@@ -137,6 +137,50 @@ pub(crate) fn master_owner<R: zksim_model::role::Role>(
     let master = zksim_model::recipes::cluster::MASTER;
     debug_assert_eq!(master, zksim_model::recipes::election::MASTER);
     w.server().tree().get(master).and_then(|n| n.owner())
+}
+
+/// The [`Shape`] fields a built-in recipe has roles for (`masters` alone for the election and
+/// its mutants, whose processes are candidates); `None` for a recipe of your own, whose shape
+/// is yours to check.
+pub fn shape_fields(name: &str) -> Option<&'static [&'static str]> {
+    if cluster::recipes().iter().any(|r| r.name == name) {
+        Some(&["masters", "workers", "clients", "tasks", "queued"])
+    } else if all().iter().any(|r| r.name == name) {
+        Some(&["masters"])
+    } else {
+        None
+    }
+}
+
+/// Refuses a shape field the recipe has no role for (`workers` on `election`), which would
+/// otherwise be silently ignored.
+pub fn check_shape(name: &str, shape: &Shape) -> Result<(), Invalid> {
+    let Some(fields) = shape_fields(name) else {
+        return Ok(());
+    };
+    for (field, _) in shape.given() {
+        let role = field.trim_start_matches("shape.");
+        if !fields.contains(&role) {
+            let what = match role {
+                "tasks" => "clients with tasks",
+                "queued" => "queued tasks",
+                other => other,
+            };
+            return Err(Invalid {
+                field,
+                problem: format!(
+                    "recipe {name} has no {what}: its only processes are candidates (masters)"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// [`Options::validate`], then [`check_shape`]: options a run of this recipe can take.
+pub fn validate(name: &str, options: &Options) -> Result<(), Invalid> {
+    options.validate()?;
+    check_shape(name, &options.shape)
 }
 
 /// The recipe of that name, or an error listing the known ones.

@@ -1,0 +1,308 @@
+//! Out-of-range input, from flags, trace headers, scenario files and transcripts: each is
+//! refused with exit 2 and a message naming the flag or the place in the file, never a panic,
+//! an abort or a hang.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use zksim_sim::options::{Options, Shape};
+
+fn zksim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zksim"))
+        .args(args)
+        .output()
+        .expect("zksim runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts the command was refused as bad input (exit 2) with a message holding `naming`,
+/// and that nothing panicked.
+fn refused(args: &[&str], naming: &str) {
+    let o = zksim(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "zksim {args:?}: {err}");
+    assert!(
+        err.contains(naming),
+        "zksim {args:?} should name {naming:?}: {err}"
+    );
+    assert!(!err.contains("panicked"), "zksim {args:?}: {err}");
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("zksim-bad-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+// Goal: every count, size and thread number a flag takes is bounded, and the flag is named
+// (these once panicked on capacity overflow, aborted on allocation, or hung).
+#[test]
+fn flags_out_of_range_are_refused_naming_the_flag() {
+    let huge = [
+        (
+            vec!["simulate", "--seeds", "0..18446744073709551615"],
+            "--seeds",
+        ),
+        (vec!["simulate", "--seeds", "5..5"], "--seeds"),
+        (vec!["simulate", "--seed", "18446744073709551615"], "--seed"),
+        (vec!["bench", "--seeds", "0"], "--seeds"),
+        (vec!["bench", "--seeds", "100000000"], "--seeds"),
+        (vec!["simulate", "--workers", "1000000000"], "--workers"),
+        (vec!["simulate", "--queued", "4000000000"], "--queued"),
+        (vec!["simulate", "--tasks", "1001"], "--tasks"),
+        (vec!["simulate", "--masters", "1000000000"], "--masters"),
+        (
+            vec!["simulate", "--recipe", "election", "--masters", "100000"],
+            "--masters",
+        ),
+        (vec!["simulate", "--jobs", "100000"], "--jobs"),
+        (vec!["simulate", "--jobs", "0"], "--jobs"),
+        (vec!["simulate", "--steps-max", "4294967295"], "--steps-max"),
+        (
+            vec!["simulate", "--liveness-steps-max", "100001"],
+            "--liveness-steps-max",
+        ),
+        (
+            vec!["simulate", "--fault-per-mille", "1001"],
+            "--fault-per-mille",
+        ),
+        (vec!["simulate", "--tick-ms", "0"], "--tick-ms"),
+        (
+            vec!["simulate", "--session-timeout-ms", "4294967295"],
+            "--session-timeout-ms",
+        ),
+        (
+            vec!["simulate", "--message-delay-ms-max", "18446744073709551615"],
+            "--message-delay-ms-max",
+        ),
+        (vec!["simulate", "--crashes-max", "10001"], "--crashes-max"),
+        (vec!["check", "--threads", "100000"], "--threads"),
+        (vec!["check", "--masters", "65"], "--masters"),
+        (
+            vec!["check", "--recipe", "fixed", "--workers", "1000000000"],
+            "--workers",
+        ),
+        (
+            vec!["check", "--disconnects-max", "4294967295"],
+            "--disconnects-max",
+        ),
+    ];
+    for (args, flag) in huge {
+        refused(&args, flag);
+    }
+}
+
+// Goal: `--help` states the bounds the flags enforce, from the same constants.
+#[test]
+fn help_states_the_bounds() {
+    let help = String::from_utf8_lossy(&zksim(&["simulate", "--help"]).stdout).into_owned();
+    for bound in [
+        format!("at most {}", Shape::PROCESSES_MAX),
+        format!("at most {}", Shape::TASKS_MAX),
+        format!("at most {}", Options::FAULTS_MAX),
+        format!("at most {}", Options::STEPS_MAX),
+        format!("(0 to {})", Options::PER_MILLE_MAX),
+        format!("1 to {}", Options::DURATION_MS_MAX),
+        "at most 1000000000 of them".to_string(),
+        "1 to 256".to_string(),
+    ] {
+        assert!(help.contains(&bound), "{bound:?} not in:\n{help}");
+    }
+}
+
+/// A trace of the election, seed 1, written in `dir`; returns its text.
+fn election_trace(dir: &Path) -> String {
+    let path = dir.join("t.jsonl");
+    let o = zksim(&[
+        "simulate",
+        "--recipe",
+        "election",
+        "--seed",
+        "1",
+        "--trace",
+        s(&path),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    std::fs::read_to_string(path).unwrap()
+}
+
+// Goal: a trace header with a huge shape, a role the recipe has not, or an unbounded phase is
+// refused by every command that reads traces, naming the file, line 1 and the field.
+#[test]
+fn a_trace_header_out_of_range_is_refused_by_every_reader() {
+    let dir = scratch("trace");
+    let text = election_trace(&dir);
+    let edits = [
+        (
+            "huge-shape",
+            r#""unchecked":[],"shape":{"masters":1000000000}}"#,
+            "header.options.shape.masters: 1000000000 is over the limit of 64",
+        ),
+        (
+            "no-such-role",
+            r#""unchecked":[],"shape":{"workers":3}}"#,
+            "header.options.shape.workers: recipe election has no workers",
+        ),
+    ];
+    for (name, shape, message) in edits {
+        let bad = dir.join(format!("{name}.jsonl"));
+        let edited = text.replacen(r#""unchecked":[]}"#, shape, 1);
+        assert_ne!(edited, text);
+        std::fs::write(&bad, edited).unwrap();
+        let naming = format!("{}: line 1: {message}", bad.display());
+        let out = dir.join("out");
+        for args in [
+            vec!["replay", s(&bad)],
+            vec!["render", s(&bad)],
+            vec!["render", s(&bad), "--html", s(&out)],
+            vec!["shrink", s(&bad), "-o", s(&out)],
+            vec!["diff", s(&bad), s(&dir.join("t.jsonl"))],
+        ] {
+            refused(&args, &naming);
+        }
+    }
+    let steps = dir.join("steps.jsonl");
+    std::fs::write(
+        &steps,
+        text.replacen(r#""steps_max":1000,"#, r#""steps_max":4000000000,"#, 1),
+    )
+    .unwrap();
+    refused(
+        &["replay", s(&steps)],
+        &format!(
+            "{}: line 1: header.options.steps_max: 4000000000 is over the limit of 100000",
+            steps.display()
+        ),
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Goal: a scenario with a huge shape, a role its recipe has not, a tick of 0 or a fault a
+// century away is refused before anything runs, naming the file and the line.
+#[test]
+fn a_scenario_out_of_range_is_refused_naming_its_line() {
+    let dir = scratch("scenario");
+    let head = "recipe = \"fixed\"\nseed = 1\nexpect = \"pass\"\n";
+    let cases = [
+        (
+            "huge-shape",
+            format!("{head}\n[options.shape]\nmasters = 2\nworkers = 1000000000\n"),
+            ":7: options.shape.workers: 1000000000 is over the limit of 64",
+        ),
+        (
+            "huge-queue",
+            format!("{head}\n[options.shape]\nqueued = 1001\n"),
+            ":6: options.shape.queued: 1001 is over the limit of 1000",
+        ),
+        (
+            "no-tick",
+            format!("{head}\n[options]\ntick_ms = 0\n"),
+            ":6: options.tick_ms: 0",
+        ),
+        (
+            "late-fault",
+            format!(
+                "{head}\n[[fault]]\naction = \"crash\"\nprocess = \"master\"\n\
+                 at_ms = 9000000000000000000\n"
+            ),
+            ":8: at_ms: 9000000000000000000 is over the limit of 86400000",
+        ),
+        (
+            "election-workers",
+            "recipe = \"election\"\nseed = 1\nexpect = \"pass\"\n\n[options.shape]\nworkers = 2\n"
+                .to_string(),
+            ":6: options.shape.workers: recipe election has no workers",
+        ),
+    ];
+    for (name, text, message) in cases {
+        let file = dir.join(format!("{name}.toml"));
+        std::fs::write(&file, text).unwrap();
+        refused(&["run", s(&file)], &format!("{}{message}", file.display()));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A transcript of one connect and then `step`, with `tick_ms`.
+fn transcript(tick_ms: u32, step: serde_json::Value) -> String {
+    let connect = serde_json::json!({
+        "do": "connect", "session": "a", "timeout_ms": 4000, "expect": {}
+    });
+    serde_json::json!({
+        "schema": 1, "name": "bad", "about": "out of range", "tick_ms": tick_ms,
+        "steps": [connect, step],
+    })
+    .to_string()
+}
+
+// Goal: a transcript's `fill` of 4 billion bytes, a wait of u32::MAX ms, a tick of 0 and too
+// many send_then_disconnect steps are refused by `conform`, naming the file and the step,
+// and a day's wait (the most allowed) is checked at once.
+#[test]
+fn a_transcript_out_of_range_is_refused_naming_its_step() {
+    let dir = scratch("transcript");
+    let create = |len: u64| {
+        serde_json::json!({
+            "do": "request", "session": "a", "expect": {},
+            "request": {
+                "op": "create", "path": "/a", "mode": "persistent", "stat": true,
+                "data": {"fill": "x", "len": len},
+            },
+        })
+    };
+    let wait = |ms: u64| serde_json::json!({"do": "wait", "ms": ms, "expect": {}});
+    let cases = [
+        (
+            "fill",
+            transcript(200, create(4_000_000_000)),
+            "step 1: `fill` len 4000000000 is over the limit of 1048576",
+        ),
+        (
+            "wait",
+            transcript(200, wait(u64::from(u32::MAX))),
+            "step 1: wait ms 4294967295 is over the limit of 86400000",
+        ),
+        ("tick", transcript(0, wait(1)), "tick_ms 0"),
+    ];
+    for (name, text, message) in cases {
+        let file = dir.join(format!("{name}.json"));
+        std::fs::write(&file, text).unwrap();
+        refused(
+            &["conform", s(&file)],
+            &format!("{}: {message}", file.display()),
+        );
+    }
+    let mut forks: Vec<serde_json::Value> = vec![serde_json::json!({
+        "do": "connect", "session": "a", "timeout_ms": 4000, "expect": {}
+    })];
+    for i in 0..11 {
+        forks.push(serde_json::json!({
+            "do": "send_then_disconnect", "session": "a", "expect": {},
+            "request": {"op": "create", "path": format!("/n{i}"), "data": "", "mode": "persistent", "stat": true},
+        }));
+        forks.push(serde_json::json!({"do": "reconnect", "session": "a", "expect": {}}));
+    }
+    let file = dir.join("forks.json");
+    let text = serde_json::json!({"schema": 1, "name": "forks", "about": "x", "steps": forks});
+    std::fs::write(&file, text.to_string()).unwrap();
+    refused(
+        &["conform", s(&file)],
+        &format!(
+            "{}: step 21: more than 10 send_then_disconnect steps",
+            file.display()
+        ),
+    );
+    // The longest wait is allowed and takes no time: a mismatch (nothing was recorded), not
+    // a hang, even with a tick of 1 ms.
+    let file = dir.join("day.json");
+    std::fs::write(&file, transcript(1, wait(Options::DURATION_MS_MAX))).unwrap();
+    let o = zksim(&["conform", s(&file)]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
