@@ -225,7 +225,7 @@ fn threads_instead(_: &str) -> Result<Refused, String> {
 impl CheckArgs {
     /// The default job's exhaustive part: `fixed` with a backup master, a worker and a client
     /// with its task, one process killed for good (a failover, or a task that must move), every
-    /// interleaving: about 4.3 million states, half a minute on two cores.
+    /// interleaving: about 4.2 million states, half a minute on two cores.
     pub fn default_run() -> Self {
         #[derive(clap::Parser)]
         struct Wrap {
