@@ -673,6 +673,16 @@ fn print_summary(
     Ok(())
 }
 
+/// What an interruption of the search prints: how far it got and the limits it ran under.
+fn zksim_interrupt_status(p: &Progress, limits: &str) {
+    crate::interrupt::set_status(Some(format!(
+        "the search had visited {}, {}, depth {}; {limits}; nothing is proved",
+        count(p.states, "state", "states"),
+        count(p.transitions, "transition", "transitions"),
+        p.depth
+    )));
+}
+
 #[cfg(test)]
 mod tests {
     use super::collision_odds;
@@ -685,14 +695,4 @@ mod tests {
         assert!((million - 2e12 / 2f64.powi(64)).abs() < 1e-15, "{million}");
         assert_eq!(collision_odds(1 << 32, 1 << 33), 1.0);
     }
-}
-
-/// What an interruption of the search prints: how far it got and the limits it ran under.
-fn zksim_interrupt_status(p: &Progress, limits: &str) {
-    crate::interrupt::set_status(Some(format!(
-        "the search had visited {}, {}, depth {}; {limits}; nothing is proved",
-        count(p.states, "state", "states"),
-        count(p.transitions, "transition", "transitions"),
-        p.depth
-    )));
 }
