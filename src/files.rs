@@ -1,5 +1,5 @@
 //! The files a command writes: checked against its inputs before any work, then written
-//! through [`write`] (a unique temporary file in the same directory, synced, renamed over
+//! through [`write()`] (a unique temporary file in the same directory, synced, renamed over
 //! the target), so no command ever destroys its input, a device node or a file it did not name.
 //!
 //! ```
