@@ -275,7 +275,10 @@ impl Plan {
                 ("clients", shape.clients),
                 ("tasks", shape.tasks),
             ] {
-                if let Some(v) = v {
+                // A generated cluster shape's fields the recipe has no role for (workers
+                // for the election) are left out: a scenario file would refuse them.
+                let used = crate::recipes::shape_fields(recipe).is_none_or(|f| f.contains(&n));
+                if let (Some(v), true) = (v, used) {
                     t.push_str(&format!("{n} = {v}\n"));
                 }
             }
