@@ -2,21 +2,12 @@
 //! refused with exit 2 and a message naming the flag or the place in the file, never a panic,
 //! an abort or a hang.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+
+mod common;
+use common::{s, scratch, stderr, zksim};
 
 use zksim_sim::options::{Options, Shape};
-
-fn zksim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zksim"))
-        .args(args)
-        .output()
-        .expect("zksim runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// Asserts the command was refused as bad input (exit 2) with a message holding `naming`,
 /// and that nothing panicked.
@@ -29,16 +20,6 @@ fn refused(args: &[&str], naming: &str) {
         "zksim {args:?} should name {naming:?}: {err}"
     );
     assert!(!err.contains("panicked"), "zksim {args:?}: {err}");
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("zksim-bad-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 // Goal: every count, size and thread number a flag takes is bounded, and the flag is named

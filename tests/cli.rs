@@ -2,16 +2,8 @@
 
 use std::process::{Command, Output};
 
-fn zksim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zksim"))
-        .args(args)
-        .output()
-        .expect("zksim runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+mod common;
+use common::{scratch, stdout, zksim};
 
 // Goal: a passing range exits 0 and its JSON summary carries runs, events and failures.
 #[test]
@@ -195,12 +187,6 @@ fn run_options_choose_the_properties_checked() {
     assert_eq!(lenient.status.code(), Some(0), "{}", stdout(&lenient));
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("zksim-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn regression(name: &str) -> String {
     format!(
         "{}/scenarios/regressions/{name}",
@@ -212,7 +198,7 @@ fn regression(name: &str) -> String {
 // violation and renders, and reports the steps and faults before and after.
 #[test]
 fn shrink_writes_a_shorter_trace_that_replays_and_renders() {
-    let dir = temp_dir("shrink");
+    let dir = scratch("shrink");
     let small = dir.join("small.jsonl");
     let input = regression("election-resign-blind-delete.seed-10.jsonl");
     let o = zksim(&["shrink", &input, "-o", small.to_str().unwrap()]);
@@ -236,7 +222,7 @@ fn shrink_writes_a_shorter_trace_that_replays_and_renders() {
 // Goal: `-o` naming the input is refused, and a failed shrink leaves no output file behind.
 #[test]
 fn shrink_never_overwrites_its_input_nor_leaves_a_half_written_file() {
-    let dir = temp_dir("shrink-safe");
+    let dir = scratch("shrink-safe");
     let input = dir.join("in.jsonl");
     std::fs::copy(
         regression("election-resign-blind-delete.seed-10.jsonl"),
@@ -298,7 +284,7 @@ fn diff_of_a_trace_with_itself_says_identical() {
 // its context, a summary after it, and the znode tree at the divergence.
 #[test]
 fn diff_of_two_seeds_names_the_first_differing_step() {
-    let dir = temp_dir("diff");
+    let dir = scratch("diff");
     let (a, b) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
     for (seed, path) in [("1", &a), ("2", &b)] {
         zksim(&[
@@ -338,7 +324,7 @@ fn diff_of_two_seeds_names_the_first_differing_step() {
 // schema version and an unknown recipe with exit 2, naming the file, the line and the problem.
 #[test]
 fn diff_and_shrink_refuse_bad_traces_naming_the_file_and_line() {
-    let dir = temp_dir("bad");
+    let dir = scratch("bad");
     let good = regression("election-resign-blind-delete.seed-10.jsonl");
     let text = std::fs::read_to_string(&good).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -422,7 +408,7 @@ fn run_prints_a_line_per_scenario_and_exits_0_when_all_hold() {
 // reproduce it, which write a trace that replays and renders.
 #[test]
 fn a_failed_expectation_says_what_happened_and_how_to_reproduce_it() {
-    let dir = temp_dir("run-fail");
+    let dir = scratch("run-fail");
     let file = dir.join("zombie.toml");
     let text = std::fs::read_to_string(catalog("zombie-master-no-fencing.toml")).unwrap();
     std::fs::write(
@@ -471,7 +457,7 @@ fn a_failed_expectation_says_what_happened_and_how_to_reproduce_it() {
 // and nothing runs.
 #[test]
 fn run_validates_every_file_before_running_any() {
-    let dir = temp_dir("run-bad");
+    let dir = scratch("run-bad");
     let bad = dir.join("bad.toml");
     std::fs::write(
         &bad,
@@ -515,7 +501,7 @@ fn check_one_disconnect(recipe: &str, masters: &str, extra: &[&str]) -> Output {
 // state graph with the counterexample in red and each transition labeled.
 #[test]
 fn check_finds_a_mutant_and_writes_its_state_graph() {
-    let dir = temp_dir("check-dot");
+    let dir = scratch("check-dot");
     let dot = dir.join("g.dot");
     let o = check_one_disconnect(
         "election-assume-leader",
@@ -541,7 +527,7 @@ fn check_finds_a_mutant_and_writes_its_state_graph() {
 // test skips, except in CI, which sets ZKSIM_REQUIRE_GRAPHVIZ=1.
 #[test]
 fn check_draws_the_state_graph_as_svg_with_graphviz() {
-    let dir = temp_dir("check-svg");
+    let dir = scratch("check-svg");
     let svg = dir.join("g.svg");
     let have_dot = Command::new("dot").arg("-V").output().is_ok();
     if !have_dot && std::env::var_os("ZKSIM_REQUIRE_GRAPHVIZ").is_none() {
@@ -637,7 +623,7 @@ fn found_and_replayed(
     extra: &[&str],
     property: &str,
 ) -> std::path::PathBuf {
-    let trace = temp_dir(dir).join("cx.jsonl");
+    let trace = scratch(dir).join("cx.jsonl");
     let mut args = extra.to_vec();
     args.extend(["--trace", trace.to_str().unwrap()]);
     let o = check_cluster(recipe, shape, &args);
@@ -765,7 +751,7 @@ fn check_exits_0_verified_1_violated_3_incomplete() {
 // trace that replays differently (exit 1), as `render` and `shrink` do.
 #[test]
 fn replay_exits_2_for_a_file_that_is_no_trace_and_1_for_a_divergence() {
-    let dir = temp_dir("replay-exit-codes");
+    let dir = scratch("replay-exit-codes");
     let junk = dir.join("junk.jsonl");
     std::fs::write(&junk, "this is not a trace\n").unwrap();
     let o = zksim(&["replay", junk.to_str().unwrap()]);

@@ -1,30 +1,11 @@
 //! Files kept safe: no command writes over its input, a device or a directory, or a file it
 //! was not given, and a failed write names the user's path and leaves nothing behind.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-fn zksim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zksim"))
-        .args(args)
-        .output()
-        .expect("zksim runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("zksim-files-safe-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+mod common;
+use common::{s, scratch, stderr, zksim};
 
 /// The sorted file names in `dir`.
 fn names(dir: &Path) -> Vec<String> {
