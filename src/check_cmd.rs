@@ -257,9 +257,7 @@ impl CheckArgs {
         ];
         <Wrap as clap::Parser>::parse_from(flags).args
     }
-}
 
-impl CheckArgs {
     /// The options searched: abstract time, the budgets, the model's knobs and the shape,
     /// each within the bounds of [`Options::validate`].
     pub fn options(&self) -> Result<Options, String> {
@@ -444,7 +442,7 @@ pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
         args.states_max, args.depth_max, args.memory_max_mib
     );
     let mut show = |p: &Progress| {
-        zksim_interrupt_status(p, &limits);
+        interrupt_status(p, &limits);
         let secs = start.elapsed().as_secs_f64().max(1e-9);
         let resident = p
             .resident_bytes
@@ -674,7 +672,7 @@ fn print_summary(
 }
 
 /// What an interruption of the search prints: how far it got and the limits it ran under.
-fn zksim_interrupt_status(p: &Progress, limits: &str) {
+fn interrupt_status(p: &Progress, limits: &str) {
     crate::interrupt::set_status(Some(format!(
         "the search had visited {}, {}, depth {}; {limits}; nothing is proved",
         count(p.states, "state", "states"),
