@@ -64,6 +64,10 @@ pub struct ConfirmArgs {
     /// Print a machine-readable summary.
     #[arg(long)]
     pub json: bool,
+    /// Write the script run on the real server, with its answers (a conformance
+    /// transcript), to this file (one trace only).
+    #[arg(long)]
+    pub transcript: Option<PathBuf>,
     /// The knobs of the simulated seeds.
     #[command(flatten)]
     pub knobs: Knobs,
@@ -419,6 +423,16 @@ impl Translator {
                     self.open(index, Some(p), at);
                 }
             }
+            Event::Lost {
+                process,
+                xid,
+                to_server: false,
+            } => {
+                // A reply lost on the way back: the client never saw it (its ConnectionLoss
+                // is the client's own).
+                self.process(*process)?;
+                self.procs[*process].handled.remove(xid);
+            }
             Event::Lost { .. }
             | Event::TimerFired { .. }
             | Event::Chose { .. }
@@ -715,15 +729,21 @@ fn compare(tr: &Translation, recorded: &Transcript, as_sets: bool) -> Compared {
     out
 }
 
-/// Confirms one parsed trace on a fresh real server.
+/// Confirms one parsed trace on a fresh real server; the recorded transcript goes to
+/// `transcript` if given.
 pub fn confirm_trace(
     name: &str,
     trace: &Trace,
     opts: &RecordOptions,
+    transcript: Option<&Path>,
 ) -> Result<Confirmation, String> {
     let tr = translate(trace).map_err(|e| format!("{name}: {e}"))?;
     let recorded = record_transcript(&tr.script, opts)
         .map_err(|e| format!("{name}: on the real server: {e}"))?;
+    if let Some(path) = transcript {
+        let text = serde_json::to_string_pretty(&recorded).map_err(|e| e.to_string())?;
+        crate::files::write(path, text + "\n")?;
+    }
     let as_sets = trace.header.options.child_order != zksim_model::children::ChildOrder::Java;
     let compared = compare(&tr, &recorded, as_sets);
     let divergence = compared.divergences.into_iter().next().map(|(_, d)| d);
@@ -774,8 +794,15 @@ pub fn run(args: &ConfirmArgs) -> Result<bool, String> {
         traces.push((path.display().to_string(), read_trace(path)?));
     }
     let mut results = Vec::new();
+    if args.transcript.is_some() && (args.traces.len() != 1 || args.recipe.is_some()) {
+        return Err("--transcript needs exactly one trace".into());
+    }
+    if let Some(path) = &args.transcript {
+        let inputs: Vec<&Path> = args.traces.iter().map(PathBuf::as_path).collect();
+        crate::files::check_outputs(&[("--transcript", path)], &inputs)?;
+    }
     let mut each = |name: String, trace: &Trace| -> Result<(), String> {
-        let c = confirm_trace(&name, trace, &opts)?;
+        let c = confirm_trace(&name, trace, &opts, args.transcript.as_deref())?;
         if !args.json {
             print_one(&c);
         }
@@ -935,6 +962,26 @@ mod tests {
             .unwrap();
         assert_eq!(first, sent);
         assert!(!tr.delivered.iter().all(Vec::is_empty));
+    }
+
+    // Goal: a reconnect resumes with what the client was delivered: m1's create of /master
+    // was handled (zxid 3) but its reply died with the connection, so m1 reconnects having
+    // seen no zxid at all, as the model's client does.
+    #[test]
+    fn a_reply_lost_on_the_way_back_is_not_in_the_resume() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/regressions/leader-demoted.check.jsonl");
+        let tr = translate(&read_trace(&path).unwrap()).unwrap();
+        let resume = tr
+            .script
+            .steps
+            .iter()
+            .find_map(|s| match &s.action {
+                StepAction::Reconnect { session, resume } if session == "m1" => resume.clone(),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(resume.last_zxid, 0, "{resume:?}");
     }
 
     // Goal: the queued tasks' set-up session (no process holds it) replays its creates and
