@@ -172,6 +172,8 @@ pub struct SimulatorOnly {
     fault_per_mille: Option<Refused>,
     #[arg(long, hide = true, value_parser = every_fault)]
     repair_per_mille: Option<Refused>,
+    #[arg(long, hide = true, value_parser = every_fault)]
+    write_fault_per_mille: Option<Refused>,
     #[arg(long, hide = true, value_parser = every_step)]
     steps_max: Option<Refused>,
     #[arg(long, hide = true, value_parser = every_step)]

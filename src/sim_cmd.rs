@@ -201,6 +201,11 @@ pub struct Knobs {
     /// (0 to 1000) [default: 200].
     #[arg(long, value_parser = ranged!(u32, 0, Options::PER_MILLE_MAX))]
     pub repair_per_mille: Option<u32>,
+    /// Chance, per mille (0 to 1000), that right after the server handled a process's write
+    /// the next step drops that process's connection or crashes it (faults at protocol
+    /// points) [default: 0].
+    #[arg(long, value_parser = ranged!(u32, 0, Options::PER_MILLE_MAX))]
+    pub write_fault_per_mille: Option<u32>,
     /// Steps of the safety phase, at most 100000 [default: 1000].
     #[arg(long, value_parser = ranged!(u32, 0, Options::STEPS_MAX))]
     pub steps_max: Option<u32>,
@@ -258,6 +263,9 @@ impl Knobs {
             disconnects_max: self.disconnects_max.unwrap_or(d.disconnects_max),
             expiries_max: self.expiries_max.unwrap_or(d.expiries_max),
             fault_per_mille: self.fault_per_mille.unwrap_or(d.fault_per_mille),
+            write_fault_per_mille: self
+                .write_fault_per_mille
+                .unwrap_or(d.write_fault_per_mille),
             repair_per_mille: self.repair_per_mille.unwrap_or(d.repair_per_mille),
             steps_max: self.steps_max.unwrap_or(d.steps_max),
             liveness_steps_max: self.liveness_steps_max.unwrap_or(d.liveness_steps_max),

@@ -159,6 +159,14 @@ pub struct Options {
     /// could happen instead: low values leave processes down and partitions open for long,
     /// long enough for sessions to expire.
     pub repair_per_mille: u32,
+    /// The simulator's chance, per mille, that the step right after the server handled a
+    /// process's write (a create, delete, setData or multi) is a fault of that process: its
+    /// connection drops (the write applied, its reply lost: a ConnectionLoss the role must
+    /// resolve) or it crashes between two writes of one recipe step. Faults placed at these
+    /// protocol points (BUGGIFY-style, per site) reach bugs that faults falling anywhere
+    /// rarely do. 0 (the default) leaves faults to `fault_per_mille` alone.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub write_fault_per_mille: u32,
     /// Steps of the safety phase (faults allowed).
     pub steps_max: u32,
     /// Steps of the liveness phase (no new faults; the cluster must converge).
@@ -192,6 +200,7 @@ impl Default for Options {
             expiries_max: 2,
             fault_per_mille: 50,
             repair_per_mille: 200,
+            write_fault_per_mille: 0,
             steps_max: 1000,
             liveness_steps_max: 2000,
             buggify: false,
@@ -244,6 +253,11 @@ impl Options {
                 self.repair_per_mille,
                 Self::PER_MILLE_MAX,
             ),
+            (
+                "write_fault_per_mille",
+                self.write_fault_per_mille,
+                Self::PER_MILLE_MAX,
+            ),
             ("steps_max", self.steps_max, Self::STEPS_MAX),
             (
                 "liveness_steps_max",
@@ -281,4 +295,8 @@ impl Options {
             ..Options::default()
         }
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

@@ -14,16 +14,18 @@
 //! assert_eq!(replay(&text).unwrap(), text);
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use zksim_model::children::ChildOrder;
+use zksim_model::hash::{fnv_str, mix};
+use zksim_model::op::Request;
 use zksim_model::recipes::BuiltinRole;
 use zksim_model::role::Role;
 
-use crate::action::Action;
+use crate::action::{Action, ProcessId};
 use crate::event::Event;
 use crate::options::Options;
 use crate::property::Check;
@@ -64,6 +66,19 @@ pub(crate) struct Random {
     /// The enabled actions of the current step: one buffer for the whole run, and the pools
     /// below are predicates over it rather than vectors (this is the simulator's hot path).
     enabled: Vec<Action>,
+    /// Writes sent and not yet handled, by (process, xid), each with its protocol point's
+    /// site (only with `write_fault_per_mille`).
+    writes: BTreeMap<(ProcessId, i32), u64>,
+    /// The process whose write the server handled in the last step, and the site: a
+    /// protocol point.
+    after_write: Option<(ProcessId, u64)>,
+    /// The run's seed, which decides the sites that are active.
+    seed: u64,
+    /// Whether faults are placed after writes (`write_fault_per_mille` above 0).
+    watch_writes: bool,
+    /// A process cut off at a protocol point and kept from reconnecting until its session
+    /// has expired (a long partition: what makes a lost reply meet an expiry).
+    held: Option<ProcessId>,
 }
 
 fn is_other(a: &Action) -> bool {
@@ -83,8 +98,73 @@ fn any(_: &Action) -> bool {
 }
 
 impl<R: Role> Source<R> for Random {
+    fn observe(&mut self, _world: &World<R>, events: &[Event]) {
+        if !self.watch_writes {
+            return;
+        }
+        for e in events {
+            match e {
+                Event::Sent {
+                    process,
+                    xid,
+                    request,
+                } => {
+                    if let Some(site) = write_site(*process, request) {
+                        self.writes.insert((*process, *xid), site);
+                    }
+                }
+                Event::Handled { process, xid, .. } => {
+                    if let Some(site) = self.writes.remove(&(*process, *xid)) {
+                        self.after_write = Some((*process, site));
+                    }
+                }
+                Event::Lost { process, xid, .. } => {
+                    self.writes.remove(&(*process, *xid));
+                }
+                _ => {}
+            }
+        }
+    }
+
     fn next(&mut self, world: &World<R>) -> Result<Option<Action>, String> {
         world.enabled_actions_into(&mut self.enabled);
+        if let Some(p) = self.held {
+            let live = world.processes()[p]
+                .session()
+                .is_some_and(|s| world.server().sessions().contains_key(&s));
+            if live && world.faults_on() {
+                self.enabled
+                    .retain(|a| *a != Action::Reconnect { process: p });
+            } else {
+                self.held = None;
+            }
+        }
+        if let Some((p, site)) = self.after_write.take() {
+            // As BUGGIFY does: a site is active for the whole run with chance 1/4 (by the
+            // seed), and only an active site fires, so a run that faults after one kind of
+            // write tends to fault there again.
+            let active = mix(self.seed ^ site) % 4 == 0;
+            let per_mille = if active {
+                world.options().write_fault_per_mille.min(1000)
+            } else {
+                0
+            };
+            let of_p = |a: &Action| matches!(a, Action::Disconnect { process } | Action::Crash { process } | Action::Kill { process } if *process == p);
+            if world.faults_on()
+                && self.safety_left > 0
+                && self.enabled.iter().any(of_p)
+                && self.rng.gen_ratio(per_mille, 1000)
+            {
+                self.safety_left -= 1;
+                let n = self.enabled.iter().filter(|a| of_p(a)).count();
+                let k = self.rng.gen_range(0..n);
+                let chosen = self.enabled.iter().filter(|a| of_p(a)).nth(k).cloned();
+                if chosen == Some(Action::Disconnect { process: p }) && self.rng.gen_ratio(1, 2) {
+                    self.held = Some(p);
+                }
+                return Ok(chosen);
+            }
+        }
         let count = |pool: fn(&Action) -> bool| self.enabled.iter().filter(|a| pool(a)).count();
         if world.faults_on() {
             let others = count(is_other);
@@ -131,6 +211,11 @@ impl Random {
             safety_left: options.steps_max,
             liveness_left: options.liveness_steps_max,
             enabled: Vec::new(),
+            writes: BTreeMap::new(),
+            after_write: None,
+            seed,
+            watch_writes: options.write_fault_per_mille > 0,
+            held: None,
         }
     }
 
@@ -154,6 +239,23 @@ impl Random {
             other => other,
         }
     }
+}
+
+/// The protocol point a write is: the process, the operation and the path without its
+/// sequence number (so `/tasks/task-c1.4-1-0000000003` and its siblings are one site); `None`
+/// for a read. A multi is one site by its first operation's path.
+fn write_site(process: ProcessId, request: &Request) -> Option<u64> {
+    let (op, path) = match request {
+        Request::Create { path, .. } => ("create", path.as_str()),
+        Request::Delete { path, .. } => ("delete", path.as_str()),
+        Request::SetData { path, .. } => ("set", path.as_str()),
+        Request::Multi { ops } => ("multi", ops.first().and_then(Request::path).unwrap_or("")),
+        _ => return None,
+    };
+    let stem = path.trim_end_matches(|c: char| c.is_ascii_digit());
+    Some(mix(fnv_str(op)
+        ^ fnv_str(stem).rotate_left(17)
+        ^ process as u64))
 }
 
 /// The actions of a recorded trace, in order.
