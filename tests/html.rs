@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use zksim::html;
+use zksim_model::server::Change;
+use zksim_sim::event::Event;
 use zksim_sim::recipes;
 use zksim_sim::trace::{self, Trace};
 use zksim_sim::world::World;
@@ -197,6 +199,77 @@ fn the_tree_rebuilt_from_snapshots_and_deltas_is_the_model_tree_at_every_step() 
             .collect();
         assert_eq!(page, model, "the tree after step {i}");
     }
+}
+
+#[test]
+fn a_cluster_traces_task_menu_has_one_entry_per_task_covering_its_submission_and_its_life() {
+    // Goal: the submission (`create -s /tasks/task-<token>-`) and the task node the server
+    // creates from it are one menu entry, not two, and that entry's rows run from the
+    // submission to the task's status.
+    let t = zombie();
+    let data = page_data(&html::page(&t));
+    let tasks: Vec<String> = data["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    // Each task node's data is its client's token: the tasks the server created.
+    let mut created = std::collections::BTreeSet::new();
+    for s in &t.steps {
+        for e in &s.events {
+            if let Event::Changed {
+                change: Change::Created { path, data, .. },
+            } = e
+            {
+                if path.starts_with("/tasks/task-") {
+                    created.insert(data.display().trim_matches('"').to_string());
+                }
+            }
+        }
+    }
+    assert!(
+        created.len() >= 2,
+        "the zombie trace creates tasks: {created:?}"
+    );
+    let listed: std::collections::BTreeSet<String> = tasks.iter().cloned().collect();
+    assert_eq!(listed.len(), tasks.len(), "a task listed twice: {tasks:?}");
+    assert_eq!(listed, created, "the menu is not one entry per task");
+    let rows = data["rows"].as_array().unwrap();
+    for (i, token) in tasks.iter().enumerate() {
+        let labels: Vec<&str> = rows
+            .iter()
+            .filter(|r| r[4].as_i64() == Some(i as i64))
+            .map(|r| r[3].as_str().unwrap())
+            .collect();
+        let submission = format!("create -s /tasks/task-{token}- ");
+        let node = format!("created /tasks/task-{token}-");
+        assert!(
+            labels.iter().any(|l| l.contains(&submission)),
+            "task {token}: no submission among {labels:#?}"
+        );
+        assert!(
+            labels.iter().any(|l| l.contains(&node)),
+            "task {token}: no created task node among {labels:#?}"
+        );
+    }
+    // A reply naming no task (`<- [NoNode, ...]` to a submission) is its request's task's.
+    let mut inherited = 0;
+    for m in data["msgs"].as_array().unwrap() {
+        let (from, to) = (
+            &rows[m[0].as_u64().unwrap() as usize],
+            &rows[m[1].as_u64().unwrap() as usize],
+        );
+        let label = to[3].as_str().unwrap();
+        if m[2] == "rep" && from[4].as_i64() >= Some(0) && !label.contains("task-") {
+            assert_eq!(
+                to[4], from[4],
+                "the reply {label:?} is not its request's task's"
+            );
+            inherited += 1;
+        }
+    }
+    assert!(inherited > 0, "no reply without a task name to check");
 }
 
 /// The headless browser, if there is one; panics if there is none but there must be.
