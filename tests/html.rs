@@ -26,6 +26,11 @@ fn small() -> Trace {
 
 /// The recorded zombie-master counterexample of the `no-fencing` mutant.
 fn zombie() -> Trace {
+    trace::parse(&std::fs::read_to_string(zombie_path()).unwrap()).unwrap()
+}
+
+/// The file of [`zombie`].
+fn zombie_path() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/regressions");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
@@ -37,8 +42,10 @@ fn zombie() -> Trace {
         })
         .collect();
     files.sort();
-    let file = files.first().expect("a no-fencing regression trace");
-    trace::parse(&std::fs::read_to_string(file).unwrap()).unwrap()
+    files
+        .first()
+        .expect("a no-fencing regression trace")
+        .clone()
 }
 
 /// The JSON the page embeds.
@@ -354,7 +361,7 @@ fn the_zombie_master_page_loads_in_headless_chromium_with_its_lanes_steps_and_tr
     assert_eq!(attr(&dom, "data-lanes"), Some("7"));
     assert_eq!(
         attr(&dom, "data-steps"),
-        Some(t.steps.len().to_string().as_str())
+        Some(t.steps_taken().to_string().as_str())
     );
     for lane in ["m1", "m2", "w1", "w2", "c1", "c2", "zk"] {
         assert!(
@@ -394,6 +401,53 @@ fn the_zombie_master_page_loads_in_headless_chromium_with_its_lanes_steps_and_tr
     );
     let bytes = std::fs::read(&png).expect("a screenshot");
     assert!(bytes.starts_with(b"\x89PNG"), "not a PNG");
+}
+
+/// The `N` of the first "N steps" (or "N step") in `text`.
+fn steps_in(text: &str) -> u64 {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let i = words
+        .iter()
+        .position(|w| w.trim_end_matches([',', ';']) == "steps" || *w == "step")
+        .unwrap_or_else(|| panic!("no step count in {text:?}"));
+    words[i - 1]
+        .parse()
+        .unwrap_or_else(|_| panic!("no step count in {text:?}"))
+}
+
+#[test]
+fn render_html_the_page_and_replay_report_the_same_step_count() {
+    // Goal: the step count is the actions taken (the start, step 0, is not one) everywhere:
+    // `replay`'s line, `render --html`'s line, the page's verdict and its data-steps.
+    let dir = temp_dir("html-steps");
+    let trace = zombie_path();
+    let out = dir.join("zombie.html");
+    let bin = env!("CARGO_BIN_EXE_zksim");
+    let replay = Command::new(bin)
+        .arg("replay")
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(replay.status.success(), "{replay:?}");
+    let replayed = steps_in(&String::from_utf8_lossy(&replay.stdout));
+    let render = Command::new(bin)
+        .arg("render")
+        .arg(&trace)
+        .arg("--html")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(render.status.success(), "{render:?}");
+    let rendered = steps_in(&String::from_utf8_lossy(&render.stdout));
+    let data = page_data(&std::fs::read_to_string(&out).unwrap());
+    let shown = steps_in(data["verdict"].as_str().unwrap());
+    let t = zombie();
+    assert_eq!(t.steps.len() as u64, t.end.as_ref().unwrap().steps + 1);
+    assert_eq!(
+        (rendered, shown, data["steps_taken"].as_u64().unwrap()),
+        (replayed, replayed, replayed),
+        "render --html's line, the page's verdict and its count against replay's"
+    );
 }
 
 #[test]

@@ -41,7 +41,10 @@ struct Page {
     recipe: String,
     seed: u64,
     lanes: Vec<String>,
-    /// Per step: `[time_ms, action, first row]`.
+    /// Steps taken ([`Trace::steps_taken`]: the start, step 0, is not one), the count every
+    /// command reports; `steps` has one entry more.
+    steps_taken: u64,
+    /// Per step, the start first: `[time_ms, action, first row]`.
     steps: Vec<(u64, String, usize)>,
     rows: Vec<Row>,
     /// Arrows `[from row, to row, kind]`: `req` (process to server), `rep` (server to
@@ -546,14 +549,12 @@ fn build(t: &Trace) -> Page {
         spans.push((from, end, lane, state));
     }
     spans.sort();
+    let taken = count(t.steps_taken(), "step", "steps");
     let verdict = match &t.end {
-        None => "the trace has no end line".to_string(),
-        Some(e) if e.violations.is_empty() => {
-            format!("{}, every property held", count(e.steps, "step", "steps"))
-        }
+        None => format!("{taken}; the trace has no end line"),
+        Some(e) if e.violations.is_empty() => format!("{taken}, every property held"),
         Some(e) => format!(
-            "{}, {}",
-            count(e.steps, "step", "steps"),
+            "{taken}, {}",
             count(e.violations.len(), "violation", "violations")
         ),
     };
@@ -569,6 +570,7 @@ fn build(t: &Trace) -> Page {
         recipe: t.header.recipe.clone(),
         seed: t.header.seed,
         lanes,
+        steps_taken: t.steps_taken(),
         steps,
         rows,
         msgs,

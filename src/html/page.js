@@ -397,7 +397,8 @@
   select(Math.min(first, steps.length - 1), first > 0);
   showTask();
   body.setAttribute('data-lanes', String(document.querySelectorAll('.lane-head').length));
-  body.setAttribute('data-steps', String(steps.length));
+  // Steps taken, as every command counts them: the start (step 0) is not one.
+  body.setAttribute('data-steps', String(D.steps_taken));
   body.setAttribute('data-rows', String(rows.length));
   body.setAttribute('data-errors', String(errors.length));
   // Milliseconds from navigation start to the first drawing (for measuring big traces).
