@@ -310,9 +310,21 @@ fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
-/// Runs headless chromium on a page with a fresh profile; returns its standard output.
+/// Runs headless chromium on a page with a fresh profile in a 1400 × 900 window; returns its
+/// standard output.
 fn headless(browser: &Path, dir: &Path, url: &str, extra: &[&str]) -> String {
-    let profile = dir.join(format!("profile-{}", extra.len()));
+    headless_sized(browser, dir, url, (1400, 900), extra)
+}
+
+/// [`headless`] in a window of `(width, height)` pixels.
+fn headless_sized(
+    browser: &Path,
+    dir: &Path,
+    url: &str,
+    (width, height): (u32, u32),
+    extra: &[&str],
+) -> String {
+    let profile = dir.join(format!("profile-{}-{width}", extra.len()));
     let out = Command::new(browser)
         .args([
             "--headless",
@@ -324,9 +336,9 @@ fn headless(browser: &Path, dir: &Path, url: &str, extra: &[&str]) -> String {
             "--disable-sync",
             "--disable-quic",
             "--hide-scrollbars",
-            "--window-size=1400,900",
             "--virtual-time-budget=5000",
         ])
+        .arg(format!("--window-size={width},{height}"))
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(extra)
         .arg(url)
@@ -448,6 +460,97 @@ fn render_html_the_page_and_replay_report_the_same_step_count() {
         (replayed, replayed, replayed),
         "render --html's line, the page's verdict and its count against replay's"
     );
+}
+
+/// Appended to a page, measures its layout once the page's own script has drawn it: every lane
+/// head inside the timeline and the window, every row label inside its lane's head (so inside
+/// its lane) and either whole or cut with an ellipsis and whole in its tooltip, no label across
+/// the lanes wider than the timeline, no line of the step panel or the tree cut at its edge.
+/// It writes what it found into `<pre id="layout">` and counts into body attributes.
+const LAYOUT_CHECK: &str = r#"<script>
+(function () {
+  var problems = [], checked = 0, cut = 0;
+  var vw = document.documentElement.clientWidth;
+  var box = document.getElementById('scroll').getBoundingClientRect();
+  var right = Math.min(box.right, vw) + 0.5;
+  var heads = {};
+  document.querySelectorAll('.lane-head').forEach(function (h) {
+    var b = h.getBoundingClientRect(), name = h.getAttribute('data-lane');
+    heads[name] = b;
+    if (b.left < box.left - 0.5 || b.right > right) problems.push('lane ' + name + ' at ' + b.left + '..' + b.right + ', the timeline ' + box.left + '..' + right);
+    if (h.scrollWidth > h.clientWidth) problems.push('lane head ' + name + ' cut');
+  });
+  document.querySelectorAll('#svg text.row').forEach(function (t) {
+    var b = t.getBoundingClientRect(), lane = t.getAttribute('data-lane');
+    var title = t.querySelector('title');
+    var full = title ? title.textContent : null, shown = t.firstChild.nodeValue;
+    var h = lane === null ? { left: box.left, right: right } : heads[lane];
+    checked++;
+    if (!h) { problems.push('a label in no lane: ' + shown); return; }
+    if (b.left < h.left - 0.5 || b.right > h.right + 0.5) problems.push('label "' + shown + '" at ' + b.left + '..' + b.right + ' outside lane ' + lane + ' ' + h.left + '..' + h.right);
+    if (full === null) problems.push('label "' + shown + '" has no tooltip');
+    else if (shown !== full) {
+      cut++;
+      if (shown.slice(-1) !== '…' || full.indexOf(shown.slice(0, -1)) !== 0) problems.push('label "' + shown + '" is not its tooltip "' + full + '" cut');
+    }
+  });
+  document.querySelectorAll('#stepinfo .events div, #tree .node').forEach(function (d) {
+    if (d.scrollWidth > d.clientWidth + 1 || d.getBoundingClientRect().right > vw + 0.5) problems.push('side panel line cut: ' + d.textContent);
+  });
+  document.body.setAttribute('data-layout-problems', String(problems.length));
+  document.body.setAttribute('data-labels-checked', String(checked));
+  document.body.setAttribute('data-labels-cut', String(cut));
+  document.body.setAttribute('data-viewport', String(vw));
+  var pre = document.createElement('pre');
+  pre.id = 'layout';
+  pre.textContent = problems.join('\n');
+  document.body.appendChild(pre);
+})();
+</script>
+</body>"#;
+
+#[test]
+fn at_1024_pixels_wide_every_lane_is_on_screen_and_every_label_stays_inside_its_lane() {
+    // Goal: the zk lane is visible in a 1024 px window, labels are cut to their lane with an
+    // ellipsis and their whole text as a tooltip, and the step panel wraps instead of cutting.
+    let Some(browser) = chromium("html layout at 1024 px") else {
+        return;
+    };
+    let dir = temp_dir("html-layout");
+    let page = dir.join("zombie.html");
+    let html = html::page(&zombie()).replace("</body>", LAYOUT_CHECK);
+    std::fs::write(&page, html).unwrap();
+    let url = format!("file://{}", page.display());
+    // The violation's step has the longest labels: the multis, in the zk lane and the panel.
+    for (at, size) in [
+        ("#step=178", (1024, 768)),
+        ("#step=60", (1024, 768)),
+        ("", (1400, 900)),
+    ] {
+        let dom = headless_sized(&browser, &dir, &format!("{url}{at}"), size, &["--dump-dom"]);
+        let problems = dom
+            .split("<pre id=\"layout\">")
+            .nth(1)
+            .and_then(|rest| rest.split("</pre>").next())
+            .unwrap_or("(no layout report)");
+        assert_eq!(attr(&dom, "data-errors"), Some("0"), "errors:\n{dom}");
+        assert_eq!(
+            attr(&dom, "data-viewport"),
+            Some(size.0.to_string().as_str())
+        );
+        assert_eq!(
+            attr(&dom, "data-layout-problems"),
+            Some("0"),
+            "{size:?}{at}:\n{problems}"
+        );
+        let checked: usize = attr(&dom, "data-labels-checked").unwrap().parse().unwrap();
+        assert!(checked >= 20, "{size:?}{at}: only {checked} labels checked");
+        let cut: usize = attr(&dom, "data-labels-cut").unwrap().parse().unwrap();
+        assert!(
+            cut > 0,
+            "{size:?}{at}: no label was cut, so none was checked for it"
+        );
+    }
 }
 
 #[test]
