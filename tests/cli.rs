@@ -624,6 +624,81 @@ fn check_draws_the_state_graph_as_svg_with_graphviz() {
     assert_eq!(text.matches("class=\"node\"").count(), 53);
 }
 
+// Goal: a graph over --graph-states-max is an incomplete search (exit 3): check prints its
+// verdict and counts as for any limit, says the graph was not written and how to raise the
+// limit, and leaves no file; --json stays one JSON document.
+#[test]
+fn check_over_the_graph_limit_prints_an_incomplete_verdict_and_writes_no_graph() {
+    let dir = scratch("check-graph-limit");
+    let dot = dir.join("g.dot");
+    let svg = dir.join("g.svg");
+    let o = check_one_disconnect(
+        "election",
+        "1",
+        &[
+            "--dot",
+            dot.to_str().unwrap(),
+            "--svg",
+            svg.to_str().unwrap(),
+            "--graph-states-max",
+            "10",
+        ],
+    );
+    let (out, err) = (stdout(&o), common::stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{out}{err}");
+    assert!(
+        out.starts_with("check election: incomplete (10 states, "),
+        "{out}"
+    );
+    assert!(
+        out.contains("stopped by --graph-states-max: raise it"),
+        "{out}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}, {}: not written: the graph is incomplete: --graph-states-max 10 stopped the \
+             search at 10 states, ",
+            dot.display(),
+            svg.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("raise --graph-states-max (at most 100000)"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked") && !err.contains("error"), "{err}");
+    assert!(!dot.exists() && !svg.exists());
+
+    let o = check_one_disconnect(
+        "election",
+        "1",
+        &[
+            "--json",
+            "--dot",
+            dot.to_str().unwrap(),
+            "--graph-states-max",
+            "10",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", common::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert_eq!(v["verdict"], "incomplete");
+    assert_eq!(v["stopped_by"], "graph-states-max");
+    assert_eq!(v["states"], 10);
+
+    // At the graph's own size the search is whole, verified, and the graph written.
+    let o = check_one_disconnect(
+        "election",
+        "1",
+        &["--dot", dot.to_str().unwrap(), "--graph-states-max", "53"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    assert!(stdout(&o).starts_with("check election: verified (53 states"));
+    assert!(dot.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// `zksim check` of the cluster in this shape (masters, workers, clients, tasks a client), no
 /// fault but the `extra` flags' budgets.
 fn check_cluster(recipe: &str, shape: [&str; 4], extra: &[&str]) -> Output {
