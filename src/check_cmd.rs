@@ -58,8 +58,9 @@ pub struct CheckArgs {
     /// Write the state graph as SVG, drawn by Graphviz's `dot` (which must be installed).
     #[arg(long)]
     pub svg: Option<PathBuf>,
-    /// The most states a graph for --dot or --svg may have.
-    #[arg(long, default_value_t = 5_000)]
+    /// The most states a graph for --dot or --svg may have, 1 to 100000 (a search that
+    /// finds more stops there, incomplete, and writes no graph).
+    #[arg(long, default_value_t = 5_000, value_parser = ranged!(u64, 1, CheckArgs::GRAPH_STATES_MAX))]
     pub graph_states_max: u64,
     /// Write the counterexample, if any, as a trace to this file.
     #[arg(long)]
@@ -225,6 +226,10 @@ fn threads_instead(_: &str) -> Result<Refused, String> {
 }
 
 impl CheckArgs {
+    /// The most `--graph-states-max` allows: each state keeps its label, and Graphviz lays
+    /// out a few thousand at best.
+    pub const GRAPH_STATES_MAX: u64 = 100_000;
+
     /// The default job's exhaustive part: `fixed` with a backup master, a worker and a client
     /// with its task, one process killed for good (a failover, or a task that must move), every
     /// interleaving: about 4.2 million states, half a minute on two cores.
@@ -468,22 +473,35 @@ pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
         let outcome = run::run_actions(&recipe, &options, 0, v.path.clone())?;
         files::write(path, outcome.text.as_deref().unwrap_or_default())?;
     }
-    write_graph(args, &report)?;
+    // The verdict first: a graph not written (a limit stopped the search) is said after it,
+    // and the exit code is the verdict's (3: incomplete).
+    let unwritten = write_graph(args, &report)?;
     let summary = summarize(recipe.name, &report, threads, seconds);
     print_summary(&summary, &report, args, &options.shape)?;
+    if let Some(why) = unwritten {
+        // Standard error, so that --json's output stays one JSON document.
+        eprintln!("{why}");
+    }
     Ok(Verdict::of(&report))
 }
 
 /// Writes the state graph for --dot and --svg (its DOT made once). A search a limit stopped
-/// has only part of the graph, so nothing is written then.
-fn write_graph(args: &CheckArgs, report: &Report) -> Result<(), String> {
+/// has only part of the graph, so nothing is written then: returns what to say instead (the
+/// files, the limit and how far the search got, how to raise it).
+fn write_graph(args: &CheckArgs, report: &Report) -> Result<Option<String>, String> {
     let wanted: Vec<(&PathBuf, bool)> = [(&args.dot, false), (&args.svg, true)]
         .into_iter()
         .filter_map(|(path, svg)| path.as_ref().map(|p| (p, svg)))
         .collect();
-    let Some((first, _)) = wanted.first() else {
-        return Ok(());
-    };
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    let so_far = format!(
+        "at {}, {}, depth {}",
+        count(report.states, "state", "states"),
+        count(report.transitions, "transition", "transitions"),
+        report.depth
+    );
     let why = report.stopped.and_then(|stop| {
         let limit = match stop {
             Stop::GraphStatesMax => args.graph_states_max,
@@ -493,15 +511,31 @@ fn write_graph(args: &CheckArgs, report: &Report) -> Result<(), String> {
             Stop::MemoryMax => args.memory_max_mib,
             // The graph is whole; only the liveness verdict is open.
             Stop::ReductionCycle => return None,
-            Stop::ZxidsNeeded => return Some("the search needs --exact-zxids".to_string()),
+            Stop::ZxidsNeeded => {
+                return Some(format!(
+                    "the graph is incomplete: the search stopped {so_far}; run again with \
+                     --exact-zxids"
+                ))
+            }
         };
-        Some(format!("--{} {limit} stopped the search", stop.name()))
+        let raise = match stop {
+            Stop::GraphStatesMax => format!(
+                "--graph-states-max (at most {}) for the whole graph",
+                CheckArgs::GRAPH_STATES_MAX
+            ),
+            _ => format!("--{} for the whole graph", stop.name()),
+        };
+        Some(format!(
+            "the graph is incomplete: --{} {limit} stopped the search {so_far}; raise {raise}",
+            stop.name()
+        ))
     });
     if let Some(why) = why {
-        return Err(format!(
-            "{}: not written: {why}, so the graph is incomplete",
-            first.display()
-        ));
+        let files: Vec<String> = wanted
+            .iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect();
+        return Ok(Some(format!("{}: not written: {why}", files.join(", "))));
     }
     let dot = report
         .graph
@@ -512,7 +546,7 @@ fn write_graph(args: &CheckArgs, report: &Report) -> Result<(), String> {
         let text = if svg { draw_svg(&dot)? } else { dot.clone() };
         files::write(path, &text)?;
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Graphviz's drawing of a DOT graph, as SVG.

@@ -35,7 +35,7 @@ pub fn diff_cmd(args: &DiffArgs) -> Result<bool, String> {
             "identical: {} and {} ({})",
             args.a.display(),
             args.b.display(),
-            count(a.steps.len() - 1, "step", "steps")
+            count(a.steps_taken(), "step", "steps")
         );
         return Ok(true);
     }

@@ -809,7 +809,7 @@ pub fn render_cmd(args: &RenderArgs) -> Result<bool, String> {
         crate::say!(
             "{}: {} -> {}",
             args.trace.display(),
-            count(t.steps.len(), "step", "steps"),
+            count(t.steps_taken(), "step", "steps"),
             out.display()
         );
     } else if args.mermaid {

@@ -74,6 +74,15 @@ fn flags_out_of_range_are_refused_naming_the_flag() {
             vec!["check", "--disconnects-max", "4294967295"],
             "--disconnects-max",
         ),
+        // A graph of no state once panicked: --dot asked for a graph the search never kept.
+        (
+            vec!["check", "--dot", "never.dot", "--graph-states-max", "0"],
+            "--graph-states-max",
+        ),
+        (
+            vec!["check", "--graph-states-max", "100001"],
+            "--graph-states-max",
+        ),
     ];
     for (args, flag) in huge {
         refused(&args, flag);

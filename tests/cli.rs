@@ -523,6 +523,82 @@ fn check_finds_a_mutant_and_writes_its_state_graph() {
     assert!(text.contains("color=red"), "{text}");
 }
 
+/// The DOT text's node labels by state id and its edge labels, each as written (escapes kept),
+/// the node's `#id` line left out.
+fn dot_labels(dot: &str) -> (Vec<String>, Vec<String>) {
+    let label = |line: &str| -> Option<String> {
+        let start = line.find("label=\"")? + "label=\"".len();
+        let end = line.find("\" shape").or_else(|| line.find("\" fontname"))?;
+        Some(line[start..end].to_string())
+    };
+    let mut nodes = Vec::new();
+    let mut edges = Vec::new();
+    for line in dot.lines().map(str::trim) {
+        let Some(l) = label(line) else { continue };
+        if line.split_whitespace().nth(1) == Some("->") {
+            edges.push(l);
+        } else {
+            let (id, rest) = l.split_once("\\n").expect("a #id line");
+            assert_eq!(id, format!("#{}", nodes.len()), "{line}");
+            nodes.push(rest.to_string());
+        }
+    }
+    (nodes, edges)
+}
+
+// Goal: in the one-candidate election's graph every state's label tells it apart (the znodes,
+// the requests on the way, the replies on the way back, the faults left or used), and each
+// edge names the request it takes to the server or the reply it delivers.
+#[test]
+fn check_labels_each_graph_state_by_what_tells_it_apart_and_each_edge_by_its_message() {
+    let dir = scratch("check-dot-labels");
+    let dot = dir.join("g.dot");
+    let o = check_one_disconnect("election", "1", &["--dot", dot.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    let text = std::fs::read_to_string(&dot).unwrap();
+    // The same search labels the same graph the same way, byte for byte.
+    let again = dir.join("again.dot");
+    check_one_disconnect("election", "1", &["--dot", again.to_str().unwrap()]);
+    assert_eq!(text, std::fs::read_to_string(&again).unwrap());
+    let (nodes, edges) = dot_labels(&text);
+    assert_eq!(nodes.len(), 53);
+    let mut seen = std::collections::BTreeMap::new();
+    for (id, l) in nodes.iter().enumerate() {
+        if let Some(other) = seen.insert(l.clone(), id) {
+            panic!("states #{other} and #{id} are both labeled {l:?}");
+        }
+    }
+    // The znodes, and the request and reply on their way, are in the labels.
+    let has = |what: &str| nodes.iter().any(|l| l.contains(what));
+    assert!(has("/master \\\"c1\\\" (c1)"), "{nodes:#?}");
+    assert!(has("  -> create -e /master"), "{nodes:#?}");
+    assert!(
+        has("  <- create -e /master \\\"c1\\\" -> /master"),
+        "{nodes:#?}"
+    );
+    assert!(has("(faults over after 1 disconnect)"), "{nodes:#?}");
+    // Every request taken and every reply delivered says which.
+    for e in &edges {
+        assert!(
+            e != "c1 -> zk" && e != "zk -> c1",
+            "an edge without its message: {e}"
+        );
+    }
+    for wanted in [
+        "c1: create -e /master \\\"c1\\\"",
+        "zk -> c1: create -e /master \\\"c1\\\" -> /master",
+        "zk -> c1: get /master -> NoNode",
+        "c1: delete /master",
+        "disconnect c1",
+    ] {
+        assert!(
+            edges.iter().any(|e| e == wanted),
+            "no edge {wanted:?} in {edges:#?}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 // Goal: --svg draws the state graph with Graphviz, every state a node. Without Graphviz the
 // test skips, except in CI, which sets ZKSIM_REQUIRE_GRAPHVIZ=1.
 #[test]
@@ -546,6 +622,81 @@ fn check_draws_the_state_graph_as_svg_with_graphviz() {
     // 53 states (63 before the last fault and the stop of faults became one transition),
     // each a node of the drawing.
     assert_eq!(text.matches("class=\"node\"").count(), 53);
+}
+
+// Goal: a graph over --graph-states-max is an incomplete search (exit 3): check prints its
+// verdict and counts as for any limit, says the graph was not written and how to raise the
+// limit, and leaves no file; --json stays one JSON document.
+#[test]
+fn check_over_the_graph_limit_prints_an_incomplete_verdict_and_writes_no_graph() {
+    let dir = scratch("check-graph-limit");
+    let dot = dir.join("g.dot");
+    let svg = dir.join("g.svg");
+    let o = check_one_disconnect(
+        "election",
+        "1",
+        &[
+            "--dot",
+            dot.to_str().unwrap(),
+            "--svg",
+            svg.to_str().unwrap(),
+            "--graph-states-max",
+            "10",
+        ],
+    );
+    let (out, err) = (stdout(&o), common::stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{out}{err}");
+    assert!(
+        out.starts_with("check election: incomplete (10 states, "),
+        "{out}"
+    );
+    assert!(
+        out.contains("stopped by --graph-states-max: raise it"),
+        "{out}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}, {}: not written: the graph is incomplete: --graph-states-max 10 stopped the \
+             search at 10 states, ",
+            dot.display(),
+            svg.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("raise --graph-states-max (at most 100000)"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked") && !err.contains("error"), "{err}");
+    assert!(!dot.exists() && !svg.exists());
+
+    let o = check_one_disconnect(
+        "election",
+        "1",
+        &[
+            "--json",
+            "--dot",
+            dot.to_str().unwrap(),
+            "--graph-states-max",
+            "10",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", common::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert_eq!(v["verdict"], "incomplete");
+    assert_eq!(v["stopped_by"], "graph-states-max");
+    assert_eq!(v["states"], 10);
+
+    // At the graph's own size the search is whole, verified, and the graph written.
+    let o = check_one_disconnect(
+        "election",
+        "1",
+        &["--dot", dot.to_str().unwrap(), "--graph-states-max", "53"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    assert!(stdout(&o).starts_with("check election: verified (53 states"));
+    assert!(dot.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// `zksim check` of the cluster in this shape (masters, workers, clients, tasks a client), no

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use zksim::html;
+use zksim_model::server::Change;
+use zksim_sim::event::Event;
 use zksim_sim::recipes;
 use zksim_sim::trace::{self, Trace};
 use zksim_sim::world::World;
@@ -24,6 +26,11 @@ fn small() -> Trace {
 
 /// The recorded zombie-master counterexample of the `no-fencing` mutant.
 fn zombie() -> Trace {
+    trace::parse(&std::fs::read_to_string(zombie_path()).unwrap()).unwrap()
+}
+
+/// The file of [`zombie`].
+fn zombie_path() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/regressions");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
@@ -35,8 +42,10 @@ fn zombie() -> Trace {
         })
         .collect();
     files.sort();
-    let file = files.first().expect("a no-fencing regression trace");
-    trace::parse(&std::fs::read_to_string(file).unwrap()).unwrap()
+    files
+        .first()
+        .expect("a no-fencing regression trace")
+        .clone()
 }
 
 /// The JSON the page embeds.
@@ -199,6 +208,77 @@ fn the_tree_rebuilt_from_snapshots_and_deltas_is_the_model_tree_at_every_step() 
     }
 }
 
+#[test]
+fn a_cluster_traces_task_menu_has_one_entry_per_task_covering_its_submission_and_its_life() {
+    // Goal: the submission (`create -s /tasks/task-<token>-`) and the task node the server
+    // creates from it are one menu entry, not two, and that entry's rows run from the
+    // submission to the task's status.
+    let t = zombie();
+    let data = page_data(&html::page(&t));
+    let tasks: Vec<String> = data["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    // Each task node's data is its client's token: the tasks the server created.
+    let mut created = std::collections::BTreeSet::new();
+    for s in &t.steps {
+        for e in &s.events {
+            if let Event::Changed {
+                change: Change::Created { path, data, .. },
+            } = e
+            {
+                if path.starts_with("/tasks/task-") {
+                    created.insert(data.display().trim_matches('"').to_string());
+                }
+            }
+        }
+    }
+    assert!(
+        created.len() >= 2,
+        "the zombie trace creates tasks: {created:?}"
+    );
+    let listed: std::collections::BTreeSet<String> = tasks.iter().cloned().collect();
+    assert_eq!(listed.len(), tasks.len(), "a task listed twice: {tasks:?}");
+    assert_eq!(listed, created, "the menu is not one entry per task");
+    let rows = data["rows"].as_array().unwrap();
+    for (i, token) in tasks.iter().enumerate() {
+        let labels: Vec<&str> = rows
+            .iter()
+            .filter(|r| r[4].as_i64() == Some(i as i64))
+            .map(|r| r[3].as_str().unwrap())
+            .collect();
+        let submission = format!("create -s /tasks/task-{token}- ");
+        let node = format!("created /tasks/task-{token}-");
+        assert!(
+            labels.iter().any(|l| l.contains(&submission)),
+            "task {token}: no submission among {labels:#?}"
+        );
+        assert!(
+            labels.iter().any(|l| l.contains(&node)),
+            "task {token}: no created task node among {labels:#?}"
+        );
+    }
+    // A reply naming no task (`<- [NoNode, ...]` to a submission) is its request's task's.
+    let mut inherited = 0;
+    for m in data["msgs"].as_array().unwrap() {
+        let (from, to) = (
+            &rows[m[0].as_u64().unwrap() as usize],
+            &rows[m[1].as_u64().unwrap() as usize],
+        );
+        let label = to[3].as_str().unwrap();
+        if m[2] == "rep" && from[4].as_i64() >= Some(0) && !label.contains("task-") {
+            assert_eq!(
+                to[4], from[4],
+                "the reply {label:?} is not its request's task's"
+            );
+            inherited += 1;
+        }
+    }
+    assert!(inherited > 0, "no reply without a task name to check");
+}
+
 /// The headless browser, if there is one; panics if there is none but there must be.
 fn chromium(test: &str) -> Option<PathBuf> {
     for name in ["chromium", "chromium-browser"] {
@@ -230,9 +310,21 @@ fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
-/// Runs headless chromium on a page with a fresh profile; returns its standard output.
+/// Runs headless chromium on a page with a fresh profile in a 1400 × 900 window; returns its
+/// standard output.
 fn headless(browser: &Path, dir: &Path, url: &str, extra: &[&str]) -> String {
-    let profile = dir.join(format!("profile-{}", extra.len()));
+    headless_sized(browser, dir, url, (1400, 900), extra)
+}
+
+/// [`headless`] in a window of `(width, height)` pixels.
+fn headless_sized(
+    browser: &Path,
+    dir: &Path,
+    url: &str,
+    (width, height): (u32, u32),
+    extra: &[&str],
+) -> String {
+    let profile = dir.join(format!("profile-{}-{width}", extra.len()));
     let out = Command::new(browser)
         .args([
             "--headless",
@@ -244,9 +336,9 @@ fn headless(browser: &Path, dir: &Path, url: &str, extra: &[&str]) -> String {
             "--disable-sync",
             "--disable-quic",
             "--hide-scrollbars",
-            "--window-size=1400,900",
             "--virtual-time-budget=5000",
         ])
+        .arg(format!("--window-size={width},{height}"))
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(extra)
         .arg(url)
@@ -281,7 +373,7 @@ fn the_zombie_master_page_loads_in_headless_chromium_with_its_lanes_steps_and_tr
     assert_eq!(attr(&dom, "data-lanes"), Some("7"));
     assert_eq!(
         attr(&dom, "data-steps"),
-        Some(t.steps.len().to_string().as_str())
+        Some(t.steps_taken().to_string().as_str())
     );
     for lane in ["m1", "m2", "w1", "w2", "c1", "c2", "zk"] {
         assert!(
@@ -321,6 +413,144 @@ fn the_zombie_master_page_loads_in_headless_chromium_with_its_lanes_steps_and_tr
     );
     let bytes = std::fs::read(&png).expect("a screenshot");
     assert!(bytes.starts_with(b"\x89PNG"), "not a PNG");
+}
+
+/// The `N` of the first "N steps" (or "N step") in `text`.
+fn steps_in(text: &str) -> u64 {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let i = words
+        .iter()
+        .position(|w| w.trim_end_matches([',', ';']) == "steps" || *w == "step")
+        .unwrap_or_else(|| panic!("no step count in {text:?}"));
+    words[i - 1]
+        .parse()
+        .unwrap_or_else(|_| panic!("no step count in {text:?}"))
+}
+
+#[test]
+fn render_html_the_page_and_replay_report_the_same_step_count() {
+    // Goal: the step count is the actions taken (the start, step 0, is not one) everywhere:
+    // `replay`'s line, `render --html`'s line, the page's verdict and its data-steps.
+    let dir = temp_dir("html-steps");
+    let trace = zombie_path();
+    let out = dir.join("zombie.html");
+    let bin = env!("CARGO_BIN_EXE_zksim");
+    let replay = Command::new(bin)
+        .arg("replay")
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(replay.status.success(), "{replay:?}");
+    let replayed = steps_in(&String::from_utf8_lossy(&replay.stdout));
+    let render = Command::new(bin)
+        .arg("render")
+        .arg(&trace)
+        .arg("--html")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(render.status.success(), "{render:?}");
+    let rendered = steps_in(&String::from_utf8_lossy(&render.stdout));
+    let data = page_data(&std::fs::read_to_string(&out).unwrap());
+    let shown = steps_in(data["verdict"].as_str().unwrap());
+    let t = zombie();
+    assert_eq!(t.steps.len() as u64, t.end.as_ref().unwrap().steps + 1);
+    assert_eq!(
+        (rendered, shown, data["steps_taken"].as_u64().unwrap()),
+        (replayed, replayed, replayed),
+        "render --html's line, the page's verdict and its count against replay's"
+    );
+}
+
+/// Appended to a page, measures its layout once the page's own script has drawn it: every lane
+/// head inside the timeline and the window, every row label inside its lane's head (so inside
+/// its lane) and either whole or cut with an ellipsis and whole in its tooltip, no label across
+/// the lanes wider than the timeline, no line of the step panel or the tree cut at its edge.
+/// It writes what it found into `<pre id="layout">` and counts into body attributes.
+const LAYOUT_CHECK: &str = r#"<script>
+(function () {
+  var problems = [], checked = 0, cut = 0;
+  var vw = document.documentElement.clientWidth;
+  var box = document.getElementById('scroll').getBoundingClientRect();
+  var right = Math.min(box.right, vw) + 0.5;
+  var heads = {};
+  document.querySelectorAll('.lane-head').forEach(function (h) {
+    var b = h.getBoundingClientRect(), name = h.getAttribute('data-lane');
+    heads[name] = b;
+    if (b.left < box.left - 0.5 || b.right > right) problems.push('lane ' + name + ' at ' + b.left + '..' + b.right + ', the timeline ' + box.left + '..' + right);
+    if (h.scrollWidth > h.clientWidth) problems.push('lane head ' + name + ' cut');
+  });
+  document.querySelectorAll('#svg text.row').forEach(function (t) {
+    var b = t.getBoundingClientRect(), lane = t.getAttribute('data-lane');
+    var title = t.querySelector('title');
+    var full = title ? title.textContent : null, shown = t.firstChild.nodeValue;
+    var h = lane === null ? { left: box.left, right: right } : heads[lane];
+    checked++;
+    if (!h) { problems.push('a label in no lane: ' + shown); return; }
+    if (b.left < h.left - 0.5 || b.right > h.right + 0.5) problems.push('label "' + shown + '" at ' + b.left + '..' + b.right + ' outside lane ' + lane + ' ' + h.left + '..' + h.right);
+    if (full === null) problems.push('label "' + shown + '" has no tooltip');
+    else if (shown !== full) {
+      cut++;
+      if (shown.slice(-1) !== '…' || full.indexOf(shown.slice(0, -1)) !== 0) problems.push('label "' + shown + '" is not its tooltip "' + full + '" cut');
+    }
+  });
+  document.querySelectorAll('#stepinfo .events div, #tree .node').forEach(function (d) {
+    if (d.scrollWidth > d.clientWidth + 1 || d.getBoundingClientRect().right > vw + 0.5) problems.push('side panel line cut: ' + d.textContent);
+  });
+  document.body.setAttribute('data-layout-problems', String(problems.length));
+  document.body.setAttribute('data-labels-checked', String(checked));
+  document.body.setAttribute('data-labels-cut', String(cut));
+  document.body.setAttribute('data-viewport', String(vw));
+  var pre = document.createElement('pre');
+  pre.id = 'layout';
+  pre.textContent = problems.join('\n');
+  document.body.appendChild(pre);
+})();
+</script>
+</body>"#;
+
+#[test]
+fn at_1024_pixels_wide_every_lane_is_on_screen_and_every_label_stays_inside_its_lane() {
+    // Goal: the zk lane is visible in a 1024 px window, labels are cut to their lane with an
+    // ellipsis and their whole text as a tooltip, and the step panel wraps instead of cutting.
+    let Some(browser) = chromium("html layout at 1024 px") else {
+        return;
+    };
+    let dir = temp_dir("html-layout");
+    let page = dir.join("zombie.html");
+    let html = html::page(&zombie()).replace("</body>", LAYOUT_CHECK);
+    std::fs::write(&page, html).unwrap();
+    let url = format!("file://{}", page.display());
+    // The violation's step has the longest labels: the multis, in the zk lane and the panel.
+    for (at, size) in [
+        ("#step=178", (1024, 768)),
+        ("#step=60", (1024, 768)),
+        ("", (1400, 900)),
+    ] {
+        let dom = headless_sized(&browser, &dir, &format!("{url}{at}"), size, &["--dump-dom"]);
+        let problems = dom
+            .split("<pre id=\"layout\">")
+            .nth(1)
+            .and_then(|rest| rest.split("</pre>").next())
+            .unwrap_or("(no layout report)");
+        assert_eq!(attr(&dom, "data-errors"), Some("0"), "errors:\n{dom}");
+        assert_eq!(
+            attr(&dom, "data-viewport"),
+            Some(size.0.to_string().as_str())
+        );
+        assert_eq!(
+            attr(&dom, "data-layout-problems"),
+            Some("0"),
+            "{size:?}{at}:\n{problems}"
+        );
+        let checked: usize = attr(&dom, "data-labels-checked").unwrap().parse().unwrap();
+        assert!(checked >= 20, "{size:?}{at}: only {checked} labels checked");
+        let cut: usize = attr(&dom, "data-labels-cut").unwrap().parse().unwrap();
+        assert!(
+            cut > 0,
+            "{size:?}{at}: no label was cut, so none was checked for it"
+        );
+    }
 }
 
 #[test]

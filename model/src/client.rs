@@ -327,6 +327,11 @@ impl Client {
         self.pending.iter()
     }
 
+    /// Calls made while disconnected, to be sent once reconnected, oldest first.
+    pub fn queued(&self) -> impl Iterator<Item = &(i32, Request)> {
+        self.queued.iter()
+    }
+
     /// Makes a call and numbers it. Connected: [`Call::Send`] it now. Disconnected: it waits
     /// for the reconnect ([`Call::Queued`]). Expired or closed: it fails at once with
     /// SessionExpired ([`Call::Failed`]), as the Java client does for a CLOSED handle.

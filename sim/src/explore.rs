@@ -65,6 +65,7 @@ use crate::property::{Check, Property, Reads};
 use crate::world::{Interners, NotEnabled, World};
 
 mod graph;
+mod label;
 mod visited;
 
 pub use graph::StateGraph;
@@ -449,7 +450,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             explorer.failing.push(mask);
         }
         if let Some(g) = &mut explorer.graph {
-            g.add_state(label(&explorer.start));
+            g.add_state(label::state(&explorer.start));
         }
         explorer
     }
@@ -782,7 +783,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             always_broken: None,
             eventually_failing: 0,
             label: None,
-            edge_label: self.graph.is_some().then(|| action_label(world, action)),
+            edge_label: self.graph.is_some().then(|| label::action(world, action)),
         };
         let met_before = met.is_some_and(|m| m.insert(fp, 0).is_some());
         if met_before || self.visited.contains(fp) {
@@ -796,7 +797,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             successor.eventually_failing = self.eventually_mask(&next);
         }
         if self.graph.is_some() {
-            successor.label = Some(label(&next));
+            successor.label = Some(label::state(&next));
         }
         // It may wait in the frontier a while: its parts share the allocations of equal
         // parts of worlds before it (most parts have few distinct values), which cuts the
@@ -1151,53 +1152,6 @@ fn failing_eventually<R: Role>(
         Check::Eventually(holds) if !holds(world) => Some(p.name),
         _ => None,
     })
-}
-
-/// A state's label in the graph: each process's summary, and whether faults are on.
-fn label<R: Role>(world: &World<R>) -> String {
-    let mut parts: Vec<String> = world
-        .processes()
-        .iter()
-        .map(|p| {
-            let state = if p.is_up() {
-                p.role.summary()
-            } else {
-                "down".into()
-            };
-            format!("{}: {}", p.name, state)
-        })
-        .collect();
-    if !world.faults_on() {
-        parts.push("(faults over)".into());
-    }
-    parts.join("\n")
-}
-
-/// An action in a few words, with the process's name (a state graph's edge label).
-fn action_label<R: Role>(world: &World<R>, action: &Action) -> String {
-    let name = |p: usize| {
-        world
-            .processes()
-            .get(p)
-            .map_or("?", |p| &*p.name)
-            .to_string()
-    };
-    match *action {
-        Action::ToServer { process } => format!("{} -> zk", name(process)),
-        Action::ToClient { process } => format!("zk -> {}", name(process)),
-        Action::Timer { process, timer } => format!("{} timer {timer}", name(process)),
-        Action::Choose {
-            process, option, ..
-        } => format!("{} chooses {option}", name(process)),
-        Action::Crash { process } => format!("crash {}", name(process)),
-        Action::Kill { process } => format!("kill {}", name(process)),
-        Action::Restart { process } => format!("restart {}", name(process)),
-        Action::Disconnect { process } => format!("disconnect {}", name(process)),
-        Action::Reconnect { process } => format!("reconnect {}", name(process)),
-        Action::Expire { session } => format!("expire {session:#x}"),
-        Action::StopFaults => "faults stop".into(),
-        Action::Advance { ms } => format!("{ms} ms pass"),
-    }
 }
 
 /// The process's resident memory, where the OS tells it (Linux). The explorer's own resource

@@ -73,7 +73,7 @@ pub struct Violation {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct End {
-    /// Steps taken.
+    /// Steps taken: actions, the start (step 0) not counted ([`Trace::steps_taken`]).
     pub steps: u64,
     /// Events produced.
     pub events: u64,
@@ -96,6 +96,16 @@ pub struct Trace {
     pub steps: Vec<StepLine>,
     /// The verdict, if the trace is complete.
     pub end: Option<End>,
+}
+
+impl Trace {
+    /// The steps taken: every step line but the start. Step 0 is the world as built, before
+    /// any action, so a trace of steps 0 to N took N steps. This is the one count every
+    /// command reports (`simulate`, `replay`, `diff`, `render`, the page) and the end line's
+    /// `steps`.
+    pub fn steps_taken(&self) -> u64 {
+        (self.steps.len() as u64).saturating_sub(1)
+    }
 }
 
 #[derive(Serialize, Deserialize)]

@@ -170,6 +170,26 @@ impl<R> Process<R> {
         self.client.as_ref().map(|c| c.session())
     }
 
+    /// Requests on its link to the server, oldest first, with their xids.
+    pub fn to_server(&self) -> impl Iterator<Item = &(i32, Request)> {
+        self.to_server.iter().map(|m| &m.item)
+    }
+
+    /// Frames on the server's link to it (replies, watch events, a drop), oldest first.
+    pub fn to_client(&self) -> impl Iterator<Item = &ToClient> {
+        self.to_client.iter().map(|m| &m.item)
+    }
+
+    /// Its pending timers, in order.
+    pub fn timers(&self) -> impl Iterator<Item = TimerId> + '_ {
+        self.timers.keys().copied()
+    }
+
+    /// Its pending choices and how many options each has, in order.
+    pub fn choices(&self) -> impl Iterator<Item = (ChoiceId, u32)> + '_ {
+        self.choices.iter().map(|(c, n)| (*c, *n))
+    }
+
     fn is_connected(&self) -> bool {
         self.client
             .as_ref()

@@ -41,7 +41,10 @@ struct Page {
     recipe: String,
     seed: u64,
     lanes: Vec<String>,
-    /// Per step: `[time_ms, action, first row]`.
+    /// Steps taken ([`Trace::steps_taken`]: the start, step 0, is not one), the count every
+    /// command reports; `steps` has one entry more.
+    steps_taken: u64,
+    /// Per step, the start first: `[time_ms, action, first row]`.
     steps: Vec<(u64, String, usize)>,
     rows: Vec<Row>,
     /// Arrows `[from row, to row, kind]`: `req` (process to server), `rep` (server to
@@ -79,20 +82,17 @@ fn hex(s: SessionId) -> String {
     format!("{s:#x}")
 }
 
-/// The task a label is about: the client token in `task-<token>-<seq>`, `/clients/<token>`, or
-/// a `submitted <token>` claim.
+/// The task a label is about: the client token in `task-<token>-<seq>`, in the submission's
+/// `task-<token>-` (a sequential create's path, before the server appends the sequence number),
+/// in `/clients/<token>`, or in a `submitted <token>` claim. The submission and the task it
+/// creates are one task, so one entry in the page's menu.
 fn task_key(label: &str) -> Option<String> {
     let end = |s: &str| s.find(['/', '"', ' ', ']', ',', ';']).unwrap_or(s.len());
     if let Some(i) = label.find("task-") {
         let rest = &label[i + 5..];
         let name = &rest[..end(rest)];
         let token = match name.rfind('-') {
-            Some(j)
-                if name[j + 1..].len() == 10
-                    && name[j + 1..].bytes().all(|b| b.is_ascii_digit()) =>
-            {
-                &name[..j]
-            }
+            Some(j) if is_sequence_suffix(&name[j + 1..]) => &name[..j],
             _ => name,
         };
         return (!token.is_empty()).then(|| token.to_string());
@@ -107,6 +107,12 @@ fn task_key(label: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// What follows the last `-` of a sequential node's name: the server's ten digits, or nothing
+/// in the path a client asks to create.
+fn is_sequence_suffix(s: &str) -> bool {
+    s.is_empty() || (s.len() == 10 && s.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The action of a step, in words.
@@ -275,6 +281,16 @@ fn tree_data(t: &Trace, owners: &Owners) -> TreeData {
     data
 }
 
+/// A reply or a loss that names no task is about its request's task, if that has one.
+fn inherit_task(rows: &mut [Row], row: usize, request_row: Option<usize>) {
+    let Some(task) = request_row.map(|r| rows[r].4) else {
+        return;
+    };
+    if rows[row].4 < 0 {
+        rows[row].4 = task;
+    }
+}
+
 fn build(t: &Trace) -> Page {
     let names = &t.header.processes;
     let zk = names.len() as i64;
@@ -387,9 +403,12 @@ fn build(t: &Trace) -> Page {
                     xid,
                     reply,
                 } => {
-                    let req = sent.remove(&(*process, *xid)).map(|(_, l)| l);
+                    let req = sent.remove(&(*process, *xid));
                     let from = handled.remove(&(*process, *xid));
-                    let what = req.unwrap_or_else(|| format!("xid {xid}"));
+                    // The server's row names the request (once handled, it is no longer
+                    // among those sent).
+                    let asked = from.or(req.as_ref().map(|(r, _)| *r));
+                    let what = req.map_or_else(|| format!("xid {xid}"), |(_, l)| l);
                     let label = if from.is_some() {
                         format!("<- {}", render::reply(reply))
                     } else {
@@ -399,6 +418,7 @@ fn build(t: &Trace) -> Page {
                         )
                     };
                     let r = push(&mut rows, pl(process), "rep", label);
+                    inherit_task(&mut rows, r, asked);
                     if let Some(from) = from {
                         msgs.push((from, r, "rep"));
                     }
@@ -416,8 +436,9 @@ fn build(t: &Trace) -> Page {
                     xid,
                     to_server,
                 } => {
+                    let mut asked = None;
                     let label = if *to_server {
-                        sent.remove(&(*process, *xid));
+                        asked = sent.remove(&(*process, *xid)).map(|(r, _)| r);
                         format!("request xid {xid} lost (not applied)")
                     } else if *xid == 0 {
                         "an event lost on the way back".into()
@@ -427,9 +448,11 @@ fn build(t: &Trace) -> Page {
                     let r = push(&mut rows, pl(process), "lost", label);
                     if !*to_server {
                         if let Some(from) = handled.remove(&(*process, *xid)) {
+                            asked = Some(from);
                             msgs.push((from, r, "lost"));
                         }
                     }
+                    inherit_task(&mut rows, r, asked);
                 }
                 Event::TimerFired { process, timer } => {
                     push(&mut rows, pl(process), "timer", format!("timer {timer}"));
@@ -526,14 +549,12 @@ fn build(t: &Trace) -> Page {
         spans.push((from, end, lane, state));
     }
     spans.sort();
+    let taken = count(t.steps_taken(), "step", "steps");
     let verdict = match &t.end {
-        None => "the trace has no end line".to_string(),
-        Some(e) if e.violations.is_empty() => {
-            format!("{}, every property held", count(e.steps, "step", "steps"))
-        }
+        None => format!("{taken}; the trace has no end line"),
+        Some(e) if e.violations.is_empty() => format!("{taken}, every property held"),
         Some(e) => format!(
-            "{}, {}",
-            count(e.steps, "step", "steps"),
+            "{taken}, {}",
             count(e.violations.len(), "violation", "violations")
         ),
     };
@@ -549,6 +570,7 @@ fn build(t: &Trace) -> Page {
         recipe: t.header.recipe.clone(),
         seed: t.header.seed,
         lanes,
+        steps_taken: t.steps_taken(),
         steps,
         rows,
         msgs,

@@ -19,12 +19,18 @@
   var D = JSON.parse(document.getElementById('trace-data').textContent);
   var rows = D.rows, steps = D.steps, lanes = D.lanes;
   var nLanes = lanes.length, zkLane = nLanes - 1;
-  var GUT = 112, ZK_WEIGHT = 2.6, BUCKET = 256;
+  var SVGNS = 'http://www.w3.org/2000/svg', BUCKET = 256;
+  // A lane: its line LINE_AT px from its left edge, labels LABEL_GAP px right of the line, up
+  // to LANE_PAD px short of the lane's right edge. Lanes are sized to their labels (in
+  // characters: at least MIN_CH, and no more is asked for than MAX_CH), the server's wider.
+  var LINE_AT = 10, LABEL_GAP = 8, LANE_PAD = 4;
+  var MIN_CH = 8, MAX_CH = 48, ZK_MIN_CH = 24, ZK_MAX_CH = 72;
   var ROW_HEIGHTS = [1, 2, 4, 8, 12, 18];
   var rowH = 18;
   var range = [0, rows.length]; // rows shown: [from, to)
   var selected = -1, hoverTask = -1, pinnedTask = -1, hoverRow = -1;
-  var unit = 100;
+  var GUT = 80, charW = 6.7; // set by layout(): the gutter's width, a label character's
+  var lefts = [], widths = [];
 
   var KIND = {
     send: ['#1565c0', 'request sent'], hand: ['#0d47a1', 'server answered'],
@@ -35,6 +41,11 @@
     recon: ['#6a1b9a', 'reconnect'], claim: ['#00695c', 'claim'], act: ['#777777', 'action'],
     viol: ['#c62828', 'violation']
   };
+
+  // The longest label of each lane, in characters (what the lane would need to show all).
+  var longest = lanes.map(function () { return 0; });
+  rows.forEach(function (r) { if (r[1] >= 0) longest[r[1]] = Math.max(longest[r[1]], r[3].length); });
+  var timeMax = steps.length ? steps[steps.length - 1][0] : 0;
 
   // Step of each row, first row of each step, rows of each task, arrows by bucket.
   var taskRows = D.tasks.map(function () { return []; });
@@ -91,9 +102,10 @@
   var main = body.appendChild(el('div', { id: 'main' }));
   var timeline = main.appendChild(el('div', { id: 'timeline' }));
   var heads = timeline.appendChild(el('div', { id: 'heads' }));
+  var headsIn = heads.appendChild(el('div', { id: 'heads-in' }));
   var scroll = timeline.appendChild(el('div', { id: 'scroll' }));
   var spacer = scroll.appendChild(el('div', { id: 'spacer' }));
-  var svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  var svg = document.createElementNS(SVGNS, 'svg');
   svg.setAttribute('id', 'svg');
   scroll.appendChild(svg);
   var side = main.appendChild(el('div', { id: 'side' }));
@@ -102,18 +114,59 @@
   var taskBox = side.appendChild(el('div', { id: 'task' }));
 
   // ---- geometry
-  function laneLeft(l) { return GUT + l * unit; }
-  function laneWidth(l) { return l === zkLane ? unit * ZK_WEIGHT : unit; }
-  function laneX(l) { return laneLeft(l) + (l === zkLane ? 14 : laneWidth(l) / 2); }
-  function totalWidth() { return GUT + unit * (nLanes - 1 + ZK_WEIGHT); }
+  function laneLeft(l) { return lefts[l]; }
+  function laneWidth(l) { return widths[l]; }
+  function laneX(l) { return lefts[l] + LINE_AT; }
+  function totalWidth() { return GUT + widths.reduce(function (a, b) { return a + b; }, 0); }
+  // The width of one label character (labels are monospace), measured once drawn.
+  function measureChar() {
+    var t = document.createElementNS(SVGNS, 'text');
+    t.textContent = new Array(51).join('m');
+    svg.appendChild(t);
+    var w = t.getComputedTextLength() / 50;
+    svg.removeChild(t);
+    return w > 0 ? w : 6.7;
+  }
+  // `label` cut to what fits in `px` pixels, an ellipsis marking the cut ('' if nothing fits).
+  function fit(label, px) {
+    var n = Math.floor(px / charW);
+    if (label.length <= n) return label;
+    return n < 2 ? '' : label.slice(0, n - 1) + '…';
+  }
+  // Lane widths for `avail` pixels: each lane its minimum, then what is left shared in
+  // proportion to what more each would need to show its longest label whole (capped). If even
+  // the minima do not fit (many processes), the processes' lanes share what the server's
+  // leaves, down to two characters a label; past that the timeline scrolls sideways.
+  function allocate(avail) {
+    var frame = LINE_AT + LABEL_GAP + LANE_PAD;
+    var min = [], want = [], sumMin = 0, sumWant = 0;
+    for (var l = 0; l < nLanes; l++) {
+      var zk = l === zkLane;
+      min[l] = frame + (zk ? ZK_MIN_CH : MIN_CH) * charW;
+      want[l] = Math.max(min[l], frame + Math.min(longest[l], zk ? ZK_MAX_CH : MAX_CH) * charW);
+      sumMin += min[l];
+      sumWant += want[l];
+    }
+    return want.map(function (w, l) {
+      if (sumWant <= avail) return Math.floor(w * avail / sumWant);
+      if (sumMin <= avail) return Math.floor(min[l] + (w - min[l]) * (avail - sumMin) / (sumWant - sumMin));
+      if (l === zkLane) return Math.ceil(min[l]);
+      return Math.floor(Math.max(frame + 2 * charW, (avail - min[zkLane]) / (nLanes - 1)));
+    });
+  }
   function layout() {
-    var avail = Math.max(scroll.clientWidth - GUT - 4, 200);
-    unit = Math.max(90, avail / (nLanes - 1 + ZK_WEIGHT));
-    heads.textContent = '';
+    charW = measureChar();
+    // The gutter: the step number, then the time right-aligned in a smaller font.
+    GUT = Math.ceil(4 + String(steps.length - 1).length * charW + 8 + (String(timeMax).length + 2) * charW * 9.5 / 11 + 6);
+    widths = allocate(scroll.clientWidth - GUT - 1);
+    lefts = [];
+    for (var l = 0, x = GUT; l < nLanes; l++) { lefts.push(x); x += widths[l]; }
+    headsIn.textContent = '';
     lanes.forEach(function (name, l) {
-      var h = heads.appendChild(el('div', { 'class': 'lane-head' + (l === zkLane ? ' zk' : ''), 'data-lane': name }, l === zkLane ? 'zk (server)' : name));
-      h.style.left = (l === zkLane ? laneLeft(l) : laneLeft(l)) + 'px';
-      h.style.width = (l === zkLane ? 120 : laneWidth(l)) + 'px';
+      var full = l === zkLane ? 'zk (server)' : name;
+      var h = headsIn.appendChild(el('div', { 'class': 'lane-head' + (l === zkLane ? ' zk' : ''), 'data-lane': name, title: full }, full));
+      h.style.left = laneLeft(l) + 'px';
+      h.style.width = laneWidth(l) + 'px';
     });
     spacer.style.height = ((range[1] - range[0]) * rowH + 40) + 'px';
     spacer.style.width = totalWidth() + 'px';
@@ -168,51 +221,60 @@
     var text = rowH >= 12;
     var drawn = 0;
     var lastGutter = -1e9;
+    // Row backgrounds under the arrows; markers and labels over them (a label's white halo
+    // keeps it readable where an arrow crosses it). A label stays inside its lane, cut with
+    // an ellipsis; its title (the tooltip) has it whole.
+    var bg = [], fg = [];
+    function label(x, yy, room, whole, attrs) {
+      var t = fit(whole, room);
+      if (t) fg.push('<text x="' + x + '" y="' + yy + '"' + attrs + '>' + esc(t) + '<title>' + esc(whole) + '</title></text>');
+    }
     for (var r = r0; r < r1; r++) {
-      var row = rows[r], s = row[0], lane = row[1], kind = row[2], label = row[3];
+      var row = rows[r], s = row[0], lane = row[1], kind = row[2];
       var isFirst = steps[s][2] === r;
+      var base = y(r) + rowH - 5;
       if (isFirst && (rowH >= 4 || (r - lastGutter) * rowH >= 14)) {
-        out.push('<line x1="0" y1="' + y(r) + '" x2="' + W + '" y2="' + y(r) + '" stroke="#e3e6eb"/>');
+        bg.push('<line x1="0" y1="' + y(r) + '" x2="' + W + '" y2="' + y(r) + '" stroke="#e3e6eb"/>');
       }
       if (isFirst && (r - lastGutter) * rowH >= 12) {
         lastGutter = r;
-        out.push('<text x="4" y="' + (y(r) + Math.min(rowH, 12) - 1) + '" fill="#4a5568">' + s + '</text>' +
+        fg.push('<text x="4" y="' + (y(r) + Math.min(rowH, 12) - 1) + '" fill="#4a5568">' + s + '</text>' +
           '<text x="' + (GUT - 6) + '" y="' + (y(r) + Math.min(rowH, 12) - 1) + '" fill="#8a94a6" text-anchor="end" style="font-size:9.5px">' + steps[s][0] + 'ms</text>');
       }
       if (task >= 0 && row[4] === task) {
-        out.push('<rect class="task-hl" x="' + GUT + '" y="' + y(r) + '" width="' + (W - GUT) + '" height="' + rowH + '" fill="#ffef60" opacity="0.55"/>');
+        bg.push('<rect class="task-hl" x="' + GUT + '" y="' + y(r) + '" width="' + (W - GUT) + '" height="' + rowH + '" fill="#ffef60" opacity="0.55"/>');
       }
       if (kind === 'viol') {
-        out.push('<rect class="viol" x="0" y="' + y(r) + '" width="' + W + '" height="' + Math.max(rowH, 2) + '" fill="#c62828"/>');
-        if (text) out.push('<text x="' + (GUT + 6) + '" y="' + (y(r) + rowH - 5) + '" fill="#fff" font-weight="700">' + esc(label) + ' (step ' + s + ')</text>');
+        bg.push('<rect class="viol" x="0" y="' + y(r) + '" width="' + W + '" height="' + Math.max(rowH, 2) + '" fill="#c62828"/>');
+        if (text) label(GUT + 6, base, W - GUT - 12, row[3] + ' (step ' + s + ')', ' class="row wide" fill="#fff" font-weight="700"');
         drawn++;
         continue;
       }
       if (lane < 0) {
-        if (text) out.push('<text x="' + (GUT + 6) + '" y="' + (y(r) + rowH - 5) + '" fill="#8a94a6" font-style="italic">' + esc(label) + '</text>');
+        if (text) label(GUT + 6, base, W - GUT - 12, row[3], ' class="row wide" fill="#8a94a6" font-style="italic"');
         drawn++;
         continue;
       }
       var color = (KIND[kind] || ['#333'])[0], x = laneX(lane), cy = mid(r);
       var rr = Math.max(1, Math.min(4, rowH / 3));
       if (kind === 'crash') {
-        out.push('<path d="M' + (x - 6) + ',' + (cy - 6) + 'L' + (x + 6) + ',' + (cy + 6) + 'M' + (x + 6) + ',' + (cy - 6) + 'L' + (x - 6) + ',' + (cy + 6) + '" stroke="' + color + '" stroke-width="3"/>');
+        fg.push('<path d="M' + (x - 6) + ',' + (cy - 6) + 'L' + (x + 6) + ',' + (cy + 6) + 'M' + (x + 6) + ',' + (cy - 6) + 'L' + (x - 6) + ',' + (cy + 6) + '" stroke="' + color + '" stroke-width="3"/>');
       } else if (kind === 'watch') {
-        out.push('<path d="M' + x + ',' + (cy - rr - 1) + 'L' + (x + rr + 1) + ',' + cy + 'L' + x + ',' + (cy + rr + 1) + 'L' + (x - rr - 1) + ',' + cy + 'z" fill="' + color + '"/>');
+        fg.push('<path d="M' + x + ',' + (cy - rr - 1) + 'L' + (x + rr + 1) + ',' + cy + 'L' + x + ',' + (cy + rr + 1) + 'L' + (x - rr - 1) + ',' + cy + 'z" fill="' + color + '"/>');
       } else if (kind === 'hand' || kind === 'chg') {
-        out.push('<rect x="' + (x - rr) + '" y="' + (cy - rr) + '" width="' + 2 * rr + '" height="' + 2 * rr + '" fill="' + color + '"/>');
+        fg.push('<rect x="' + (x - rr) + '" y="' + (cy - rr) + '" width="' + 2 * rr + '" height="' + 2 * rr + '" fill="' + color + '"/>');
       } else {
-        out.push('<circle cx="' + x + '" cy="' + cy + '" r="' + rr + '" fill="' + color + '"/>');
+        fg.push('<circle cx="' + x + '" cy="' + cy + '" r="' + rr + '" fill="' + color + '"/>');
       }
       drawn++;
       if (text) {
-        var room = Math.max(10, Math.floor((W - x - 14) / 6.7));
-        var t = label.length > room ? label.slice(0, room - 1) + '…' : label;
-        var weight = (kind === 'crash' || kind === 'claim' || kind === 'disc' || (kind === 'chg' && /EXPIRED|\/master/.test(label))) ? ' font-weight="700"' : '';
-        var fill = kind === 'timer' || kind === 'chose' || kind === 'log' ? '#8a94a6' : kind === 'chg' && /EXPIRED/.test(label) ? '#b71c1c' : color;
-        out.push('<text class="row" x="' + (x + 8) + '" y="' + (y(r) + rowH - 5) + '" fill="' + fill + '"' + weight + '>' + esc(t) + '</text>');
+        var lx = x + LABEL_GAP;
+        var weight = (kind === 'crash' || kind === 'claim' || kind === 'disc' || (kind === 'chg' && /EXPIRED|\/master/.test(row[3]))) ? ' font-weight="700"' : '';
+        var fill = kind === 'timer' || kind === 'chose' || kind === 'log' ? '#8a94a6' : kind === 'chg' && /EXPIRED/.test(row[3]) ? '#b71c1c' : color;
+        label(lx, base, laneLeft(lane) + laneWidth(lane) - LANE_PAD - lx, row[3], ' class="row" data-lane="' + esc(lanes[lane]) + '" fill="' + fill + '"' + weight);
       }
     }
+    out.push(bg.join(''));
     // arrows overlapping the view
     var seen = {};
     for (var b = Math.floor(r0 / BUCKET); b <= Math.floor(Math.max(r0, r1 - 1) / BUCKET); b++) {
@@ -228,6 +290,7 @@
           ' marker-end="url(#' + (lost ? 'ahl' : 'ah') + ')"/>');
       });
     }
+    out.push(fg.join(''));
     if (hoverRow >= r0 && hoverRow < r1) {
       out.push('<rect x="0" y="' + y(hoverRow) + '" width="' + W + '" height="' + rowH + '" fill="none" stroke="#4f8ef7"/>');
     }
@@ -278,7 +341,9 @@
       var name = depth === 0 ? '/' : segs(n[0])[depth - 1];
       var isGone = !now.has(n[0]);
       var d = treeBox.appendChild(el('div', { 'class': 'node' + (isGone ? ' gone' : changed[n[0]] ? ' changed' : ''), 'data-path': n[0], title: n[0] + '  mzxid 0x' + n[6].toString(16) + '  cversion ' + n[4] }));
-      d.appendChild(document.createTextNode(new Array(Math.max(0, depth - 1) * 2 + 1).join(' ') + '/' + (depth === 0 ? '' : name) + ' '));
+      // Indented by depth; a node too long for the panel wraps under its name.
+      d.style.paddingLeft = (Math.max(0, depth - 1) * 2 + 2) + 'ch';
+      d.appendChild(document.createTextNode('/' + (depth === 0 ? '' : name) + ' '));
       d.appendChild(el('span', {}, n[1] + ' '));
       d.appendChild(el('span', { 'class': 'meta' }, 'v' + n[2] + (n[5] ? ' [' + n[5] + ']' : '') + ' '));
       if (n[3]) d.appendChild(el('span', { 'class': 'owner' }, 'ephemeral of ' + n[3]));
@@ -287,12 +352,14 @@
   function showStep(s) {
     stepInfo.textContent = '';
     stepInfo.appendChild(el('div', {}, 'step ' + s + ' · ' + steps[s][0] + 'ms · ' + steps[s][1]));
-    var lines = [];
+    // One line an event, wrapped under its text (not cut) when longer than the panel.
+    var events = stepInfo.appendChild(el('div', { 'class': 'events' }));
     for (var r = steps[s][2]; r < stepEnd(s); r++) {
       var row = rows[r];
-      lines.push((row[1] < 0 ? '' : (row[1] === zkLane ? 'zk' : lanes[row[1]])) + '  ' + row[3]);
+      var line = events.appendChild(el('div', {}));
+      line.appendChild(el('span', { 'class': 'who' }, row[1] < 0 ? '' : lanes[row[1]]));
+      line.appendChild(document.createTextNode(row[3]));
     }
-    stepInfo.appendChild(el('div', { 'class': 'events' }, lines.join('\n')));
     showTree(s);
   }
   function showTask() {
@@ -302,7 +369,8 @@
     taskBox.appendChild(el('b', {}, 'task ' + D.tasks[t] + (pinnedTask >= 0 ? ' (pinned)' : '')));
     taskRows[t].forEach(function (r) {
       var row = rows[r];
-      var d = taskBox.appendChild(el('div', {}, 'step ' + row[0] + '  ' + (row[1] === zkLane ? 'zk' : lanes[row[1]] || '') + '  ' + row[3]));
+      var line = 'step ' + row[0] + '  ' + (lanes[row[1]] || '') + '  ' + row[3];
+      var d = taskBox.appendChild(el('div', { title: line }, line));
       d.addEventListener('click', function () { select(row[0], true); });
     });
   }
@@ -340,7 +408,10 @@
     if (rows[r][4] >= 0) { pinnedTask = pinnedTask === rows[r][4] ? -1 : rows[r][4]; taskSel.value = String(pinnedTask); showTask(); }
     select(rows[r][0], false);
   });
-  scroll.addEventListener('scroll', schedule);
+  scroll.addEventListener('scroll', function () {
+    headsIn.style.transform = 'translateX(' + -scroll.scrollLeft + 'px)';
+    schedule();
+  });
   window.addEventListener('resize', layout);
   function zoom(dir, anchorRow) {
     var i = ROW_HEIGHTS.indexOf(rowH) + dir;
@@ -397,7 +468,8 @@
   select(Math.min(first, steps.length - 1), first > 0);
   showTask();
   body.setAttribute('data-lanes', String(document.querySelectorAll('.lane-head').length));
-  body.setAttribute('data-steps', String(steps.length));
+  // Steps taken, as every command counts them: the start (step 0) is not one.
+  body.setAttribute('data-steps', String(D.steps_taken));
   body.setAttribute('data-rows', String(rows.length));
   body.setAttribute('data-errors', String(errors.length));
   // Milliseconds from navigation start to the first drawing (for measuring big traces).

@@ -282,6 +282,8 @@ impl Role for Candidate {
     }
 
     fn summary(&self) -> String {
-        format!("{:?}", self.phase)
+        // A candidate that served its term behaves differently in the same phase.
+        let resigned = if self.resigned { ", resigned" } else { "" };
+        format!("{:?}{resigned}", self.phase)
     }
 }
