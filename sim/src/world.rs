@@ -224,7 +224,7 @@ impl std::error::Error for NotEnabled {}
 
 /// The simulated world. The parts a step seldom changes are [`Shared`] between copies, so
 /// the explorer's copy per transition is cheap.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct World<R> {
     options: Shared<Options>,
     /// Shared too: a message reaching a client leaves the server as it was.
@@ -236,6 +236,33 @@ pub struct World<R> {
     /// Every claim the roles made so far (what, path): part of the state, so properties over
     /// the history (a status written twice) are properties of the state.
     notes: Shared<BTreeSet<(String, String)>>,
+}
+
+/// A world's identity (its fingerprint): every field, except that once faults have stopped
+/// the faults used so far are left out. Nothing reads them then (every fault needs faults on,
+/// and faults never start again), so two worlds that differ only in how many faults led to
+/// them behave alike from there on, and the explorer keeps them as one state.
+impl<R: std::hash::Hash> std::hash::Hash for World<R> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let World {
+            options,
+            server,
+            processes,
+            now_ms,
+            budget,
+            faults_on,
+            notes,
+        } = self;
+        options.hash(h);
+        server.hash(h);
+        processes.hash(h);
+        now_ms.hash(h);
+        if *faults_on {
+            budget.hash(h);
+        }
+        faults_on.hash(h);
+        notes.hash(h);
+    }
 }
 
 /// The tables [`World::intern`] shares parts through, one per kind of part.

@@ -300,7 +300,7 @@ fn the_election_is_verified_and_its_mutants_are_found() {
                     recipe.name,
                     r.violation
                 );
-                assert_eq!(r.states, 9_319, "{}: the state count moved", recipe.name);
+                assert_eq!(r.states, 8_381, "{}: the state count moved", recipe.name);
             }
             Some(p) => {
                 let v = r
@@ -453,8 +453,8 @@ fn the_election_state_counts_are_pinned() {
     let recipe = zksim_sim::recipes::find("election").unwrap();
     let configs = [
         // (disconnects, crashes, expiries, states)
-        (2, 0, 0, 39_871),
-        (1, 0, 1, 59_560),
+        (2, 0, 0, 31_500),
+        (1, 0, 1, 58_622),
         (0, 1, 0, 135_404),
     ];
     let mut moved = Vec::new();
@@ -836,7 +836,7 @@ fn the_cluster_state_counts_are_pinned() {
         (
             "fixed",
             with(budgets(0, 1, 0, 0), shape(1, 0, 0, 0)),
-            Some(394),
+            Some(391),
         ),
         (
             "fixed",
@@ -844,7 +844,7 @@ fn the_cluster_state_counts_are_pinned() {
                 disconnects_max: 1,
                 ..shape(2, 0, 0, 0)
             },
-            Some(4_118),
+            Some(4_052),
         ),
         (
             "fixed",
@@ -865,7 +865,7 @@ fn the_cluster_state_counts_are_pinned() {
                 kills_max: 1,
                 ..shape(2, 0, 0, 0)
             },
-            Some(77_635),
+            Some(71_041),
         ),
         // The shapes where `no-reassignment` and `sorted-children` are found.
         (
@@ -885,22 +885,22 @@ fn the_cluster_state_counts_are_pinned() {
         (
             "fixed",
             with(budgets(0, 1, 0, 0), shape(1, 1, 1, 1)),
-            Some(1_929_005),
+            Some(1_848_212),
         ),
         (
             "fixed",
             with(budgets(1, 1, 1, 1), shape(2, 0, 0, 0)),
-            Some(2_069_761),
+            Some(1_806_699),
         ),
         (
             "fixed",
             with(budgets(0, 1, 1, 0), queued(2, 1, 1)),
-            Some(1_361_821),
+            Some(1_351_865),
         ),
         (
             "fixed",
             with(budgets(0, 1, 0, 0), queued(1, 2, 1)),
-            Some(3_157_996),
+            Some(3_039_617),
         ),
         // A backup master with a worker and a client.
         ("fixed", shape(2, 1, 1, 1), Some(511_421)),
