@@ -196,6 +196,32 @@ fn a_scenario_out_of_range_is_refused_naming_its_line() {
             ":8: at_ms: 9000000000000000000 is over the limit of 86400000",
         ),
         (
+            "long-glob",
+            format!(
+                "{head}\n[[fault]]\naction = \"crash\"\nprocess = \"master\"\n\
+                 on = {{ event = \"change\", path = \"/{}\" }}\n",
+                "a".repeat(1100)
+            ),
+            ":8: path: a glob of 1101 bytes is over the limit of 1024",
+        ),
+        (
+            "long-text-glob",
+            format!(
+                "{head}\n[[fault]]\naction = \"crash\"\nprocess = \"master\"\n\
+                 on = {{ event = \"log\", text = \"{}\" }}\n",
+                "*".repeat(1025)
+            ),
+            ":8: text: a glob of 1025 bytes is over the limit of 1024",
+        ),
+        (
+            "huge-nth",
+            format!(
+                "{head}\n[[fault]]\naction = \"crash\"\nprocess = \"master\"\n\
+                 on = {{ event = \"change\", nth = 4000000000 }}\n"
+            ),
+            ":8: nth: 4000000000 is over the limit of 1000000",
+        ),
+        (
             "election-workers",
             "recipe = \"election\"\nseed = 1\nexpect = \"pass\"\n\n[options.shape]\nworkers = 2\n"
                 .to_string(),
@@ -207,6 +233,29 @@ fn a_scenario_out_of_range_is_refused_naming_its_line() {
         std::fs::write(&file, text).unwrap();
         refused(&["run", s(&file)], &format!("{}{message}", file.display()));
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Goal: a trigger's path glob of 30 `**` before a byte no path has (exponential time for a
+// matcher that tries every split) is matched against every change of a whole run: the run
+// ends, and the fault is reported never triggered (exit 1), not a hang.
+#[test]
+fn a_glob_of_thirty_globstars_is_matched_through_a_whole_run() {
+    let dir = scratch("globstars");
+    let file = dir.join("globstars.toml");
+    let glob = format!("/{}/{}z", "**".repeat(30), "**/".repeat(30));
+    std::fs::write(
+        &file,
+        format!(
+            "recipe = \"fixed\"\nseed = 1\nexpect = \"pass\"\n\n[[fault]]\naction = \"crash\"\n\
+             process = \"master\"\non = {{ event = \"change\", path = \"{glob}\" }}\n"
+        ),
+    )
+    .unwrap();
+    let o = zksim(&["run", s(&file)]);
+    let out = common::stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
+    assert!(out.contains("never triggered"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
