@@ -57,7 +57,7 @@ pub fn diff_cmd(args: &DiffArgs) -> Result<bool, String> {
 /// Reads and parses a trace; errors name the file, and a trace without its end line is
 /// reported as truncated.
 fn load(path: &Path) -> Result<Trace, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = crate::files::read_text(path)?;
     let t = trace::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     if t.end.is_none() {
         let lines = text.lines().filter(|l| !l.trim().is_empty()).count();

@@ -659,8 +659,7 @@ pub struct ReplayArgs {
 
 /// Runs `zksim replay`: `Ok(true)` when the replay is byte-identical.
 pub fn replay(args: &ReplayArgs) -> Result<bool, String> {
-    let text = std::fs::read_to_string(&args.trace)
-        .map_err(|e| format!("{}: {e}", args.trace.display()))?;
+    let text = files::read_text(&args.trace)?;
     // A file that is no trace, or one of a recipe this build does not have, is bad input (exit
     // 2, as for `render` and `shrink`); only a trace that replays differently is a failure.
     let named = |e: String| format!("{}: {e}", args.trace.display());
@@ -716,8 +715,7 @@ pub fn render_cmd(args: &RenderArgs) -> Result<bool, String> {
     if let Some(out) = &args.html {
         files::check_outputs(&[("--html", out)], &[&args.trace])?;
     }
-    let text = std::fs::read_to_string(&args.trace)
-        .map_err(|e| format!("{}: {e}", args.trace.display()))?;
+    let text = files::read_text(&args.trace)?;
     let t = trace::parse(&text).map_err(|e| format!("{}: {e}", args.trace.display()))?;
     if let Some(out) = &args.html {
         files::write(out, crate::html::page(&t))?;

@@ -336,3 +336,67 @@ fn a_transcript_out_of_range_is_refused_naming_its_step() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `text` with the byte 0xff put at the start of its line `line` (from 1); returns the bytes
+/// and the byte offset of the 0xff.
+fn not_utf8_at_line(text: &str, line: usize) -> (Vec<u8>, usize) {
+    let offset: usize = text
+        .split_inclusive('\n')
+        .take(line - 1)
+        .map(str::len)
+        .sum();
+    let mut bytes = text.as_bytes().to_vec();
+    bytes.insert(offset, 0xff);
+    (bytes, offset)
+}
+
+// Goal: a byte that is not UTF-8 in any input file (scenario, trace, transcript, script) is
+// refused by every command that reads it, naming the file, the line and the byte offset.
+#[test]
+fn invalid_utf8_in_any_input_file_is_refused_naming_line_and_byte() {
+    let dir = scratch("utf8");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let good_trace = dir.join("good.jsonl");
+    std::fs::write(&good_trace, election_trace(&dir)).unwrap();
+    let out = dir.join("out");
+    let files = [
+        ("s.toml", read("scenarios/walkthrough.toml"), 3),
+        ("t.jsonl", std::fs::read_to_string(&good_trace).unwrap(), 2),
+        (
+            "transcript.json",
+            read("tests/conformance/transcripts/sync.json"),
+            4,
+        ),
+        (
+            "script.json",
+            read("tests/conformance/scripts/sync.json"),
+            5,
+        ),
+    ];
+    for (name, text, line) in files {
+        let file = dir.join(name);
+        let (bytes, offset) = not_utf8_at_line(&text, line);
+        std::fs::write(&file, bytes).unwrap();
+        let naming = format!(
+            "{}:{line}: invalid UTF-8 at byte offset {offset} (0 bytes into the line)",
+            file.display()
+        );
+        let commands = match name {
+            "s.toml" => vec![vec!["run", s(&file)]],
+            "t.jsonl" => vec![
+                vec!["replay", s(&file)],
+                vec!["render", s(&file)],
+                vec!["render", s(&file), "--html", s(&out)],
+                vec!["shrink", s(&file), "-o", s(&out)],
+                vec!["diff", s(&good_trace), s(&file)],
+            ],
+            "transcript.json" => vec![vec!["conform", s(&file)]],
+            _ => vec![vec!["record", s(&file), "-o", s(&out)]],
+        };
+        for args in commands {
+            refused(&args, &naming);
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -272,14 +272,14 @@ struct OnSpec {
 /// Reads and validates a scenario file. Errors read `FILE:LINE: problem`.
 pub fn load(path: &std::path::Path) -> Result<Scenario, String> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
+    let text = crate::files::read_text(path)?;
     parse(&text, &file)
 }
 
 /// [`load`] for a recipe that is not built in (a recipe of your own roles).
 pub fn load_with<R: Role>(recipe: &Recipe<R>, path: &std::path::Path) -> Result<Scenario, String> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
+    let text = crate::files::read_text(path)?;
     parse_with(recipe, &text, &file)
 }
 
