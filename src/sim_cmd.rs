@@ -268,6 +268,31 @@ impl Knobs {
         options
     }
 
+    /// The first flag given whose field `--swarm` draws from each seed instead
+    /// ([`Options::SWARM_FIELDS`]), as it is typed (`--crashes-max`).
+    pub fn drawn_by_swarm(&self) -> Option<String> {
+        let given = [
+            ("session_timeout_ms", self.session_timeout_ms.is_some()),
+            ("message_delay_ms_max", self.message_delay_ms_max.is_some()),
+            ("crashes_max", self.crashes_max.is_some()),
+            ("kills_max", self.kills_max.is_some()),
+            ("disconnects_max", self.disconnects_max.is_some()),
+            ("expiries_max", self.expiries_max.is_some()),
+            ("fault_per_mille", self.fault_per_mille.is_some()),
+            ("repair_per_mille", self.repair_per_mille.is_some()),
+            ("buggify", self.model.buggify),
+            ("assign_policy", self.model.assign_policy.is_some()),
+        ];
+        debug_assert!(given
+            .iter()
+            .map(|(f, _)| f)
+            .eq(Options::SWARM_FIELDS.iter()));
+        given
+            .into_iter()
+            .find(|(_, is_given)| *is_given)
+            .map(|(field, _)| format!("--{}", field.replace('_', "-")))
+    }
+
     /// The flags given, as they would be typed again.
     pub fn flags(&self) -> String {
         let mut f = String::new();
@@ -361,7 +386,9 @@ pub struct SimulateArgs {
     /// One seed, at most 18446744073709551614 (2^64 - 2).
     #[arg(long, value_parser = ranged!(u64, 0, SeedRange::SEED_MAX))]
     pub seed: Option<u64>,
-    /// Draw the knobs themselves from each seed (swarm testing).
+    /// Draw the fault knobs from each seed (swarm testing): session timeout, message delay,
+    /// fault budgets, fault and repair rates, buggify and the assign policy, each refused as
+    /// a flag beside it; the other flags apply.
     #[arg(long)]
     pub swarm: bool,
     /// Write the trace of the seed (or of the first failing seed of a range) to this file.
@@ -561,6 +588,13 @@ pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
             end: 1000,
         },
     };
+    if let Some(flag) = args.knobs.drawn_by_swarm().filter(|_| args.swarm) {
+        return Err(format!(
+            "{flag}: --swarm draws it from each seed, so the flag would be ignored; give one \
+             or the other (--swarm keeps --time, --tick-ms, the phase lengths, --child-order, \
+             --at-least-once, --uncheck and the shape)"
+        ));
+    }
     let options = args.knobs.options();
     recipes::validate(recipe.name, &options).map_err(|e| e.as_flag())?;
     let tally = simulate_range(&recipe, &options, range, args.swarm, args.jobs)?;

@@ -80,6 +80,33 @@ fn flags_out_of_range_are_refused_naming_the_flag() {
     }
 }
 
+// Goal: a knob that `simulate --swarm` draws from each seed is refused beside it, naming the
+// flag, for every field swarm draws (it was silently overridden by the draw).
+#[test]
+fn a_flag_swarm_draws_is_refused_beside_swarm() {
+    for field in Options::SWARM_FIELDS {
+        let flag = format!("--{}", field.replace('_', "-"));
+        let mut args = vec!["simulate", "--seed", "1", "--swarm", &flag];
+        match field {
+            "buggify" => {}
+            "assign_policy" => args.push("random"),
+            _ => args.push("1"),
+        }
+        refused(
+            &args,
+            &format!("{flag}: --swarm draws it from each seed, so the flag would be ignored"),
+        );
+        // Without --swarm the flag is taken.
+        args.retain(|a| *a != "--swarm");
+        let o = zksim(&args);
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+}
+
 // Goal: `--help` states the bounds the flags enforce, from the same constants.
 #[test]
 fn help_states_the_bounds() {

@@ -167,7 +167,8 @@ impl<R: Role> Source<R> for Recorded {
     }
 }
 
-/// Simulates one seed. With `swarm`, the options are drawn from the seed instead.
+/// Simulates one seed. With `swarm`, the fields of [`Options::SWARM_FIELDS`] are drawn from
+/// the seed instead ([`Options::swarmed`]).
 pub fn simulate<R: Role>(
     recipe: &Recipe<R>,
     options: &Options,
@@ -176,7 +177,7 @@ pub fn simulate<R: Role>(
     record: bool,
 ) -> Result<Outcome, String> {
     let mut options = if swarm {
-        Options::swarm(seed)
+        options.swarmed(seed)
     } else {
         options.clone()
     };
