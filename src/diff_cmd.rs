@@ -82,6 +82,8 @@ fn header_differences(a: &Header, b: &Header) -> Vec<String> {
     field("recipe", a.recipe.clone(), b.recipe.clone());
     field("seed", a.seed.to_string(), b.seed.to_string());
     field("swarm", a.swarm.to_string(), b.swarm.to_string());
+    let policy = |h: &Header| h.policy.map_or("(none)".into(), |p| format!("{p:?}"));
+    field("policy", policy(a), policy(b));
     field("processes", a.processes.join(","), b.processes.join(","));
     let fields = |h: &Header| -> BTreeMap<String, String> {
         match serde_json::to_value(&h.options) {

@@ -704,8 +704,14 @@ pub fn replay(args: &ReplayArgs) -> Result<bool, String> {
             let t =
                 trace::parse(&replayed).map_err(|e| format!("{}: {e}", args.trace.display()))?;
             let end = t.end.expect("a replay ends");
+            let drawn = match header.policy {
+                Some(trace::Policy::Simulator) => {
+                    format!(", each action the one seed {} draws", header.seed)
+                }
+                None => String::new(),
+            };
             crate::say!(
-                "{}: replayed {}, byte-identical; {}",
+                "{}: replayed {}, byte-identical{drawn}; {}",
                 args.trace.display(),
                 count(end.steps, "step", "steps"),
                 if end.violations.is_empty() {

@@ -192,6 +192,181 @@ fn a_trace_header_out_of_range_is_refused_by_every_reader() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+// Goal: a trace header edited in any field its run depends on fails `zksim replay` (exit 1: the
+// run the header describes is not the recorded one; exit 2: the header contradicts itself),
+// naming the field where one can be named; an unedited trace replays (exit 0). Each edit is
+// made on a trace whose run the field changes: expiries only count in abstract time, a
+// BUGGIFY point only fires on some seeds, at-least-once only matters once a status is
+// written twice.
+#[test]
+fn a_trace_header_edited_in_any_field_the_run_reads_fails_replay() {
+    let dir = scratch("header-edits");
+    let record = |name: &str, args: &[&str]| -> String {
+        let path = dir.join(format!("{name}.jsonl"));
+        let mut all = vec!["simulate", "--trace", s(&path)];
+        all.extend_from_slice(args);
+        let o = zksim(&all);
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+        std::fs::read_to_string(path).unwrap()
+    };
+    let fixed = ["--recipe", "fixed", "--seed", "4", "--steps-max", "200"];
+    let timed = record("timed", &fixed);
+    let abstract_time = record("abstract", &[&fixed[..], &["--time", "abstract"]].concat());
+    let buggify = record(
+        "buggify",
+        &["--recipe", "election", "--seed", "11", "--buggify"],
+    );
+    let swarm = record("swarm", &["--recipe", "fixed", "--seed", "4", "--swarm"]);
+    let resubmits = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/regressions/client-resubmits.seed-3.jsonl"),
+    )
+    .unwrap();
+    let traces = [
+        ("timed", timed),
+        ("abstract", abstract_time),
+        ("buggify", buggify),
+        ("swarm", swarm),
+        ("resubmits", resubmits),
+    ];
+    let drawn = "seed 4 and the header's options draw another run";
+    let differs = "differs on replay";
+    let not_enabled = "(the recorded action cannot be taken on replay of this header)";
+    let processes = "line 1 differs on replay: header processes: recorded";
+    let rate = Options::swarm(4).fault_per_mille.to_string();
+    let rate_edited = (Options::swarm(4).fault_per_mille + 1).to_string();
+    // (trace, field, its value, the value it is edited to, exit code, what the message says)
+    let cases = [
+        (
+            "timed",
+            "seed",
+            "4",
+            "5",
+            1,
+            "seed 5 and the header's options draw another run",
+        ),
+        (
+            "timed",
+            "swarm",
+            "false",
+            "true",
+            2,
+            "but header.swarm is true",
+        ),
+        (
+            "timed",
+            "time",
+            r#""timed""#,
+            r#""abstract""#,
+            1,
+            not_enabled,
+        ),
+        ("timed", "tick_ms", "2000", "1000", 1, not_enabled),
+        (
+            "timed",
+            "session_timeout_ms",
+            "6000",
+            "4000",
+            1,
+            not_enabled,
+        ),
+        ("timed", "message_delay_ms_max", "50", "40", 1, not_enabled),
+        ("timed", "crashes_max", "2", "3", 1, drawn),
+        ("timed", "crashes_max", "2", "0", 1, not_enabled),
+        ("timed", "kills_max", "1", "2", 1, drawn),
+        ("timed", "disconnects_max", "3", "4", 1, drawn),
+        ("timed", "fault_per_mille", "50", "500", 1, drawn),
+        ("timed", "repair_per_mille", "200", "300", 1, drawn),
+        ("timed", "steps_max", "200", "100", 1, drawn),
+        ("timed", "liveness_steps_max", "2000", "5", 1, drawn),
+        (
+            "timed",
+            "assign_policy",
+            r#""round_robin""#,
+            r#""least_loaded""#,
+            1,
+            not_enabled,
+        ),
+        (
+            "timed",
+            "unchecked",
+            "[]",
+            r#"["a session expired"]"#,
+            1,
+            differs,
+        ),
+        (
+            "timed",
+            "unchecked",
+            "[]}",
+            r#"[],"shape":{"masters":3}}"#,
+            1,
+            processes,
+        ),
+        ("timed", "processes", r#"["m1""#, r#"["m9""#, 1, processes),
+        (
+            "timed",
+            "recipe",
+            r#""fixed""#,
+            r#""no-fencing""#,
+            1,
+            differs,
+        ),
+        ("abstract", "expiries_max", "2", "3", 1, drawn),
+        (
+            "abstract",
+            "child_order",
+            r#""java""#,
+            r#""sorted""#,
+            1,
+            differs,
+        ),
+        ("buggify", "buggify", "true", "false", 1, not_enabled),
+        ("resubmits", "at_least_once", "false", "true", 1, differs),
+        (
+            "swarm",
+            "seed",
+            "4",
+            "5",
+            2,
+            "but header.swarm is true and seed 5 draws",
+        ),
+        (
+            "swarm",
+            "fault_per_mille",
+            &rate,
+            &rate_edited,
+            2,
+            "header.options.fault_per_mille is",
+        ),
+    ];
+    for (name, text) in &traces {
+        let path = dir.join(format!("{name}.jsonl"));
+        std::fs::write(&path, text).unwrap();
+        let o = zksim(&["replay", s(&path)]);
+        assert_eq!(o.status.code(), Some(0), "{name} unedited: {}", stderr(&o));
+    }
+    let mut missed = Vec::new();
+    for (name, field, from, to, code, naming) in cases {
+        let text = &traces.iter().find(|(n, _)| *n == name).unwrap().1;
+        let (header, rest) = text.split_once('\n').unwrap();
+        let (from, to) = (format!(r#""{field}":{from}"#), format!(r#""{field}":{to}"#));
+        assert!(header.contains(&from), "{name}: no {from} in {header}");
+        let edited = dir.join("edited.jsonl");
+        let header = header.replacen(&from, &to, 1);
+        std::fs::write(&edited, format!("{header}\n{rest}")).unwrap();
+        let o = zksim(&["replay", s(&edited)]);
+        let err = stderr(&o);
+        if o.status.code() != Some(code) || !err.contains(naming) || err.contains("panicked") {
+            missed.push(format!(
+                "{name} {from} -> {to}: want {code} {naming:?}, got {err}"
+            ));
+        }
+    }
+    assert!(missed.is_empty(), "{}", missed.join("\n"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 // Goal: a scenario with a huge shape, a role its recipe has not, a tick of 0 or a fault a
 // century away is refused before anything runs, naming the file and the line.
 #[test]
