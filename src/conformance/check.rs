@@ -95,11 +95,17 @@ pub fn load(file: &Path) -> Result<Transcript, LoadError> {
         line: e.line(),
         ..err(e.problem())
     })?;
-    let t = parse(&text).map_err(err)?;
+    parse_recorded(&text).map_err(err)
+}
+
+/// Parses a recorded transcript: [`parse`], and every step has its `expect` (a script is
+/// refused, naming its first step without one).
+pub fn parse_recorded(text: &str) -> Result<Transcript, String> {
+    let t = parse(text)?;
     if let Some(i) = t.steps.iter().position(|s| s.expect.is_none()) {
-        return Err(err(format!(
+        return Err(format!(
             "step {i} has no `expect`: this is a script, record it first (zksim record)"
-        )));
+        ));
     }
     Ok(t)
 }

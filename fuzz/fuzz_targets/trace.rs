@@ -1,0 +1,8 @@
+//! Fuzzes a trace (JSON lines): parsed, rendered (text, Mermaid, HTML) and replayed.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    zksim::fuzz::trace(data);
+});
