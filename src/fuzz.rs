@@ -15,12 +15,18 @@ use zksim_sim::files;
 /// The file name the inputs are given in errors.
 const FILE: &str = "fuzz-input";
 
-/// A scenario file: read as `zksim run` reads it, then parsed and validated (recipe,
-/// processes, triggers, globs, bounds). A valid scenario is not run: its run is the
-/// simulator's, which the trace target replays. Returns whether the input was valid.
+/// A scenario file: read as `zksim run` reads it, parsed and validated (recipe, processes,
+/// triggers, globs, bounds), and, if valid, run (its script matched against every event).
+/// Returns whether the input was valid.
 pub fn scenario(bytes: &[u8]) -> bool {
-    files::utf8(bytes.to_vec(), FILE)
-        .is_ok_and(|text| zksim_sim::scenario::parse(&text, FILE).is_ok())
+    let Ok(text) = files::utf8(bytes.to_vec(), FILE) else {
+        return false;
+    };
+    let Ok(s) = zksim_sim::scenario::parse(&text, FILE) else {
+        return false;
+    };
+    let _ = s.run();
+    true
 }
 
 /// A trace: parsed as every trace reader parses it, then, if it parses, rendered as

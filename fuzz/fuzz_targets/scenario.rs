@@ -1,4 +1,4 @@
-//! Fuzzes a scenario file (TOML): read and validated as `zksim run` does.
+//! Fuzzes a scenario file (TOML): read, validated and run as `zksim run` does.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
