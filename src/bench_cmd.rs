@@ -13,7 +13,7 @@ use zksim_sim::plural::count;
 use zksim_sim::recipes;
 use zksim_sim::run;
 
-use crate::sim_cmd::{simulate_range, SeedRange, Tally};
+use crate::sim_cmd::{simulate_range, SeedRange, SeedsDone, Tally};
 
 /// Arguments of `zksim bench`.
 #[derive(Clone, Debug, clap::Args)]
@@ -81,6 +81,7 @@ fn measure(threads: usize, seeds: u64) -> Result<Measured, String> {
             },
             false,
             threads,
+            &SeedsDone::default(),
         )?
     };
     let seconds = start.elapsed().as_secs_f64();

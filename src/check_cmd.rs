@@ -456,6 +456,7 @@ pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
             p.bookkeeping_bytes >> 20
         ));
     };
+    interrupt_status(&Progress::default(), &limits);
     let properties = (recipe.properties)();
     let report = explore::search_with(roles, &options, &properties, &search, &mut show);
     bar.finish_and_clear();

@@ -3,6 +3,7 @@
 
 pub mod bench_cmd;
 pub mod check_cmd;
+pub mod confirm_cmd;
 pub mod conform_cmd;
 pub mod conformance;
 pub mod diff_cmd;

@@ -29,6 +29,9 @@ enum Command {
     Conform(zksim::conform_cmd::ConformArgs),
     /// Record conformance transcripts by running scripts against a real ZooKeeper server.
     Record(zksim::recorder::RecordArgs),
+    /// Run traces' server side on a real ZooKeeper and compare every answer with the model's
+    /// (exit 0 confirmed, 1 a divergence, 2 bad input).
+    Confirm(zksim::confirm_cmd::ConfirmArgs),
     /// Run a recipe under seeded faults and check its properties.
     Simulate(zksim::sim_cmd::SimulateArgs),
     /// Run scenario files (scripted faults, expectations) and check them.
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
     let result: Result<u8, String> = match cli.command {
         Some(Command::Record(args)) => zksim::recorder::run(&args).map(|()| 0),
         Some(Command::Conform(args)) => zksim::conform_cmd::run(&args).map(passed),
+        Some(Command::Confirm(args)) => zksim::confirm_cmd::run(&args).map(passed),
         Some(Command::Simulate(args)) => zksim::sim_cmd::simulate(&args).map(passed),
         Some(Command::Run(args)) => zksim::run_cmd::run_cmd(&args).map(passed),
         Some(Command::Replay(args)) => zksim::sim_cmd::replay(&args).map(passed),

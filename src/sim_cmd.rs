@@ -524,14 +524,42 @@ impl Tally {
     }
 }
 
+/// How far a range of seeds has got, shared by the threads running it: seeds run and seeds
+/// failed so far (for a progress line and for what an interruption prints).
+#[derive(Debug, Default)]
+pub struct SeedsDone {
+    /// Seeds run.
+    pub runs: std::sync::atomic::AtomicU64,
+    /// Seeds that violated a property.
+    pub failures: std::sync::atomic::AtomicU64,
+}
+
+impl SeedsDone {
+    fn add(&self, failed: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.runs.fetch_add(1, Relaxed);
+        if failed {
+            self.failures.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Seeds run and failed so far.
+    pub fn get(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.runs.load(Relaxed), self.failures.load(Relaxed))
+    }
+}
+
 /// Runs the seeds on `jobs` threads, each a contiguous part of the range; the tally is the
-/// same whatever the threads did. Memory does not grow with the range.
+/// same whatever the threads did. Memory does not grow with the range. Each seed run is
+/// counted in `done` as it ends.
 pub fn simulate_range(
     recipe: &Recipe,
     options: &Options,
     range: SeedRange,
     swarm: bool,
     jobs: usize,
+    done: &SeedsDone,
 ) -> Result<Tally, String> {
     let len = range.end.saturating_sub(range.start);
     let jobs = (jobs.clamp(1, THREADS_MAX) as u64).clamp(1, len.max(1));
@@ -551,7 +579,9 @@ pub fn simulate_range(
                     let recipe = recipes::find(recipe.name)?;
                     let mut tally = Tally::default();
                     for seed in a..b {
-                        tally.add(&run::simulate(&recipe, options, seed, swarm, false)?);
+                        let outcome = run::simulate(&recipe, options, seed, swarm, false)?;
+                        done.add(!outcome.end.violations.is_empty());
+                        tally.add(&outcome);
                     }
                     Ok(tally)
                 })
@@ -597,7 +627,10 @@ pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
     }
     let options = args.knobs.options();
     recipes::validate(recipe.name, &options).map_err(|e| e.as_flag())?;
-    let tally = simulate_range(&recipe, &options, range, args.swarm, args.jobs)?;
+    let done = SeedsDone::default();
+    let tally = with_progress(range, &done, || {
+        simulate_range(&recipe, &options, range, args.swarm, args.jobs, &done)
+    })?;
     let summary = summarize(&recipe, args, range, tally);
     if let Some(path) = &args.trace {
         let seed = summary.failed.first().map_or(range.start, |f| f.seed);
@@ -616,6 +649,50 @@ pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
         print_summary(&summary);
     }
     Ok(summary.failures == 0)
+}
+
+/// Runs `work` with a progress line on standard error (drawn only when it is a terminal, so
+/// scripts and CI see nothing of it) and, for an interruption, a status saying how far the
+/// range got.
+fn with_progress<T>(range: SeedRange, done: &SeedsDone, work: impl FnOnce() -> T) -> T {
+    let status = |(runs, failures): (u64, u64)| {
+        format!(
+            "{runs} of {} run (seeds {}..{}), {} so far",
+            count(range.len(), "seed", "seeds"),
+            range.start,
+            range.end,
+            count(failures, "failure", "failures")
+        )
+    };
+    let bar = indicatif::ProgressBar::new(range.len());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} seeds, {msg}, eta {eta}")
+            .expect("a valid template"),
+    );
+    // Dropping the sender wakes the drawing thread at once when the work is done.
+    let (finished, wait) = std::sync::mpsc::channel::<()>();
+    let result = std::thread::scope(|scope| {
+        let bar = &bar;
+        scope.spawn(move || loop {
+            // Redrawn four times a second from the shared counts, so the seeds' threads
+            // never wait on the terminal.
+            let (runs, failures) = done.get();
+            crate::interrupt::set_status(Some(status((runs, failures))));
+            bar.set_position(runs);
+            bar.set_message(count(failures, "failure", "failures"));
+            if let Err(std::sync::mpsc::RecvTimeoutError::Disconnected) =
+                wait.recv_timeout(std::time::Duration::from_millis(250))
+            {
+                break;
+            }
+        });
+        let result = work();
+        drop(finished);
+        result
+    });
+    bar.finish_and_clear();
+    crate::interrupt::set_status(None);
+    result
 }
 
 fn summarize(recipe: &Recipe, args: &SimulateArgs, range: SeedRange, tally: Tally) -> Summary {

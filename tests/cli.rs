@@ -924,3 +924,75 @@ fn swarm_keeps_the_flags_it_does_not_draw() {
     assert_eq!(o.crashes_max, Options::swarm(3).crashes_max);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Starts `zksim ARGS`, lets it work for a second, sends it SIGINT, and returns what it said
+/// and its exit code.
+// the test interrupts a real process after a moment of real time
+#[allow(clippy::disallowed_methods)]
+fn interrupted(args: &[&str]) -> (Option<i32>, String, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_zksim"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), stdout(&out), common::stderr(&out))
+}
+
+// Goal: Ctrl-C to a long check says how far the search got and under which limits, claims
+// nothing, and exits 130; the same to a long simulation says how many seeds ran and failed.
+#[test]
+fn an_interrupted_command_says_how_far_it_got() {
+    let (code, out, err) = interrupted(&[
+        "check",
+        "--recipe",
+        "fixed",
+        "--masters",
+        "2",
+        "--workers",
+        "2",
+        "--clients",
+        "1",
+        "--tasks",
+        "1",
+        "--disconnects-max",
+        "1",
+        "--states-max",
+        "1000000000",
+    ]);
+    assert_eq!(code, Some(130), "{err}");
+    assert!(out.is_empty(), "no verdict: {out}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("interrupted: "))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        line.contains("the search had visited ") && line.contains(" states, "),
+        "{line}"
+    );
+    assert!(
+        line.contains("--states-max 1000000000") && line.ends_with("nothing is proved"),
+        "{line}"
+    );
+
+    let (code, out, err) =
+        interrupted(&["simulate", "--recipe", "fixed", "--seeds", "0..100000000"]);
+    assert_eq!(code, Some(130), "{err}");
+    assert!(out.is_empty(), "no summary: {out}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("interrupted: "))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        line.contains(" of 100000000 seeds run (seeds 0..100000000), "),
+        "{line}"
+    );
+    assert!(line.ends_with(" so far"), "{line}");
+}

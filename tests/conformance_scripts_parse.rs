@@ -114,6 +114,10 @@ fn check_script(path: &Path) -> Vec<u32> {
                         assert_eq!(*state, SessionState::Connected, "{at}: not connected");
                         *state = SessionState::Closed;
                     }
+                    // Its client stays disconnected: its reconnect finds it expired.
+                    StepAction::Expire { .. } => {
+                        assert_eq!(*state, SessionState::Disconnected, "{at}: not silent");
+                    }
                     StepAction::Connect { .. } | StepAction::Wait { .. } => unreachable!(),
                 }
             }

@@ -4,51 +4,20 @@
 //! ZooKeeper still cannot run (no `java`, no root, no registry) the test is skipped with a
 //! message, unless `ZKSIM_REQUIRE_ZOOKEEPER=1` is set: then it fails.
 
-use std::path::Path;
+mod common;
+
+use std::io::Read as _;
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{s, scratch, zookeeper_available};
 
 use zksim::conformance::transcript::{Expect, Transcript};
 use zksim::recorder::{parse_script, record_transcript, RecordOptions};
 use zksim_model::op::{EventType, KeeperState, OpResult, Response, WatchedEvent};
 use zksim_model::ErrorCode;
-
-const JAR: &str = "/usr/share/java/zookeeper.jar";
-
-/// Whether a real server can be started here; panics if it cannot but must.
-fn zookeeper_available(test: &str) -> bool {
-    let java_ok = Command::new("java")
-        .arg("-version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    let jar_ok = Path::new(JAR).exists() || install_zookeeper(test);
-    if java_ok && jar_ok {
-        return true;
-    }
-    let why = format!(
-        "{test}: ZooKeeper is not available (java on PATH: {java_ok}, {JAR}: {jar_ok}); \
-         install it with `apt-get install -y zookeeper`"
-    );
-    if std::env::var("ZKSIM_REQUIRE_ZOOKEEPER").as_deref() == Ok("1") {
-        panic!("{why} (ZKSIM_REQUIRE_ZOOKEEPER=1)");
-    }
-    eprintln!("SKIPPED {why}");
-    false
-}
-
-/// Runs the project's installer for Debian's `zookeeper` package; whether the jar is there
-/// afterwards. (It needs root or passwordless sudo and the package registry.)
-/// Runs once per test binary, as the tests run in parallel.
-fn install_zookeeper(test: &str) -> bool {
-    static INSTALLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *INSTALLED.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/install-zookeeper");
-        eprintln!("{test}: {JAR} is missing; running {}", script.display());
-        let ran = Command::new(&script).stdout(Stdio::null()).status();
-        ran.is_ok_and(|s| s.success()) && Path::new(JAR).exists()
-    })
-}
 
 fn expect(t: &Transcript, i: usize) -> &Expect {
     t.steps[i]
@@ -221,4 +190,138 @@ fn an_impossible_script_names_the_step() {
     .unwrap();
     let err = record_transcript(&script, &RecordOptions::default()).unwrap_err();
     assert!(err.starts_with("step 1 "), "{err}");
+}
+
+/// A recording that keeps its server up for a minute: long enough to be interrupted.
+const LONG_SCRIPT: &str = r#"{
+  "schema": 1,
+  "name": "long_wait",
+  "about": "A session, then a long wait.",
+  "tick_ms": 200,
+  "steps": [
+    {"do": "connect", "session": "a", "timeout_ms": 4000},
+    {"do": "wait", "ms": 60000}
+  ]
+}"#;
+
+/// The directory and port of the server a `zksim` with this PID started: the recorder names
+/// its directory `zksim-record-PID-N-PORT`.
+fn server_of(pid: u32) -> Option<(PathBuf, u16)> {
+    let prefix = format!("zksim-record-{pid}-");
+    std::fs::read_dir(std::env::temp_dir())
+        .ok()?
+        .filter_map(Result::ok)
+        .find_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let port = name
+                .strip_prefix(&prefix)?
+                .rsplit('-')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((e.path(), port))
+        })
+}
+
+fn listening(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+}
+
+/// Polls `done` every 50 ms for at most `within`; whether it came true. (A bound on waiting for
+/// another process, not a measure of speed.)
+// the test waits on real processes in real time
+#[allow(clippy::disallowed_methods)]
+fn eventually(within: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Starts `zksim record` on the long script, waits until its server listens, ends it with
+/// `signal` (`kill -SIGNAL`), and returns its exit status and stderr, and where its server was.
+fn record_then_signal(
+    name: &str,
+    signal: &str,
+) -> (std::process::ExitStatus, String, PathBuf, u16) {
+    let dir = scratch(name);
+    let script = dir.join("long.json");
+    std::fs::write(&script, LONG_SCRIPT).unwrap();
+    let out = dir.join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zksim"))
+        .args(["record", s(&script), "-o", s(&out)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut server = None;
+    let up = eventually(Duration::from_secs(90), || {
+        server = server_of(pid);
+        server.as_ref().is_some_and(|(_, port)| listening(*port))
+    });
+    if !up {
+        let _ = child.kill();
+        panic!("{name}: the recorder's server never listened");
+    }
+    let (server_dir, port) = server.unwrap();
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status, err, server_dir, port)
+}
+
+// Goal: Ctrl-C (SIGINT) or SIGTERM to `zksim record` stops its ZooKeeper and removes the
+// server's directory before it exits 130, saying it was interrupted.
+#[test]
+fn an_interrupted_recording_leaves_no_server_and_no_directory() {
+    if !zookeeper_available("an_interrupted_recording_leaves_no_server_and_no_directory") {
+        return;
+    }
+    for signal in ["INT", "TERM"] {
+        let (status, err, dir, port) = record_then_signal(&format!("interrupt-{signal}"), signal);
+        assert_eq!(status.code(), Some(130), "SIG{signal}: {err}");
+        assert!(err.contains("interrupted"), "SIG{signal}: {err}");
+        assert!(
+            !listening(port),
+            "SIG{signal}: the server still listens on {port}"
+        );
+        assert!(!dir.exists(), "SIG{signal}: {} is left", dir.display());
+    }
+}
+
+// Goal: even SIGKILL, which no handler sees, leaves no server running and no directory: the
+// watchdog sees its pipe close and stops the server.
+#[test]
+fn a_killed_recorder_leaves_no_server_and_no_directory() {
+    if !zookeeper_available("a_killed_recorder_leaves_no_server_and_no_directory") {
+        return;
+    }
+    let (status, _, dir, port) = record_then_signal("interrupt-KILL", "KILL");
+    assert_eq!(status.code(), None, "killed by a signal");
+    assert!(
+        eventually(Duration::from_secs(20), || !listening(port)
+            && !dir.exists()),
+        "after SIGKILL: server on {port} listening {}, {} exists {}",
+        listening(port),
+        dir.display(),
+        dir.exists()
+    );
 }

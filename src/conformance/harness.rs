@@ -117,7 +117,7 @@ impl Harness {
                 }
                 self.drop_connection(&mut c, session, id)?;
             }
-            StepAction::Reconnect { session } => {
+            StepAction::Reconnect { session, resume } => {
                 let id = self.id(session)?;
                 let client = self.client(session)?;
                 if client.state() != ClientState::Disconnected {
@@ -125,11 +125,33 @@ impl Harness {
                         "session {session:?} is not disconnected"
                     )));
                 }
-                let (last_zxid, watches) = (client.last_zxid(), client.set_watches());
+                // The model's zxids are the transcript's (a fresh server: base 0).
+                let (last_zxid, watches) = match resume {
+                    Some(r) => (r.last_zxid, r.watches.clone()),
+                    None => (client.last_zxid(), client.set_watches()),
+                };
                 let answer = self.server.reconnect(self.now_ms, id, last_zxid, &watches);
                 expect.negotiated_timeout_ms = answer.as_ref().map(|(t, _)| *t);
                 let (deliveries, _sent) = self.client(session)?.reconnected(answer);
                 self.collect(&mut c, session, deliveries);
+            }
+            StepAction::Expire { session } => {
+                let id = self.id(session)?;
+                if self.client(session)?.state() != ClientState::Disconnected {
+                    return Err(ScriptError(format!(
+                        "session {session:?} is not disconnected: only a silent session expires"
+                    )));
+                }
+                if !self.server.sessions().contains_key(&id) {
+                    return Err(ScriptError(format!(
+                        "session {session:?} had already expired"
+                    )));
+                }
+                // Expiry is a closeSession the server submits: its reply goes nowhere.
+                let frames = self.server.expire(id);
+                expect.zxid = Some(self.server.last_zxid());
+                c.reply = Some(Ok(Response::Empty));
+                self.deliver(&mut c, frames, None);
             }
             StepAction::Close { session } => {
                 let id = self.id(session)?;
@@ -293,54 +315,59 @@ impl Harness {
     }
 
     fn normalize_reply(&self, reply: Reply) -> Reply {
-        reply.map(|r| self.normalize_response(r))
+        normalize_reply(reply, &self.ordinals)
     }
+}
 
-    fn normalize_response(&self, r: Response) -> Response {
-        let n = |s: Stat| self.normalize_stat(s);
-        match r {
-            Response::Create { path, stat } => Response::Create {
-                path,
-                stat: stat.map(n),
-            },
-            Response::Stat { stat } => Response::Stat { stat: n(stat) },
-            Response::Data { data, stat } => Response::Data {
-                data,
-                stat: n(stat),
-            },
-            Response::Acl { acl, stat } => Response::Acl { acl, stat: n(stat) },
-            Response::Children { children, stat } => Response::Children {
-                children,
-                stat: stat.map(n),
-            },
-            Response::Multi { results } => Response::Multi {
-                results: results
-                    .into_iter()
-                    .map(|r| match r {
-                        OpResult::Create { path, stat } => OpResult::Create {
-                            path,
-                            stat: stat.map(n),
-                        },
-                        OpResult::SetData { stat } => OpResult::SetData { stat: n(stat) },
-                        other => other,
-                    })
-                    .collect(),
-            },
-            other => other,
-        }
+/// The transcript normalization of a model reply: times as the zxid that set them, owners as
+/// the ordinals `ordinals` gives their sessions (-1 for a session it lacks).
+pub fn normalize_reply(reply: Reply, ordinals: &BTreeMap<SessionId, i64>) -> Reply {
+    reply.map(|r| normalize_response(r, ordinals))
+}
+
+fn normalize_response(r: Response, ordinals: &BTreeMap<SessionId, i64>) -> Response {
+    let n = |s: Stat| normalize_stat(s, ordinals);
+    match r {
+        Response::Create { path, stat } => Response::Create {
+            path,
+            stat: stat.map(n),
+        },
+        Response::Stat { stat } => Response::Stat { stat: n(stat) },
+        Response::Data { data, stat } => Response::Data {
+            data,
+            stat: n(stat),
+        },
+        Response::Acl { acl, stat } => Response::Acl { acl, stat: n(stat) },
+        Response::Children { children, stat } => Response::Children {
+            children,
+            stat: stat.map(n),
+        },
+        Response::Multi { results } => Response::Multi {
+            results: results
+                .into_iter()
+                .map(|r| match r {
+                    OpResult::Create { path, stat } => OpResult::Create {
+                        path,
+                        stat: stat.map(n),
+                    },
+                    OpResult::SetData { stat } => OpResult::SetData { stat: n(stat) },
+                    other => other,
+                })
+                .collect(),
+        },
+        other => other,
     }
+}
 
-    /// The transcript normalization: times as the zxid that set them, owners as ordinals.
-    fn normalize_stat(&self, s: Stat) -> Stat {
-        Stat {
-            ctime: s.czxid,
-            mtime: s.mzxid,
-            ephemeral_owner: if s.ephemeral_owner == 0 {
-                0
-            } else {
-                self.ordinals.get(&s.ephemeral_owner).copied().unwrap_or(-1)
-            },
-            ..s
-        }
+fn normalize_stat(s: Stat, ordinals: &BTreeMap<SessionId, i64>) -> Stat {
+    Stat {
+        ctime: s.czxid,
+        mtime: s.mzxid,
+        ephemeral_owner: if s.ephemeral_owner == 0 {
+            0
+        } else {
+            ordinals.get(&s.ephemeral_owner).copied().unwrap_or(-1)
+        },
+        ..s
     }
 }

@@ -158,6 +158,19 @@ pub enum StepAction {
     Reconnect {
         /// Session name.
         session: String,
+        /// The client's view to reconnect with, instead of the one the replies and events
+        /// this script's client received would give (`zksim confirm` writes it: a trace's
+        /// client lost some frames the real one received).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<Resume>,
+    },
+    /// Expire a session that is not connected, at this point: the session is closed by a
+    /// closeSession from a connection of its own (ZooKeeper expires a session by submitting
+    /// that same request, `ZooKeeperServer.expire`), which is not the session's client: that
+    /// client stays disconnected and learns of the expiry when it reconnects.
+    Expire {
+        /// Session name.
+        session: String,
     },
     /// Close the session (closeSession): its ephemerals go in one transaction.
     Close {
@@ -179,11 +192,22 @@ impl StepAction {
             | StepAction::Request { session, .. }
             | StepAction::SendThenDisconnect { session, .. }
             | StepAction::Disconnect { session }
-            | StepAction::Reconnect { session }
+            | StepAction::Reconnect { session, .. }
+            | StepAction::Expire { session }
             | StepAction::Close { session } => Some(session),
             StepAction::Wait { .. } => None,
         }
     }
+}
+
+/// What a reconnecting client says it has seen: its last zxid and the watches it holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resume {
+    /// The last zxid the client saw in a reply (normalized, as transcripts write zxids).
+    pub last_zxid: i64,
+    /// The watches it re-registers, in the order it sends them.
+    pub watches: zksim_model::server::SetWatches,
 }
 
 /// What was observed for one step.

@@ -32,7 +32,7 @@ use zksim_model::{ErrorCode, Stat};
 use super::conn::{Conn, ConnError};
 use super::jute::{self, xid, ConnectRequest, Frame};
 use super::server::{four_letter_word, srvr_zxid, Server, ServerConfig};
-use crate::conformance::transcript::{Expect, Recorded, StepAction, Transcript};
+use crate::conformance::transcript::{Expect, Recorded, Resume, StepAction, Transcript};
 use zksim_model::client::ClientWatches;
 
 /// How to run the server for a recording.
@@ -135,7 +135,8 @@ pub fn describe(a: &StepAction) -> String {
             format!("send_then_disconnect {} by {session}", request.name())
         }
         StepAction::Disconnect { session } => format!("disconnect {session}"),
-        StepAction::Reconnect { session } => format!("reconnect {session}"),
+        StepAction::Reconnect { session, .. } => format!("reconnect {session}"),
+        StepAction::Expire { session } => format!("expire {session}"),
         StepAction::Close { session } => format!("close {session}"),
         StepAction::Wait { ms } => format!("wait {ms} ms"),
     }
@@ -170,6 +171,9 @@ struct Session {
     next_xid: i32,
     last_zxid: i64,
     watches: ClientWatches,
+    /// The watches a `resume` told the next reconnect to re-register instead of `watches`
+    /// (a trace's client view; `zksim confirm`).
+    resume: Option<zksim_model::server::SetWatches>,
 }
 
 impl Session {
@@ -238,7 +242,10 @@ impl Runner {
                 let i = self.connected(session)?;
                 self.drop_connection(i);
             }
-            StepAction::Reconnect { session } => self.reconnect(session, &mut expect)?,
+            StepAction::Reconnect { session, resume } => {
+                self.reconnect(session, resume.as_ref(), &mut expect)?
+            }
+            StepAction::Expire { session } => self.expire(session, &mut expect)?,
             StepAction::Close { session } => self.close(session, &mut expect)?,
             StepAction::Wait { ms } => self.wait(*ms)?,
         }
@@ -416,6 +423,7 @@ impl Runner {
             next_xid: 1,
             last_zxid: 0,
             watches: ClientWatches::default(),
+            resume: None,
         });
         self.by_name.insert(name.to_string(), i);
         self.ordinal_of_raw.insert(resp.session_id, i as i64 + 1);
@@ -529,7 +537,12 @@ impl Runner {
         }
     }
 
-    fn reconnect(&mut self, name: &str, expect: &mut Expect) -> Result<(), String> {
+    fn reconnect(
+        &mut self,
+        name: &str,
+        resume: Option<&Resume>,
+        expect: &mut Expect,
+    ) -> Result<(), String> {
         let i = self.index(name)?;
         match self.sessions[i].link {
             Link::Disconnected => {}
@@ -548,6 +561,16 @@ impl Runner {
                     }
                 ))
             }
+        }
+        if let Some(r) = resume {
+            let base = self.base.unwrap_or(0);
+            let s = &mut self.sessions[i];
+            s.last_zxid = if r.last_zxid > 0 {
+                r.last_zxid + base
+            } else {
+                0
+            };
+            s.resume = Some(r.watches.clone());
         }
         let s = &self.sessions[i];
         let mut conn = Conn::open(self.addr)?;
@@ -575,7 +598,11 @@ impl Runner {
                 resp.session_id, s.raw_id
             ));
         }
-        let set_watches = s.watches.set_watches();
+        let set_watches = match self.sessions[i].resume.take() {
+            Some(w) => w,
+            None => self.sessions[i].watches.set_watches(),
+        };
+        let s = &self.sessions[i];
         let frame = jute::encode_set_watches(s.last_zxid, &set_watches);
         self.sessions[i].link = Link::Connected(conn);
         self.push_event(i, WatchedEvent::session(KeeperState::SyncConnected));
@@ -599,6 +626,56 @@ impl Runner {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Closes a disconnected session from a connection of its own (see
+    /// [`StepAction::Expire`]); its client stays disconnected.
+    fn expire(&mut self, name: &str, expect: &mut Expect) -> Result<(), String> {
+        let i = self.index(name)?;
+        if !matches!(self.sessions[i].link, Link::Disconnected) {
+            return Err(format!(
+                "session {name:?} is not disconnected: only a silent session expires"
+            ));
+        }
+        let s = &self.sessions[i];
+        let mut conn = Conn::open(self.addr)?;
+        let resp = conn
+            .handshake(&ConnectRequest {
+                protocol_version: 0,
+                last_zxid_seen: 0,
+                timeout_ms: s.requested_timeout as i32,
+                session_id: s.raw_id,
+                passwd: s.passwd.clone(),
+                read_only: false,
+            })
+            .map_err(|e| format!("expire {name}: handshake: {e}"))?;
+        if resp.timeout_ms <= 0 {
+            conn.close();
+            return Err(format!(
+                "expire {name}: the server had already expired the session"
+            ));
+        }
+        let close = jute::with_header(1, jute::opcode::CLOSE_SESSION, &[]);
+        conn.send(&close)
+            .map_err(|e| format!("expire {name}: sending closeSession: {e}"))?;
+        let frame = loop {
+            let payload = conn
+                .recv()
+                .map_err(|e| format!("expire {name}: reading the closeSession reply: {e}"))?;
+            let frame = Frame::decode(&payload)?;
+            // Nothing is watched on this connection, so only the reply comes.
+            if frame.header.xid == 1 {
+                break frame;
+            }
+        };
+        conn.close();
+        expect.reply = Some(if frame.header.err == 0 {
+            Ok(Response::Empty)
+        } else {
+            Err(jute::error_code(frame.header.err)?)
+        });
+        expect.zxid = Some(self.norm_zxid(frame.header.zxid));
         Ok(())
     }
 

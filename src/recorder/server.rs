@@ -3,11 +3,17 @@
 //! Each [`Server`] gets its own temporary directory (config, data dir, log) and a free port on
 //! 127.0.0.1, and is stopped by its PID (SIGTERM, then SIGKILL) when dropped, so a failing or
 //! panicking recording never leaves a server behind. The directory is deleted afterwards.
+//!
+//! The server runs under a watchdog, a few lines of `sh` ([`WATCHDOG`]) holding the read end
+//! of a pipe whose write end only this process has: when this process ends in any way, SIGKILL
+//! included, the pipe closes and the watchdog stops the server and removes its directory. So a
+//! real server never outlives the `zksim` that started it. (A parent-death signal would need
+//! `unsafe` and stops at the thread that spawned the child; a pipe's end is the process's.)
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -36,12 +42,38 @@ pub fn default_classpath() -> String {
     format!("/usr/share/java/zookeeper.jar:{binding}")
 }
 
+/// The watchdog: `$1` is the server's directory, the rest its command line. It starts the
+/// server, prints its PID, and waits for either to happen: the server exits (the watchdog then
+/// exits with its status), or its stdin reaches end of file (the `zksim` holding the other end
+/// asked it to stop, or is gone): then SIGTERM, SIGKILL 5 s later if need be, and the
+/// directory removed.
+/// (An asynchronous list's stdin is /dev/null in a shell without job control, so the pipe is
+/// kept as fd 3 for the guard that reads it.)
+pub const WATCHDOG: &str = r#"dir=$1; shift
+exec 3<&0
+"$@" </dev/null 3<&- >>"$dir/server.log" 2>&1 &
+pid=$!
+echo "$pid"
+( read -r _ignored <&3; kill -TERM "$pid"; sleep 5; kill -KILL "$pid" ) >/dev/null 2>&1 &
+guard=$!
+wait "$pid"
+status=$?
+kill "$guard" 2>/dev/null
+rm -rf "$dir"
+exit "$status"
+"#;
+
 /// A running server; stopped and cleaned up on drop.
 #[derive(Debug)]
 pub struct Server {
     /// Stops the server and removes its directory if the process is interrupted.
     _on_interrupt: Option<crate::interrupt::Guard>,
+    /// The watchdog ([`WATCHDOG`]); it exits when the server does.
     child: Option<Child>,
+    /// The write end of the watchdog's stdin: closing it stops the server.
+    stop_pipe: Option<ChildStdin>,
+    /// The server's own PID.
+    pid: u32,
     dir: PathBuf,
     port: u16,
     /// The `srvr` output seen when the server became ready.
@@ -73,6 +105,8 @@ impl Server {
         let mut server = Server {
             _on_interrupt: None,
             child: None,
+            stop_pipe: None,
+            pid: 0,
             dir: dir.clone(),
             port,
             srvr_at_start: String::new(),
@@ -93,35 +127,55 @@ impl Server {
         );
         std::fs::write(&cfg_path, cfg_text)
             .map_err(|e| format!("cannot write {}: {e}", cfg_path.display()))?;
-        let log_path = dir.join("server.log");
-        let log = std::fs::File::create(&log_path)
-            .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
-        let log2 = log
-            .try_clone()
-            .map_err(|e| format!("cannot dup the log file: {e}"))?;
-        let child = Command::new(&cfg.java)
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(WATCHDOG)
+            .arg("zksim-watchdog")
+            .arg(&dir)
+            .arg(&cfg.java)
             .arg("-Xmx512m")
             .arg("-cp")
             .arg(&cfg.classpath)
             .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
             .arg(&cfg_path)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("cannot start `{}`: {e}", cfg.java))?;
-        let (pid, at) = (child.id(), dir.clone());
+            .map_err(|e| format!("cannot start the watchdog `sh` for `{}`: {e}", cfg.java))?;
+        server.stop_pipe = child.stdin.take();
+        let mut line = String::new();
+        let read = child
+            .stdout
+            .take()
+            .map(|out| BufReader::new(out).read_line(&mut line));
+        server.child = Some(child);
+        let pid = match (read, line.trim().parse::<u32>()) {
+            (Some(Ok(_)), Ok(pid)) => pid,
+            _ => {
+                return Err(format!(
+                    "the watchdog did not report the server's PID (it printed {line:?})"
+                ))
+            }
+        };
+        server.pid = pid;
+        let at = dir.clone();
         server._on_interrupt = Some(crate::interrupt::on_interrupt(move || {
             // SIGKILL by PID, then the directory (the server needs no clean stop: it is
-            // thrown away).
+            // thrown away). The watchdog would do it too, but only once this process is gone.
             let _ = Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
+            // A signal is delivered, not awaited: exit only once the port is closed (5 s at
+            // most), so nothing listens after this process is gone.
+            wait_closed(
+                SocketAddr::from(([127, 0, 0, 1], port)),
+                Duration::from_secs(5),
+            );
             let _ = std::fs::remove_dir_all(&at);
         }));
-        server.child = Some(child);
         server.wait_ready(cfg.start_timeout)?;
         Ok(server)
     }
@@ -188,29 +242,27 @@ impl Server {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        if let Ok(None) = child.try_wait() {
-            // SIGTERM by PID (std only offers SIGKILL).
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            loop {
-                match child.try_wait() {
-                    Ok(Some(_)) | Err(_) => break,
-                    Ok(None) if Instant::now() >= deadline => {
-                        eprintln!(
-                            "warning: the ZooKeeper server (pid {}) ignored SIGTERM for 5 s; \
-                             sending SIGKILL",
-                            child.id()
-                        );
-                        let _ = child.kill();
-                        break;
-                    }
-                    Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+        // End of file on the watchdog's stdin: it sends SIGTERM, then SIGKILL after 5 s.
+        drop(self.stop_pipe.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) if Instant::now() >= deadline => {
+                    eprintln!(
+                        "warning: the ZooKeeper server (pid {}) outlived SIGTERM and its \
+                         watchdog; sending SIGKILL",
+                        self.pid
+                    );
+                    let _ = Command::new("kill")
+                        .args(["-KILL", &self.pid.to_string()])
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .status();
+                    let _ = child.kill();
+                    break;
                 }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
             }
         }
         let _ = child.wait();
@@ -221,6 +273,18 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Waits until nothing accepts connections at `addr`, for at most `within`.
+// the recorder talks to a real server in real time
+#[allow(clippy::disallowed_methods)]
+fn wait_closed(addr: SocketAddr, within: Duration) {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline
+        && TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok()
+    {
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
