@@ -30,9 +30,10 @@ pub fn scenario(bytes: &[u8]) -> bool {
 }
 
 /// A trace: parsed as every trace reader parses it, then, if it parses, rendered as
-/// `zksim render` prints it (transcript, Mermaid, HTML page) and replayed as `zksim replay`
-/// replays it (its runs are bounded by the header's validated options). Returns whether the
-/// input parsed (so the later stages ran).
+/// `zksim render` prints it (transcript, Mermaid, HTML page), translated into the script
+/// `zksim confirm` would run on a real server, and replayed as `zksim replay` replays it (its
+/// runs are bounded by the header's validated options). Returns whether the input parsed (so
+/// the later stages ran).
 pub fn trace(bytes: &[u8]) -> bool {
     let Ok(text) = files::utf8(bytes.to_vec(), FILE) else {
         return false;
@@ -43,6 +44,7 @@ pub fn trace(bytes: &[u8]) -> bool {
     let _ = zksim_sim::render::render(&t);
     let _ = crate::html::mermaid::mermaid(&t);
     let _ = crate::html::page(&t);
+    let _ = crate::confirm_cmd::translate(&t);
     if let Ok(recipe) = zksim_sim::recipes::find(&t.header.recipe) {
         let _ = zksim_sim::run::replay_with(&recipe, &text);
     }

@@ -293,6 +293,19 @@ impl Knobs {
             .map(|(field, _)| format!("--{}", field.replace('_', "-")))
     }
 
+    /// With `swarm`, refuses a flag whose knob swarm draws from each seed (it would be
+    /// ignored), naming it.
+    pub fn refuse_drawn(&self, swarm: bool) -> Result<(), String> {
+        match self.drawn_by_swarm().filter(|_| swarm) {
+            Some(flag) => Err(format!(
+                "{flag}: --swarm draws it from each seed, so the flag would be ignored; give \
+                 one or the other (--swarm keeps --time, --tick-ms, the phase lengths, \
+                 --child-order, --at-least-once, --uncheck and the shape)"
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The flags given, as they would be typed again.
     pub fn flags(&self) -> String {
         let mut f = String::new();
@@ -618,13 +631,7 @@ pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
             end: 1000,
         },
     };
-    if let Some(flag) = args.knobs.drawn_by_swarm().filter(|_| args.swarm) {
-        return Err(format!(
-            "{flag}: --swarm draws it from each seed, so the flag would be ignored; give one \
-             or the other (--swarm keeps --time, --tick-ms, the phase lengths, --child-order, \
-             --at-least-once, --uncheck and the shape)"
-        ));
-    }
+    args.knobs.refuse_drawn(args.swarm)?;
     let options = args.knobs.options();
     recipes::validate(recipe.name, &options).map_err(|e| e.as_flag())?;
     let done = SeedsDone::default();

@@ -80,22 +80,28 @@ fn flags_out_of_range_are_refused_naming_the_flag() {
     }
 }
 
-// Goal: a knob that `simulate --swarm` draws from each seed is refused beside it, naming the
-// flag, for every field swarm draws (it was silently overridden by the draw).
+// Goal: a knob that `--swarm` draws from each seed is refused beside it by `simulate` and
+// `confirm`, naming the flag, for every field swarm draws (it was silently overridden by the
+// draw).
 #[test]
 fn a_flag_swarm_draws_is_refused_beside_swarm() {
     for field in Options::SWARM_FIELDS {
         let flag = format!("--{}", field.replace('_', "-"));
+        let value = match field {
+            "buggify" => None,
+            "assign_policy" => Some("random"),
+            _ => Some("1"),
+        };
+        let naming =
+            format!("{flag}: --swarm draws it from each seed, so the flag would be ignored");
+        let mut confirm = vec![
+            "confirm", "--recipe", "fixed", "--seeds", "0..1", "--swarm", &flag,
+        ];
+        confirm.extend(value);
+        refused(&confirm, &naming);
         let mut args = vec!["simulate", "--seed", "1", "--swarm", &flag];
-        match field {
-            "buggify" => {}
-            "assign_policy" => args.push("random"),
-            _ => args.push("1"),
-        }
-        refused(
-            &args,
-            &format!("{flag}: --swarm draws it from each seed, so the flag would be ignored"),
-        );
+        args.extend(value);
+        refused(&args, &naming);
         // Without --swarm the flag is taken.
         args.retain(|a| *a != "--swarm");
         let o = zksim(&args);
@@ -592,6 +598,7 @@ fn invalid_utf8_in_any_input_file_is_refused_naming_line_and_byte() {
                 vec!["render", s(&file), "--html", s(&out)],
                 vec!["shrink", s(&file), "-o", s(&out)],
                 vec!["diff", s(&good_trace), s(&file)],
+                vec!["confirm", s(&file)],
             ],
             "transcript.json" => vec![vec!["conform", s(&file)]],
             _ => vec![vec!["record", s(&file), "-o", s(&out)]],

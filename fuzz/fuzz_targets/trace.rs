@@ -1,4 +1,5 @@
-//! Fuzzes a trace (JSON lines): parsed, rendered (text, Mermaid, HTML) and replayed.
+//! Fuzzes a trace (JSON lines): parsed, rendered (text, Mermaid, HTML), translated for
+//! `zksim confirm` and replayed.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
