@@ -776,7 +776,7 @@ pub fn confirm_trace(
 }
 
 fn read_trace(path: &Path) -> Result<Trace, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = crate::files::read_text(path)?;
     trace::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -788,6 +788,7 @@ pub fn run(args: &ConfirmArgs) -> Result<bool, String> {
     if args.recipe.is_some() && !args.traces.is_empty() {
         return Err("give traces or --recipe with --seeds, not both".into());
     }
+    args.knobs.refuse_drawn(args.swarm)?;
     let opts = RecordOptions::default();
     let mut traces: Vec<(String, Trace)> = Vec::new();
     for path in &args.traces {

@@ -57,7 +57,7 @@ pub fn diff_cmd(args: &DiffArgs) -> Result<bool, String> {
 /// Reads and parses a trace; errors name the file, and a trace without its end line is
 /// reported as truncated.
 fn load(path: &Path) -> Result<Trace, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = crate::files::read_text(path)?;
     let t = trace::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     if t.end.is_none() {
         let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
@@ -82,6 +82,8 @@ fn header_differences(a: &Header, b: &Header) -> Vec<String> {
     field("recipe", a.recipe.clone(), b.recipe.clone());
     field("seed", a.seed.to_string(), b.seed.to_string());
     field("swarm", a.swarm.to_string(), b.swarm.to_string());
+    let policy = |h: &Header| h.policy.map_or("(none)".into(), |p| format!("{p:?}"));
+    field("policy", policy(a), policy(b));
     field("processes", a.processes.join(","), b.processes.join(","));
     let fields = |h: &Header| -> BTreeMap<String, String> {
         match serde_json::to_value(&h.options) {

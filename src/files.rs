@@ -20,7 +20,7 @@
 
 use std::path::{Path, PathBuf};
 
-pub use zksim_sim::files::write;
+pub use zksim_sim::files::{read_text, write};
 
 /// Refuses (an error naming the flag and the path, exit 2) an output that would destroy
 /// something: one that exists and is not a regular file (a directory, `/dev/null`), one that

@@ -8,6 +8,8 @@ pub mod conform_cmd;
 pub mod conformance;
 pub mod diff_cmd;
 pub mod files;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod html;
 pub mod interrupt;
 pub mod out;

@@ -23,8 +23,7 @@ pub struct ShrinkArgs {
 /// Runs `zksim shrink`; errors (exit 2) on bad input or a trace that breaks nothing.
 pub fn shrink_cmd(args: &ShrinkArgs) -> Result<bool, String> {
     files::check_outputs(&[("-o", &args.output)], &[&args.trace])?;
-    let text = std::fs::read_to_string(&args.trace)
-        .map_err(|e| format!("{}: {e}", args.trace.display()))?;
+    let text = files::read_text(&args.trace)?;
     let shrunk = shrink::shrink(&text, args.replays_max)
         .map_err(|e| format!("{}: {e}", args.trace.display()))?;
     files::write(&args.output, &shrunk.text)?;

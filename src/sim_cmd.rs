@@ -276,6 +276,44 @@ impl Knobs {
         options
     }
 
+    /// The first flag given whose field `--swarm` draws from each seed instead
+    /// ([`Options::SWARM_FIELDS`]), as it is typed (`--crashes-max`).
+    pub fn drawn_by_swarm(&self) -> Option<String> {
+        let given = [
+            ("session_timeout_ms", self.session_timeout_ms.is_some()),
+            ("message_delay_ms_max", self.message_delay_ms_max.is_some()),
+            ("crashes_max", self.crashes_max.is_some()),
+            ("kills_max", self.kills_max.is_some()),
+            ("disconnects_max", self.disconnects_max.is_some()),
+            ("expiries_max", self.expiries_max.is_some()),
+            ("fault_per_mille", self.fault_per_mille.is_some()),
+            ("repair_per_mille", self.repair_per_mille.is_some()),
+            ("buggify", self.model.buggify),
+            ("assign_policy", self.model.assign_policy.is_some()),
+        ];
+        debug_assert!(given
+            .iter()
+            .map(|(f, _)| f)
+            .eq(Options::SWARM_FIELDS.iter()));
+        given
+            .into_iter()
+            .find(|(_, is_given)| *is_given)
+            .map(|(field, _)| format!("--{}", field.replace('_', "-")))
+    }
+
+    /// With `swarm`, refuses a flag whose knob swarm draws from each seed (it would be
+    /// ignored), naming it.
+    pub fn refuse_drawn(&self, swarm: bool) -> Result<(), String> {
+        match self.drawn_by_swarm().filter(|_| swarm) {
+            Some(flag) => Err(format!(
+                "{flag}: --swarm draws it from each seed, so the flag would be ignored; give \
+                 one or the other (--swarm keeps --time, --tick-ms, the phase lengths, \
+                 --child-order, --at-least-once, --uncheck and the shape)"
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The flags given, as they would be typed again.
     pub fn flags(&self) -> String {
         let mut f = String::new();
@@ -369,7 +407,9 @@ pub struct SimulateArgs {
     /// One seed, at most 18446744073709551614 (2^64 - 2).
     #[arg(long, value_parser = ranged!(u64, 0, SeedRange::SEED_MAX))]
     pub seed: Option<u64>,
-    /// Draw the knobs themselves from each seed (swarm testing).
+    /// Draw the fault knobs from each seed (swarm testing): session timeout, message delay,
+    /// fault budgets, fault and repair rates, buggify and the assign policy, each refused as
+    /// a flag beside it; the other flags apply.
     #[arg(long)]
     pub swarm: bool,
     /// Write the trace of the seed (or of the first failing seed of a range) to this file.
@@ -599,6 +639,7 @@ pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
             end: 1000,
         },
     };
+    args.knobs.refuse_drawn(args.swarm)?;
     let options = args.knobs.options();
     recipes::validate(recipe.name, &options).map_err(|e| e.as_flag())?;
     let done = SeedsDone::default();
@@ -744,8 +785,7 @@ pub struct ReplayArgs {
 
 /// Runs `zksim replay`: `Ok(true)` when the replay is byte-identical.
 pub fn replay(args: &ReplayArgs) -> Result<bool, String> {
-    let text = std::fs::read_to_string(&args.trace)
-        .map_err(|e| format!("{}: {e}", args.trace.display()))?;
+    let text = files::read_text(&args.trace)?;
     // A file that is no trace, or one of a recipe this build does not have, is bad input (exit
     // 2, as for `render` and `shrink`); only a trace that replays differently is a failure.
     let named = |e: String| format!("{}: {e}", args.trace.display());
@@ -756,8 +796,14 @@ pub fn replay(args: &ReplayArgs) -> Result<bool, String> {
             let t =
                 trace::parse(&replayed).map_err(|e| format!("{}: {e}", args.trace.display()))?;
             let end = t.end.expect("a replay ends");
+            let drawn = match header.policy {
+                Some(trace::Policy::Simulator) => {
+                    format!(", each action the one seed {} draws", header.seed)
+                }
+                None => String::new(),
+            };
             crate::say!(
-                "{}: replayed {}, byte-identical; {}",
+                "{}: replayed {}, byte-identical{drawn}; {}",
                 args.trace.display(),
                 count(end.steps, "step", "steps"),
                 if end.violations.is_empty() {
@@ -801,8 +847,7 @@ pub fn render_cmd(args: &RenderArgs) -> Result<bool, String> {
     if let Some(out) = &args.html {
         files::check_outputs(&[("--html", out)], &[&args.trace])?;
     }
-    let text = std::fs::read_to_string(&args.trace)
-        .map_err(|e| format!("{}: {e}", args.trace.display()))?;
+    let text = files::read_text(&args.trace)?;
     let t = trace::parse(&text).map_err(|e| format!("{}: {e}", args.trace.display()))?;
     if let Some(out) = &args.html {
         files::write(out, crate::html::page(&t))?;

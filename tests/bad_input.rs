@@ -89,6 +89,39 @@ fn flags_out_of_range_are_refused_naming_the_flag() {
     }
 }
 
+// Goal: a knob that `--swarm` draws from each seed is refused beside it by `simulate` and
+// `confirm`, naming the flag, for every field swarm draws (it was silently overridden by the
+// draw).
+#[test]
+fn a_flag_swarm_draws_is_refused_beside_swarm() {
+    for field in Options::SWARM_FIELDS {
+        let flag = format!("--{}", field.replace('_', "-"));
+        let value = match field {
+            "buggify" => None,
+            "assign_policy" => Some("random"),
+            _ => Some("1"),
+        };
+        let naming =
+            format!("{flag}: --swarm draws it from each seed, so the flag would be ignored");
+        let mut confirm = vec![
+            "confirm", "--recipe", "fixed", "--seeds", "0..1", "--swarm", &flag,
+        ];
+        confirm.extend(value);
+        refused(&confirm, &naming);
+        let mut args = vec!["simulate", "--seed", "1", "--swarm", &flag];
+        args.extend(value);
+        refused(&args, &naming);
+        // Without --swarm the flag is taken.
+        args.retain(|a| *a != "--swarm");
+        let o = zksim(&args);
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+}
+
 // Goal: `--help` states the bounds the flags enforce, from the same constants.
 #[test]
 fn help_states_the_bounds() {
@@ -174,6 +207,181 @@ fn a_trace_header_out_of_range_is_refused_by_every_reader() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+// Goal: a trace header edited in any field its run depends on fails `zksim replay` (exit 1: the
+// run the header describes is not the recorded one; exit 2: the header contradicts itself),
+// naming the field where one can be named; an unedited trace replays (exit 0). Each edit is
+// made on a trace whose run the field changes: expiries only count in abstract time, a
+// BUGGIFY point only fires on some seeds, at-least-once only matters once a status is
+// written twice.
+#[test]
+fn a_trace_header_edited_in_any_field_the_run_reads_fails_replay() {
+    let dir = scratch("header-edits");
+    let record = |name: &str, args: &[&str]| -> String {
+        let path = dir.join(format!("{name}.jsonl"));
+        let mut all = vec!["simulate", "--trace", s(&path)];
+        all.extend_from_slice(args);
+        let o = zksim(&all);
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+        std::fs::read_to_string(path).unwrap()
+    };
+    let fixed = ["--recipe", "fixed", "--seed", "4", "--steps-max", "200"];
+    let timed = record("timed", &fixed);
+    let abstract_time = record("abstract", &[&fixed[..], &["--time", "abstract"]].concat());
+    let buggify = record(
+        "buggify",
+        &["--recipe", "election", "--seed", "11", "--buggify"],
+    );
+    let swarm = record("swarm", &["--recipe", "fixed", "--seed", "4", "--swarm"]);
+    let resubmits = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/regressions/client-resubmits.seed-3.jsonl"),
+    )
+    .unwrap();
+    let traces = [
+        ("timed", timed),
+        ("abstract", abstract_time),
+        ("buggify", buggify),
+        ("swarm", swarm),
+        ("resubmits", resubmits),
+    ];
+    let drawn = "seed 4 and the header's options draw another run";
+    let differs = "differs on replay";
+    let not_enabled = "(the recorded action cannot be taken on replay of this header)";
+    let processes = "line 1 differs on replay: header processes: recorded";
+    let rate = Options::swarm(4).fault_per_mille.to_string();
+    let rate_edited = (Options::swarm(4).fault_per_mille + 1).to_string();
+    // (trace, field, its value, the value it is edited to, exit code, what the message says)
+    let cases = [
+        (
+            "timed",
+            "seed",
+            "4",
+            "5",
+            1,
+            "seed 5 and the header's options draw another run",
+        ),
+        (
+            "timed",
+            "swarm",
+            "false",
+            "true",
+            2,
+            "but header.swarm is true",
+        ),
+        (
+            "timed",
+            "time",
+            r#""timed""#,
+            r#""abstract""#,
+            1,
+            not_enabled,
+        ),
+        ("timed", "tick_ms", "2000", "1000", 1, not_enabled),
+        (
+            "timed",
+            "session_timeout_ms",
+            "6000",
+            "4000",
+            1,
+            not_enabled,
+        ),
+        ("timed", "message_delay_ms_max", "50", "40", 1, not_enabled),
+        ("timed", "crashes_max", "2", "3", 1, drawn),
+        ("timed", "crashes_max", "2", "0", 1, not_enabled),
+        ("timed", "kills_max", "1", "2", 1, drawn),
+        ("timed", "disconnects_max", "3", "4", 1, drawn),
+        ("timed", "fault_per_mille", "50", "500", 1, drawn),
+        ("timed", "repair_per_mille", "200", "300", 1, drawn),
+        ("timed", "steps_max", "200", "100", 1, drawn),
+        ("timed", "liveness_steps_max", "2000", "5", 1, drawn),
+        (
+            "timed",
+            "assign_policy",
+            r#""round_robin""#,
+            r#""least_loaded""#,
+            1,
+            not_enabled,
+        ),
+        (
+            "timed",
+            "unchecked",
+            "[]",
+            r#"["a session expired"]"#,
+            1,
+            differs,
+        ),
+        (
+            "timed",
+            "unchecked",
+            "[]}",
+            r#"[],"shape":{"masters":3}}"#,
+            1,
+            processes,
+        ),
+        ("timed", "processes", r#"["m1""#, r#"["m9""#, 1, processes),
+        (
+            "timed",
+            "recipe",
+            r#""fixed""#,
+            r#""no-fencing""#,
+            1,
+            differs,
+        ),
+        ("abstract", "expiries_max", "2", "3", 1, drawn),
+        (
+            "abstract",
+            "child_order",
+            r#""java""#,
+            r#""sorted""#,
+            1,
+            differs,
+        ),
+        ("buggify", "buggify", "true", "false", 1, not_enabled),
+        ("resubmits", "at_least_once", "false", "true", 1, differs),
+        (
+            "swarm",
+            "seed",
+            "4",
+            "5",
+            2,
+            "but header.swarm is true and seed 5 draws",
+        ),
+        (
+            "swarm",
+            "fault_per_mille",
+            &rate,
+            &rate_edited,
+            2,
+            "header.options.fault_per_mille is",
+        ),
+    ];
+    for (name, text) in &traces {
+        let path = dir.join(format!("{name}.jsonl"));
+        std::fs::write(&path, text).unwrap();
+        let o = zksim(&["replay", s(&path)]);
+        assert_eq!(o.status.code(), Some(0), "{name} unedited: {}", stderr(&o));
+    }
+    let mut missed = Vec::new();
+    for (name, field, from, to, code, naming) in cases {
+        let text = &traces.iter().find(|(n, _)| *n == name).unwrap().1;
+        let (header, rest) = text.split_once('\n').unwrap();
+        let (from, to) = (format!(r#""{field}":{from}"#), format!(r#""{field}":{to}"#));
+        assert!(header.contains(&from), "{name}: no {from} in {header}");
+        let edited = dir.join("edited.jsonl");
+        let header = header.replacen(&from, &to, 1);
+        std::fs::write(&edited, format!("{header}\n{rest}")).unwrap();
+        let o = zksim(&["replay", s(&edited)]);
+        let err = stderr(&o);
+        if o.status.code() != Some(code) || !err.contains(naming) || err.contains("panicked") {
+            missed.push(format!(
+                "{name} {from} -> {to}: want {code} {naming:?}, got {err}"
+            ));
+        }
+    }
+    assert!(missed.is_empty(), "{}", missed.join("\n"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 // Goal: a scenario with a huge shape, a role its recipe has not, a tick of 0 or a fault a
 // century away is refused before anything runs, naming the file and the line.
 #[test]
@@ -205,6 +413,32 @@ fn a_scenario_out_of_range_is_refused_naming_its_line() {
             ":8: at_ms: 9000000000000000000 is over the limit of 86400000",
         ),
         (
+            "long-glob",
+            format!(
+                "{head}\n[[fault]]\naction = \"crash\"\nprocess = \"master\"\n\
+                 on = {{ event = \"change\", path = \"/{}\" }}\n",
+                "a".repeat(1100)
+            ),
+            ":8: path: a glob of 1101 bytes is over the limit of 1024",
+        ),
+        (
+            "long-text-glob",
+            format!(
+                "{head}\n[[fault]]\naction = \"crash\"\nprocess = \"master\"\n\
+                 on = {{ event = \"log\", text = \"{}\" }}\n",
+                "*".repeat(1025)
+            ),
+            ":8: text: a glob of 1025 bytes is over the limit of 1024",
+        ),
+        (
+            "huge-nth",
+            format!(
+                "{head}\n[[fault]]\naction = \"crash\"\nprocess = \"master\"\n\
+                 on = {{ event = \"change\", nth = 4000000000 }}\n"
+            ),
+            ":8: nth: 4000000000 is over the limit of 1000000",
+        ),
+        (
             "election-workers",
             "recipe = \"election\"\nseed = 1\nexpect = \"pass\"\n\n[options.shape]\nworkers = 2\n"
                 .to_string(),
@@ -216,6 +450,29 @@ fn a_scenario_out_of_range_is_refused_naming_its_line() {
         std::fs::write(&file, text).unwrap();
         refused(&["run", s(&file)], &format!("{}{message}", file.display()));
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// Goal: a trigger's path glob of 30 `**` before a byte no path has (exponential time for a
+// matcher that tries every split) is matched against every change of a whole run: the run
+// ends, and the fault is reported never triggered (exit 1), not a hang.
+#[test]
+fn a_glob_of_thirty_globstars_is_matched_through_a_whole_run() {
+    let dir = scratch("globstars");
+    let file = dir.join("globstars.toml");
+    let glob = format!("/{}/{}z", "**".repeat(30), "**/".repeat(30));
+    std::fs::write(
+        &file,
+        format!(
+            "recipe = \"fixed\"\nseed = 1\nexpect = \"pass\"\n\n[[fault]]\naction = \"crash\"\n\
+             process = \"master\"\non = {{ event = \"change\", path = \"{glob}\" }}\n"
+        ),
+    )
+    .unwrap();
+    let o = zksim(&["run", s(&file)]);
+    let out = common::stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
+    assert!(out.contains("never triggered"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -294,5 +551,70 @@ fn a_transcript_out_of_range_is_refused_naming_its_step() {
     std::fs::write(&file, transcript(1, wait(Options::DURATION_MS_MAX))).unwrap();
     let o = zksim(&["conform", s(&file)]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `text` with the byte 0xff put at the start of its line `line` (from 1); returns the bytes
+/// and the byte offset of the 0xff.
+fn not_utf8_at_line(text: &str, line: usize) -> (Vec<u8>, usize) {
+    let offset: usize = text
+        .split_inclusive('\n')
+        .take(line - 1)
+        .map(str::len)
+        .sum();
+    let mut bytes = text.as_bytes().to_vec();
+    bytes.insert(offset, 0xff);
+    (bytes, offset)
+}
+
+// Goal: a byte that is not UTF-8 in any input file (scenario, trace, transcript, script) is
+// refused by every command that reads it, naming the file, the line and the byte offset.
+#[test]
+fn invalid_utf8_in_any_input_file_is_refused_naming_line_and_byte() {
+    let dir = scratch("utf8");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let good_trace = dir.join("good.jsonl");
+    std::fs::write(&good_trace, election_trace(&dir)).unwrap();
+    let out = dir.join("out");
+    let files = [
+        ("s.toml", read("scenarios/walkthrough.toml"), 3),
+        ("t.jsonl", std::fs::read_to_string(&good_trace).unwrap(), 2),
+        (
+            "transcript.json",
+            read("tests/conformance/transcripts/sync.json"),
+            4,
+        ),
+        (
+            "script.json",
+            read("tests/conformance/scripts/sync.json"),
+            5,
+        ),
+    ];
+    for (name, text, line) in files {
+        let file = dir.join(name);
+        let (bytes, offset) = not_utf8_at_line(&text, line);
+        std::fs::write(&file, bytes).unwrap();
+        let naming = format!(
+            "{}:{line}: invalid UTF-8 at byte offset {offset} (0 bytes into the line)",
+            file.display()
+        );
+        let commands = match name {
+            "s.toml" => vec![vec!["run", s(&file)]],
+            "t.jsonl" => vec![
+                vec!["replay", s(&file)],
+                vec!["render", s(&file)],
+                vec!["render", s(&file), "--html", s(&out)],
+                vec!["shrink", s(&file), "-o", s(&out)],
+                vec!["diff", s(&good_trace), s(&file)],
+                vec!["confirm", s(&file)],
+            ],
+            "transcript.json" => vec![vec!["conform", s(&file)]],
+            _ => vec![vec!["record", s(&file), "-o", s(&out)]],
+        };
+        for args in commands {
+            refused(&args, &naming);
+        }
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

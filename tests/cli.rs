@@ -1033,6 +1033,50 @@ fn a_shape_flag_for_a_role_the_recipe_has_not_is_refused() {
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
 
+// Goal: `simulate --swarm` draws only the fault knobs from the seed; the other flags (time,
+// phase lengths, child order, shape, unchecked properties) apply to the run, and the trace
+// it writes says so (they were once silently replaced by the defaults).
+#[test]
+fn swarm_keeps_the_flags_it_does_not_draw() {
+    use zksim_sim::options::{Options, TimeMode};
+    let dir = scratch("swarm-keeps");
+    let path = dir.join("t.jsonl");
+    let o = zksim(&[
+        "simulate",
+        "--seed",
+        "3",
+        "--swarm",
+        "--time",
+        "abstract",
+        "--steps-max",
+        "40",
+        "--liveness-steps-max",
+        "300",
+        "--child-order",
+        "sorted",
+        "--workers",
+        "1",
+        "--tasks",
+        "1",
+        "--trace",
+        path.to_str().unwrap(),
+    ]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stdout(&o));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let h = zksim_sim::trace::parse(&text).unwrap().header;
+    assert!(h.swarm);
+    let o = &h.options;
+    assert_eq!(o.time, TimeMode::Abstract);
+    assert_eq!((o.steps_max, o.liveness_steps_max), (40, 300));
+    assert_eq!(o.child_order, zksim_model::children::ChildOrder::Sorted);
+    assert_eq!((o.shape.workers, o.shape.tasks), (Some(1), Some(1)));
+    assert_eq!(h.processes, ["m1", "m2", "w1", "c1", "c2"]);
+    // The fault knobs are the seed's draw.
+    assert_eq!(o.not_swarmed(3), None);
+    assert_eq!(o.crashes_max, Options::swarm(3).crashes_max);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Starts `zksim ARGS`, lets it work for a second, sends it SIGINT, and returns what it said
 /// and its exit code.
 // the test interrupts a real process after a moment of real time

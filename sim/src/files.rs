@@ -1,5 +1,7 @@
 //! Writing a file so that a failure never destroys anything: the one way zksim writes a file
-//! a user reads (traces, shrunk traces, pages, graphs, transcripts, failing plans).
+//! a user reads (traces, shrunk traces, pages, graphs, transcripts, failing plans); and
+//! [`read_text`], the one way it reads an input file (scenarios, traces, scripts,
+//! transcripts), naming the line and byte of anything that is not UTF-8.
 //!
 //! ```
 //! let dir = std::env::temp_dir().join(format!("zksim-files-doc-{}", std::process::id()));
@@ -16,6 +18,107 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// An input file that cannot be read as text.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The file could not be read at all (it is missing, a directory, unreadable).
+    Io {
+        /// The file, as given.
+        file: String,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// Bytes that are not UTF-8.
+    NotUtf8 {
+        /// The file, as given.
+        file: String,
+        /// The line of the first bad byte (from 1).
+        line: usize,
+        /// The first bad byte's offset in the file (from 0).
+        offset: usize,
+        /// Its offset in its line (from 0).
+        column: usize,
+    },
+}
+
+impl ReadError {
+    /// What is wrong, without the place: `invalid UTF-8 at byte offset 41 ...`.
+    pub fn problem(&self) -> String {
+        match self {
+            ReadError::Io { error, .. } => format!("cannot read: {error}"),
+            ReadError::NotUtf8 { offset, column, .. } => format!(
+                "invalid UTF-8 at byte offset {offset} ({column} bytes into the line): the \
+                 file must be UTF-8 text"
+            ),
+        }
+    }
+
+    /// The line of the problem, if it has one.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            ReadError::Io { .. } => None,
+            ReadError::NotUtf8 { line, .. } => Some(*line),
+        }
+    }
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (ReadError::Io { file, .. } | ReadError::NotUtf8 { file, .. }) = self;
+        match self.line() {
+            Some(line) => write!(f, "{file}:{line}: {}", self.problem()),
+            None => write!(f, "{file}: {}", self.problem()),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+impl From<ReadError> for String {
+    fn from(e: ReadError) -> String {
+        e.to_string()
+    }
+}
+
+/// Reads an input file as text; an error names the file and, for bytes that are not UTF-8,
+/// the line and byte offset of the first (`s.toml:3: invalid UTF-8 at byte offset 41 ...`).
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("zksim-read-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("s.toml");
+/// std::fs::write(&path, b"seed = 1\nname = \"\xff\"\n").unwrap();
+/// let err = zksim_sim::files::read_text(&path).unwrap_err().to_string();
+/// assert!(err.ends_with("s.toml:2: invalid UTF-8 at byte offset 17 (8 bytes into the line): \
+///                        the file must be UTF-8 text"), "{err}");
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn read_text(path: &Path) -> Result<String, ReadError> {
+    let file = path.display().to_string();
+    match std::fs::read(path) {
+        Ok(bytes) => utf8(bytes, &file),
+        Err(error) => Err(ReadError::Io { file, error }),
+    }
+}
+
+/// `bytes` as text, or where they stop being UTF-8; `file` names them in the error.
+pub fn utf8(bytes: Vec<u8>, file: &str) -> Result<String, ReadError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..offset];
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        ReadError::NotUtf8 {
+            file: file.to_string(),
+            line: before.iter().filter(|&&b| b == b'\n').count() + 1,
+            offset,
+            column: offset - line_start,
+        }
+    })
+}
 
 /// Why an existing `path` must not be written, if it is not a regular file (a directory, a
 /// device node such as `/dev/null`, a FIFO, a socket): renaming a new file over it would

@@ -271,10 +271,33 @@ impl Options {
         self.shape.validate()
     }
 
+    /// The fields swarm testing draws from the seed ([`Options::swarmed`]), as a trace header
+    /// spells them; the others keep the value they are given.
+    pub const SWARM_FIELDS: [&'static str; 10] = [
+        "session_timeout_ms",
+        "message_delay_ms_max",
+        "crashes_max",
+        "kills_max",
+        "disconnects_max",
+        "expiries_max",
+        "fault_per_mille",
+        "repair_per_mille",
+        "buggify",
+        "assign_policy",
+    ];
+
+    /// Swarm testing over the default options: [`Options::swarmed`] of
+    /// [`Options::default`].
+    pub fn swarm(seed: u64) -> Self {
+        Options::default().swarmed(seed)
+    }
+
     /// Swarm testing: the knobs themselves drawn from the seed, so different seeds exercise
     /// different fault mixes (some none at all, some many, slow or fast links, short or long
-    /// session timeouts). Uses its own stream, so it never shifts the run's choices.
-    pub fn swarm(seed: u64) -> Self {
+    /// session timeouts). The fields of [`Options::SWARM_FIELDS`] are drawn; the others
+    /// (time, tick, phase lengths, child order, shape, properties left unchecked) are kept
+    /// from `self`. Uses its own stream, so it never shifts the run's choices.
+    pub fn swarmed(&self, seed: u64) -> Self {
         let mut rng: ChaCha8Rng = rand::SeedableRng::seed_from_u64(seed ^ 0x5357_4152_4d00_0000);
         let pick = |rng: &mut ChaCha8Rng, xs: &[u64]| xs[rng.gen_range(0..xs.len())];
         Options {
@@ -292,8 +315,20 @@ impl Options {
                 AssignPolicy::LeastLoaded,
                 AssignPolicy::Random,
             ][rng.gen_range(0..3)],
-            ..Options::default()
+            ..self.clone()
         }
+    }
+
+    /// The first of [`Options::SWARM_FIELDS`] whose value is not what `seed` draws, as
+    /// `(field, value here, value drawn)`: `None` when these options are swarm options of
+    /// that seed.
+    pub fn not_swarmed(&self, seed: u64) -> Option<(&'static str, String, String)> {
+        let fields = |o: &Options| serde_json::to_value(o).expect("serializable");
+        let (here, drawn) = (fields(self), fields(&self.swarmed(seed)));
+        Self::SWARM_FIELDS.into_iter().find_map(|field| {
+            let (a, b) = (&here[field], &drawn[field]);
+            (a != b).then(|| (field, a.to_string(), b.to_string()))
+        })
     }
 }
 

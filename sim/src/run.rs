@@ -30,7 +30,7 @@ use crate::event::Event;
 use crate::options::Options;
 use crate::property::Check;
 use crate::recipes::{self, Recipe};
-use crate::trace::{self, End, Header, StepLine, Violation};
+use crate::trace::{self, End, Header, Policy, StepLine, Violation};
 use crate::world::World;
 
 /// The result of one run.
@@ -51,6 +51,12 @@ pub(crate) trait Source<R = BuiltinRole> {
     /// Sees the events of each step (the start's too) on the world after it; a scripted
     /// source watches them for its triggers.
     fn observe(&mut self, _world: &World<R>, _events: &[Event]) {}
+
+    /// Who chooses the actions, for the trace's header: `Some` when they follow from the
+    /// seed and options alone.
+    fn policy(&self) -> Option<Policy> {
+        None
+    }
 }
 
 /// The simulator's policy: in the safety phase, a fault with probability
@@ -201,6 +207,10 @@ impl<R: Role> Source<R> for Random {
         };
         Ok(Some(self.pick(pool)))
     }
+
+    fn policy(&self) -> Option<Policy> {
+        Some(Policy::Simulator)
+    }
 }
 
 impl Random {
@@ -261,15 +271,22 @@ fn write_site(process: ProcessId, request: &Request) -> Option<u64> {
 /// The actions of a recorded trace, in order.
 struct Recorded {
     actions: std::vec::IntoIter<Action>,
+    /// Who chose them, as the recorded header says.
+    policy: Option<Policy>,
 }
 
 impl<R: Role> Source<R> for Recorded {
     fn next(&mut self, _: &World<R>) -> Result<Option<Action>, String> {
         Ok(self.actions.next())
     }
+
+    fn policy(&self) -> Option<Policy> {
+        self.policy
+    }
 }
 
-/// Simulates one seed. With `swarm`, the options are drawn from the seed instead.
+/// Simulates one seed. With `swarm`, the fields of [`Options::SWARM_FIELDS`] are drawn from
+/// the seed instead ([`Options::swarmed`]).
 pub fn simulate<R: Role>(
     recipe: &Recipe<R>,
     options: &Options,
@@ -278,7 +295,7 @@ pub fn simulate<R: Role>(
     record: bool,
 ) -> Result<Outcome, String> {
     let mut options = if swarm {
-        Options::swarm(seed)
+        options.swarmed(seed)
     } else {
         options.clone()
     };
@@ -300,13 +317,16 @@ pub fn run_actions<R: Role>(
 ) -> Result<Outcome, String> {
     let mut source = Recorded {
         actions: actions.into_iter(),
+        policy: None,
     };
     run(recipe, options.clone(), seed, false, &mut source, true)
 }
 
 /// Replays a trace: re-executes its actions and checks that every line comes out the same.
-/// Returns the replayed text (equal to the input's lines) or an error naming the first line
-/// that differs.
+/// A trace the simulator drew ([`Policy::Simulator`] in its header) is drawn again from its
+/// seed and options too, so a header edited to another seed, rate, budget or phase length
+/// fails even where the recorded actions still replay. Returns the replayed text (equal to
+/// the input's lines) or an error naming the first line that differs.
 pub fn replay(text: &str) -> Result<String, String> {
     let t = trace::parse(text)?;
     let recipe = recipes::find(&t.header.recipe)?;
@@ -317,10 +337,11 @@ pub fn replay(text: &str) -> Result<String, String> {
 /// header must name it.
 pub fn replay_with<R: Role>(recipe: &Recipe<R>, text: &str) -> Result<String, String> {
     let t = trace::parse(text)?;
-    if t.header.recipe != recipe.name {
+    let h = &t.header;
+    if h.recipe != recipe.name {
         return Err(format!(
             "line 1: the trace is of recipe {:?}, not {:?}",
-            t.header.recipe, recipe.name
+            h.recipe, recipe.name
         ));
     }
     let actions: Vec<Action> = t
@@ -329,39 +350,120 @@ pub fn replay_with<R: Role>(recipe: &Recipe<R>, text: &str) -> Result<String, St
         .skip(1)
         .filter_map(|s| s.action.clone())
         .collect();
+    // The processes first: an edited shape or name would otherwise show as a step that
+    // cannot be taken.
+    let processes: Vec<String> = (recipe.processes)(&h.options, h.seed)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    if processes != h.processes {
+        return Err(format!(
+            "line 1 differs on replay: header processes: recorded {:?}, but recipe {} with \
+             these options runs {processes:?}",
+            h.processes, recipe.name
+        ));
+    }
     let mut source = Recorded {
         actions: actions.into_iter(),
+        policy: h.policy,
     };
     let outcome = run(
         recipe,
-        t.header.options.clone(),
-        t.header.seed,
-        t.header.swarm,
+        h.options.clone(),
+        h.seed,
+        h.swarm,
         &mut source,
         true,
-    )?;
+    )
+    .map_err(|e| format!("{e} (the recorded action cannot be taken on replay of this header)"))?;
     let replayed = outcome.text.expect("recorded");
-    let recorded_lines = text.lines().filter(|l| !l.trim().is_empty());
-    for (i, (a, b)) in recorded_lines.zip(replayed.lines()).enumerate() {
+    same_lines(text, &replayed, "replayed")
+        .map_err(|(line, e)| format!("line {line} differs on replay:{e}"))?;
+    if h.policy == Some(Policy::Simulator) {
+        let mut drawn = Random::new(h.seed, &h.options);
+        let outcome = run(recipe, h.options.clone(), h.seed, h.swarm, &mut drawn, true)?;
+        same_lines(text, &outcome.text.expect("recorded"), "drawn").map_err(|(line, e)| {
+            format!(
+                "line {line}: seed {} and the header's options draw another run, though the \
+                 recorded actions replay alike: the header was edited in a field only the \
+                 simulator's choices read (the seed, fault_per_mille, repair_per_mille, \
+                 steps_max, liveness_steps_max, a budget, a delay){e}",
+                h.seed
+            )
+        })?;
+    }
+    Ok(replayed)
+}
+
+/// Whether `other` has the lines of the recorded `text` (blank lines aside); if not, the
+/// first line that differs (from 1) and both versions of it, the other called `what`. A
+/// header that differs is told field by field.
+fn same_lines(text: &str, other: &str, what: &str) -> Result<(), (usize, String)> {
+    let recorded: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let others: Vec<&str> = other.lines().collect();
+    for (i, (a, b)) in recorded.iter().zip(&others).enumerate() {
         if a != b {
-            return Err(format!(
-                "line {} differs on replay:\n  recorded: {}\n  replayed: {}",
+            let fields = if i == 0 { header_fields(a, b) } else { None };
+            return Err((
                 i + 1,
-                shorten(a),
-                shorten(b)
+                match fields {
+                    Some(f) => format!(" header {f}"),
+                    None => format!(
+                        "\n  recorded: {}\n  {what}: {}{}",
+                        shorten(a),
+                        " ".repeat("recorded".len().saturating_sub(what.len())),
+                        shorten(b)
+                    ),
+                },
             ));
         }
     }
-    let (n_rec, n_rep) = (
-        text.lines().filter(|l| !l.trim().is_empty()).count(),
-        replayed.lines().count(),
-    );
-    if n_rec != n_rep {
-        return Err(format!(
-            "the recorded trace has {n_rec} lines, the replay {n_rep}"
+    if recorded.len() != others.len() {
+        return Err((
+            recorded.len().min(others.len()) + 1,
+            format!(
+                "\n  the recorded trace has {} lines, the {what} run {}",
+                recorded.len(),
+                others.len()
+            ),
         ));
     }
-    Ok(replayed)
+    Ok(())
+}
+
+/// The fields two header lines differ in (`processes: recorded [...], replayed [...]`), or
+/// `None` when they are not both header lines.
+fn header_fields(a: &str, b: &str) -> Option<String> {
+    let flat = |line: &str| -> Option<Vec<(String, String)>> {
+        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+        let mut out = Vec::new();
+        for (k, v) in v.get("header")?.as_object()? {
+            match v.as_object() {
+                Some(inner) if k == "options" => {
+                    for (k2, v2) in inner {
+                        out.push((format!("options.{k2}"), v2.to_string()));
+                    }
+                }
+                _ => out.push((k.clone(), v.to_string())),
+            }
+        }
+        Some(out)
+    };
+    let (fa, fb) = (flat(a)?, flat(b)?);
+    let get = |f: &[(String, String)], k: &str| {
+        f.iter()
+            .find(|(x, _)| x == k)
+            .map_or("(none)".to_string(), |(_, v)| v.clone())
+    };
+    let mut keys: Vec<&String> = fa.iter().chain(&fb).map(|(k, _)| k).collect();
+    keys.sort();
+    keys.dedup();
+    let differ: Vec<String> = keys
+        .into_iter()
+        .filter(|k| get(&fa, k) != get(&fb, k))
+        .map(|k| format!("{k}: recorded {}, replayed {}", get(&fa, k), get(&fb, k)))
+        .collect();
+    (!differ.is_empty()).then(|| differ.join("; "))
 }
 
 fn shorten(line: &str) -> String {
@@ -416,6 +518,7 @@ pub(crate) fn run<R: Role>(
         recipe: recipe.name.into(),
         seed,
         swarm,
+        policy: source.policy(),
         options: options.clone(),
         processes: roles.iter().map(|(n, _)| n.clone()).collect(),
     };

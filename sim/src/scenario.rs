@@ -272,14 +272,14 @@ struct OnSpec {
 /// Reads and validates a scenario file. Errors read `FILE:LINE: problem`.
 pub fn load(path: &std::path::Path) -> Result<Scenario, String> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
+    let text = crate::files::read_text(path)?;
     parse(&text, &file)
 }
 
 /// [`load`] for a recipe that is not built in (a recipe of your own roles).
 pub fn load_with<R: Role>(recipe: &Recipe<R>, path: &std::path::Path) -> Result<Scenario, String> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
+    let text = crate::files::read_text(path)?;
     parse_with(recipe, &text, &file)
 }
 
@@ -599,12 +599,27 @@ fn event_match(
             return Err(not_for("text", text));
         }
     }
+    for (field, glob) in [("path", &on.path), ("text", &on.text)] {
+        if let Some(g) = glob.as_ref().filter(|g| g.get_ref().len() > GLOB_LEN_MAX) {
+            return Err(at(
+                g.span(),
+                format!(
+                    "{field}: a glob of {} bytes is over the limit of {GLOB_LEN_MAX}",
+                    g.get_ref().len()
+                ),
+            ));
+        }
+    }
     let nth = match &on.nth {
         None => 1,
         Some(n) if *n.get_ref() == 0 => {
             return Err(at(n.span(), "nth counts from 1".into()));
         }
-        Some(n) => *n.get_ref(),
+        Some(n) => {
+            Invalid::at_most("nth", u64::from(*n.get_ref()), u64::from(NTH_MAX))
+                .map_err(|e| at(n.span(), e.to_string()))?;
+            *n.get_ref()
+        }
     };
     Ok(EventMatch {
         kind,
@@ -617,22 +632,83 @@ fn event_match(
     })
 }
 
+/// The longest glob a trigger's `path` or `text` may be, in bytes: far longer than any path
+/// a recipe writes, and short enough that matching stays cheap (see [`glob`]).
+pub const GLOB_LEN_MAX: usize = 1024;
+
+/// The largest `nth` a trigger may ask for: more matching events than a run of the longest
+/// phases ([`Options::STEPS_MAX`] steps each) produces of one kind, so a larger one is a typo
+/// (it could never trigger).
+pub const NTH_MAX: u32 = 1_000_000;
+
+/// One element of a glob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Token {
+    /// A byte that matches itself.
+    Byte(u8),
+    /// `?`: one byte but `/`.
+    One,
+    /// `*`: any bytes but `/`.
+    Segment,
+    /// `**` (or a longer run of `*`): any bytes.
+    Any,
+}
+
+/// The glob's tokens; a run of two or more `*` is one [`Token::Any`] (`***` is `**` then
+/// `*`, which matches what `**` alone does).
+fn tokens(pattern: &[u8]) -> Vec<Token> {
+    let mut out = Vec::with_capacity(pattern.len());
+    let mut i = 0;
+    while i < pattern.len() {
+        let stars = pattern[i..].iter().take_while(|&&c| c == b'*').count();
+        out.push(match (stars, pattern[i]) {
+            (0, b'?') => Token::One,
+            (0, c) => Token::Byte(c),
+            (1, _) => Token::Segment,
+            _ => Token::Any,
+        });
+        i += stars.max(1);
+    }
+    out
+}
+
 /// Whether `text` matches `pattern`: `**` any characters, `*` any characters but `/`, `?` one
 /// character but `/`, anything else itself.
+///
+/// One pass over the text a token, keeping the set of text prefixes the pattern so far can
+/// match: O(pattern × text) time and O(text) memory whatever the pattern, where trying
+/// every split of the text at each `*` would take exponential time on `/**a**a**a...b`.
+///
+/// ```
+/// use zksim_sim::scenario::glob;
+/// assert!(glob("/assign/*/*", "/assign/w1/task-1"));
+/// assert!(!glob("/assign/*", "/assign/w1/task-1"));
+/// assert!(glob("/**/task-?", "/assign/w1/task-1"));
+/// assert!(!glob(&"**a".repeat(30), &"a".repeat(29)));
+/// ```
 pub fn glob(pattern: &str, text: &str) -> bool {
-    fn go(p: &[u8], t: &[u8]) -> bool {
-        match p {
-            [] => t.is_empty(),
-            [b'*', b'*', rest @ ..] => (0..=t.len()).any(|i| go(rest, &t[i..])),
-            [b'*', rest @ ..] => {
-                let seg = t.iter().position(|&c| c == b'/').unwrap_or(t.len());
-                (0..=seg).any(|i| go(rest, &t[i..]))
-            }
-            [b'?', rest @ ..] => !t.is_empty() && t[0] != b'/' && go(rest, &t[1..]),
-            [c, rest @ ..] => t.first() == Some(c) && go(rest, &t[1..]),
+    let t = text.as_bytes();
+    // reach[j]: the tokens so far match t[..j].
+    let mut reach = vec![false; t.len() + 1];
+    reach[0] = true;
+    let mut next = vec![false; t.len() + 1];
+    for token in tokens(pattern.as_bytes()) {
+        next[0] = matches!(token, Token::Segment | Token::Any) && reach[0];
+        for j in 1..=t.len() {
+            let c = t[j - 1];
+            next[j] = match token {
+                Token::Byte(b) => reach[j - 1] && c == b,
+                Token::One => reach[j - 1] && c != b'/',
+                Token::Segment => reach[j] || (next[j - 1] && c != b'/'),
+                Token::Any => reach[j] || next[j - 1],
+            };
+        }
+        std::mem::swap(&mut reach, &mut next);
+        if !reach.contains(&true) {
+            return false;
         }
     }
-    go(pattern.as_bytes(), text.as_bytes())
+    reach[t.len()]
 }
 
 /// The process holding this session now.
@@ -1022,5 +1098,116 @@ impl Scenario {
             fired,
             problems,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// The glob as it was first written: tries every split of the text at each `*`
+    /// (exponential on `**a**a**a...b`), kept as the reference the linear one must agree with.
+    fn glob_by_backtracking(pattern: &str, text: &str) -> bool {
+        fn go(p: &[u8], t: &[u8]) -> bool {
+            match p {
+                [] => t.is_empty(),
+                [b'*', b'*', rest @ ..] => (0..=t.len()).any(|i| go(rest, &t[i..])),
+                [b'*', rest @ ..] => {
+                    let seg = t.iter().position(|&c| c == b'/').unwrap_or(t.len());
+                    (0..=seg).any(|i| go(rest, &t[i..]))
+                }
+                [b'?', rest @ ..] => !t.is_empty() && t[0] != b'/' && go(rest, &t[1..]),
+                [c, rest @ ..] => t.first() == Some(c) && go(rest, &t[1..]),
+            }
+        }
+        go(pattern.as_bytes(), text.as_bytes())
+    }
+
+    // Goal: the linear glob gives the old answer on a table of cases covering each token,
+    // runs of stars, `/` at the edges, empty pattern and text, and non-ASCII bytes.
+    #[test]
+    fn the_linear_glob_agrees_with_the_backtracking_one_on_a_table() {
+        let cases: [(&str, &str, bool); 32] = [
+            ("", "", true),
+            ("", "/", false),
+            ("/", "", false),
+            ("*", "", true),
+            ("**", "", true),
+            ("?", "", false),
+            ("/assign/*", "/assign/w1", true),
+            ("/assign/*", "/assign/w1/task-1", false),
+            ("/assign/*/*", "/assign/w1/task-1", true),
+            ("/assign/**", "/assign/w1/task-1", true),
+            ("/assign/**", "/assign/", true),
+            ("/assign/**", "/assign", false),
+            ("/tasks/task-?.*", "/tasks/task-c.4", true),
+            ("/tasks/task-?", "/tasks/task-", false),
+            ("/a?b", "/a/b", false),
+            ("/a*b", "/a/b", false),
+            ("/a**b", "/a/b", true),
+            ("/a***b", "/a/x/b", true),
+            ("/a****b", "/a/x/y/b", true),
+            ("***", "/any/thing", true),
+            ("*/*", "a/b", true),
+            ("*/*", "a/b/c", false),
+            ("**/*", "a/b/c", true),
+            ("*/**", "a/b/c", true),
+            ("/*", "/", true),
+            ("/*/", "//", true),
+            ("/?", "/é", false),
+            ("/??", "/é", true),
+            ("/é*", "/éa", true),
+            ("/x*y*z", "/xaybz", true),
+            ("/x*y*z", "/xaybzq", false),
+            ("**a**a**b", "aaaaab", true),
+        ];
+        for (pattern, text, expected) in cases {
+            assert_eq!(
+                glob_by_backtracking(pattern, text),
+                expected,
+                "the reference on {pattern:?} {text:?}"
+            );
+            assert_eq!(glob(pattern, text), expected, "{pattern:?} {text:?}");
+        }
+    }
+
+    // Goal: on thousands of short random patterns and texts over the bytes that matter (`*`,
+    // `?`, `/`, two letters), the linear glob and the backtracking one agree.
+    #[test]
+    fn the_linear_glob_agrees_with_the_backtracking_one_on_random_cases() {
+        let mut rng = ChaCha8Rng::seed_from_u64(15);
+        let draw = |rng: &mut ChaCha8Rng, alphabet: &[u8], len_max: usize| {
+            let len = rng.gen_range(0..=len_max);
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
+                .collect();
+            String::from_utf8(bytes).expect("ASCII")
+        };
+        let mut matched = 0;
+        for _ in 0..5000 {
+            let pattern = draw(&mut rng, b"**?/ab", 8);
+            let text = draw(&mut rng, b"/ab", 8);
+            let expected = glob_by_backtracking(&pattern, &text);
+            assert_eq!(glob(&pattern, &text), expected, "{pattern:?} {text:?}");
+            matched += usize::from(expected);
+        }
+        // Not vacuous: both answers come up often.
+        assert!((250..4750).contains(&matched), "{matched} of 5000 matched");
+    }
+
+    // Goal: patterns that take the backtracking glob exponential time (30 `**` before a
+    // byte the text lacks, runs of stars) are answered by the linear one (no timing: it
+    // must simply return, and right).
+    #[test]
+    fn thirty_globstars_are_matched_without_backtracking() {
+        let text = "/assign/w1/task-0000000001/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        assert!(!glob(&format!("/{}z", "**".repeat(30)), text));
+        assert!(!glob(&format!("/{}z", "**/".repeat(30)), text));
+        assert!(!glob(&"**a".repeat(30), &"a".repeat(29)));
+        assert!(glob(&"**a".repeat(30), &"a".repeat(30)));
+        assert!(!glob(&format!("{}b", "*a".repeat(30)), &"a".repeat(60)));
+        assert!(glob(&format!("/{}1/**", "**".repeat(30)), text));
     }
 }

@@ -1,7 +1,7 @@
 //! Traces: a run as JSON lines (schema `zksim-trace`, version 1).
 //!
 //! ```text
-//! {"header":{"schema":"zksim-trace","version":2,"recipe":"election","seed":7,"swarm":false,"options":{...},"processes":["c1","c2","c3"]}}
+//! {"header":{"schema":"zksim-trace","version":2,"recipe":"election","seed":7,"swarm":false,"policy":"simulator","options":{...},"processes":["c1","c2","c3"]}}
 //! {"step":0,"time_ms":0,"events":[...]}                       <- the processes' start
 //! {"step":1,"time_ms":0,"action":{"action":"to_server","process":0},"events":[...]}
 //! ...
@@ -36,12 +36,28 @@ pub struct Header {
     pub recipe: String,
     /// The run's seed.
     pub seed: u64,
-    /// Whether the options were drawn from the seed (`--swarm`).
+    /// Whether the fault knobs of the options were drawn from the seed (`--swarm`,
+    /// [`Options::swarmed`]); a reader refuses a header whose options are not that draw.
     pub swarm: bool,
+    /// How the actions were chosen: [`Policy::Simulator`] when the seeded simulator drew
+    /// every one from the seed and options (`zksim simulate`), so a replay draws them again
+    /// and a header edited to other values fails; absent when they were given (an explorer's
+    /// counterexample, a shrunk trace, a scenario's script, a trace of an older build).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Policy>,
     /// The options in force.
     pub options: Options,
     /// Process names, by index.
     pub processes: Vec<String>,
+}
+
+/// Who chose a trace's actions, when they follow from its header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    /// The seeded simulator (`run::simulate`): every action follows from the seed and the
+    /// options (`fault_per_mille`, `repair_per_mille`, the phase lengths, the budgets ...).
+    Simulator,
 }
 
 /// One step.
@@ -161,6 +177,15 @@ pub fn parse(text: &str) -> Result<Trace, String> {
     // A header out of range would build a world of a billion processes, or run for ever.
     crate::recipes::validate(&header.recipe, &header.options)
         .map_err(|e| format!("line 1: header.options.{e}"))?;
+    if header.swarm {
+        if let Some((field, here, drawn)) = header.options.not_swarmed(header.seed) {
+            return Err(format!(
+                "line 1: header.options.{field} is {here}, but header.swarm is true and seed {} \
+                 draws {drawn}: the header was edited (its seed or its {field})",
+                header.seed
+            ));
+        }
+    }
     let mut steps = Vec::new();
     let mut end = None;
     for (i, line) in lines {

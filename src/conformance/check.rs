@@ -67,13 +67,18 @@ pub struct Report {
 pub struct LoadError {
     /// The file.
     pub file: PathBuf,
+    /// The line, for a problem of the file's bytes (text that is not UTF-8).
+    pub line: Option<usize>,
     /// What is wrong, with the place (line and column, or step index).
     pub problem: String,
 }
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.file.display(), self.problem)
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file.display(), self.problem),
+            None => write!(f, "{}: {}", self.file.display(), self.problem),
+        }
     }
 }
 
@@ -83,14 +88,24 @@ impl std::error::Error for LoadError {}
 pub fn load(file: &Path) -> Result<Transcript, LoadError> {
     let err = |problem: String| LoadError {
         file: file.to_path_buf(),
+        line: None,
         problem,
     };
-    let text = std::fs::read_to_string(file).map_err(|e| err(format!("cannot read: {e}")))?;
-    let t = parse(&text).map_err(err)?;
+    let text = crate::files::read_text(file).map_err(|e| LoadError {
+        line: e.line(),
+        ..err(e.problem())
+    })?;
+    parse_recorded(&text).map_err(err)
+}
+
+/// Parses a recorded transcript: [`parse`], and every step has its `expect` (a script is
+/// refused, naming its first step without one).
+pub fn parse_recorded(text: &str) -> Result<Transcript, String> {
+    let t = parse(text)?;
     if let Some(i) = t.steps.iter().position(|s| s.expect.is_none()) {
-        return Err(err(format!(
+        return Err(format!(
             "step {i} has no `expect`: this is a script, record it first (zksim record)"
-        )));
+        ));
     }
     Ok(t)
 }
@@ -132,6 +147,7 @@ pub fn parse(text: &str) -> Result<Transcript, String> {
 pub fn check(t: &Transcript, file: &Path) -> Result<Report, LoadError> {
     let run = explore(Harness::new(t.tick_ms), t, 0).map_err(|ScriptError(problem)| LoadError {
         file: file.to_path_buf(),
+        line: None,
         problem,
     })?;
     let mismatched = {

@@ -76,9 +76,10 @@ pub fn run(args: &RecordArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     let mut failures = Vec::new();
     for script in &args.scripts {
+        // Each error names the script (and, for one that is not UTF-8, its line).
         if let Err(e) = record_file(script, &transcript_path(script, &args.out)?, &opts) {
-            eprintln!("FAILED {}: {e}", script.display());
-            failures.push(format!("{}: {e}", script.display()));
+            eprintln!("FAILED {e}");
+            failures.push(e);
         }
     }
     if failures.is_empty() {
@@ -123,13 +124,14 @@ fn check_transcript_paths(args: &RecordArgs) -> Result<(), String> {
 #[allow(clippy::disallowed_methods)]
 fn record_file(script: &Path, out: &Path, opts: &RecordOptions) -> Result<(), String> {
     let started = Instant::now();
-    let text = std::fs::read_to_string(script).map_err(|e| format!("cannot read: {e}"))?;
-    let parsed = parse_script(&text).map_err(|e| format!("not a valid script: {e}"))?;
-    let recorded = record_transcript(&parsed, opts)?;
+    let text = crate::files::read_text(script)?;
+    let at = |e: String| format!("{}: {e}", script.display());
+    let parsed = parse_script(&text).map_err(|e| at(format!("not a valid script: {e}")))?;
+    let recorded = record_transcript(&parsed, opts).map_err(at)?;
     let mut json = serde_json::to_string_pretty(&recorded)
-        .map_err(|e| format!("cannot serialize the transcript: {e}"))?;
+        .map_err(|e| at(format!("cannot serialize the transcript: {e}")))?;
     json.push('\n');
-    crate::files::write(out, json)?;
+    crate::files::write(out, json).map_err(at)?;
     crate::say!(
         "recorded {} ({}) in {:.1} s",
         recorded.name,
