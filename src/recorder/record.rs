@@ -30,7 +30,7 @@ use zksim_model::op::{KeeperState, OpResult, Request, Response, WatchedEvent};
 use zksim_model::{ErrorCode, Stat};
 
 use super::conn::{Conn, ConnError};
-use super::jute::{self, xid, ConnectRequest, Frame};
+use super::jute::{self, xid, ConnectRequest, ConnectResponse, Frame};
 use super::server::{four_letter_word, srvr_zxid, Server, ServerConfig};
 use crate::conformance::transcript::{Expect, Recorded, Resume, StepAction, Transcript};
 use zksim_model::client::ClientWatches;
@@ -573,16 +573,8 @@ impl Runner {
             s.resume = Some(r.watches.clone());
         }
         let s = &self.sessions[i];
-        let mut conn = Conn::open(self.addr)?;
-        let resp = conn
-            .handshake(&ConnectRequest {
-                protocol_version: 0,
-                last_zxid_seen: s.last_zxid,
-                timeout_ms: s.requested_timeout as i32,
-                session_id: s.raw_id,
-                passwd: s.passwd.clone(),
-                read_only: false,
-            })
+        let (conn, resp) = self
+            .rejoin(i, s.last_zxid)
             .map_err(|e| format!("reconnect handshake: {e}"))?;
         if resp.timeout_ms <= 0 {
             conn.close();
@@ -629,6 +621,23 @@ impl Runner {
         Ok(())
     }
 
+    /// A new connection for session `i`'s id and password, saying it has seen `last_zxid`.
+    fn rejoin(&self, i: usize, last_zxid: i64) -> Result<(Conn, ConnectResponse), String> {
+        let s = &self.sessions[i];
+        let mut conn = Conn::open(self.addr)?;
+        let resp = conn
+            .handshake(&ConnectRequest {
+                protocol_version: 0,
+                last_zxid_seen: last_zxid,
+                timeout_ms: s.requested_timeout as i32,
+                session_id: s.raw_id,
+                passwd: s.passwd.clone(),
+                read_only: false,
+            })
+            .map_err(|e| e.to_string())?;
+        Ok((conn, resp))
+    }
+
     /// Closes a disconnected session from a connection of its own (see
     /// [`StepAction::Expire`]); its client stays disconnected.
     fn expire(&mut self, name: &str, expect: &mut Expect) -> Result<(), String> {
@@ -638,17 +647,8 @@ impl Runner {
                 "session {name:?} is not disconnected: only a silent session expires"
             ));
         }
-        let s = &self.sessions[i];
-        let mut conn = Conn::open(self.addr)?;
-        let resp = conn
-            .handshake(&ConnectRequest {
-                protocol_version: 0,
-                last_zxid_seen: 0,
-                timeout_ms: s.requested_timeout as i32,
-                session_id: s.raw_id,
-                passwd: s.passwd.clone(),
-                read_only: false,
-            })
+        let (mut conn, resp) = self
+            .rejoin(i, 0)
             .map_err(|e| format!("expire {name}: handshake: {e}"))?;
         if resp.timeout_ms <= 0 {
             conn.close();
