@@ -616,9 +616,8 @@ fn compare(tr: &Translation, recorded: &Transcript, as_sets: bool) -> Compared {
         match want {
             Want::Nothing => {}
             Want::Succeeds(at) => {
-                if let Some(Err(code)) = &e.reply {
+                if let Some(Err(_)) = &e.reply {
                     diverge(i, at, "reply", show(&e.reply), "success".into());
-                    let _ = code;
                 }
             }
             Want::Reply { at, reply, zxid } => {
