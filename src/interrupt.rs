@@ -8,7 +8,13 @@
 //! which runs on a thread of its own (the `ctrlc` crate's), so the work need not poll anything.
 //! Without `install` (the library in a test) nothing is ever run.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+
+/// Set as the handler starts: from then on the handler owns the exit (status 130), and what
+/// the interrupted work reports as failing (a server it was waiting for, now killed) is its
+/// doing, not a failure to report.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 type Cleanup = Box<dyn FnOnce() + Send>;
 
@@ -34,6 +40,7 @@ fn state() -> std::sync::MutexGuard<'static, State> {
 /// Sets the handler. Later calls do nothing.
 pub fn install() {
     let _ = ctrlc::set_handler(|| {
+        INTERRUPTED.store(true, Ordering::SeqCst);
         let (status, cleanups) = {
             let mut s = state();
             (s.status.take(), std::mem::take(&mut s.cleanups))
@@ -48,6 +55,22 @@ pub fn install() {
         }
         std::process::exit(130);
     });
+}
+
+/// Whether an interruption is under way (its handler will exit the process).
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Called where the process would end on its own: if an interruption is under way, waits for
+/// its handler to finish the cleanup and exit 130, so the exit status and the last words are
+/// the interruption's, whichever thread gets there first.
+pub fn defer_to_handler() {
+    if interrupted() {
+        loop {
+            std::thread::park();
+        }
+    }
 }
 
 /// Runs `cleanup` if the process is interrupted while the returned guard lives.

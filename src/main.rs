@@ -95,6 +95,8 @@ fn main() -> ExitCode {
         })
         .map(passed),
     };
+    // An interruption's handler owns the exit: what the work ended with is its doing.
+    zksim::interrupt::defer_to_handler();
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

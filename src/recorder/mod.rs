@@ -78,6 +78,8 @@ pub fn run(args: &RecordArgs) -> Result<(), String> {
     for script in &args.scripts {
         // Each error names the script (and, for one that is not UTF-8, its line).
         if let Err(e) = record_file(script, &transcript_path(script, &args.out)?, &opts) {
+            // Interrupted: the server it waited on was killed by the cleanup; no failure.
+            crate::interrupt::defer_to_handler();
             eprintln!("FAILED {e}");
             failures.push(e);
         }

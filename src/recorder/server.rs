@@ -66,8 +66,11 @@ exit "$status"
 /// A running server; stopped and cleaned up on drop.
 #[derive(Debug)]
 pub struct Server {
-    /// Stops the server and removes its directory if the process is interrupted.
+    /// Stops the server if the process is interrupted (registered once its PID is known).
     _on_interrupt: Option<crate::interrupt::Guard>,
+    /// Removes the directory if the process is interrupted (registered before it is made, so
+    /// an interruption at any point of the start leaves nothing; runs after the stop).
+    _remove_on_interrupt: crate::interrupt::Guard,
     /// The watchdog ([`WATCHDOG`]); it exits when the server does.
     child: Option<Child>,
     /// The write end of the watchdog's stdin: closing it stops the server.
@@ -98,12 +101,17 @@ impl Server {
         let dir =
             std::env::temp_dir().join(format!("zksim-record-{}-{n}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
+        let at = dir.clone();
+        let remove_on_interrupt = crate::interrupt::on_interrupt(move || {
+            let _ = std::fs::remove_dir_all(&at);
+        });
         let data = dir.join("data");
         std::fs::create_dir_all(&data)
             .map_err(|e| format!("cannot create {}: {e}", data.display()))?;
         // From here on, Drop removes the directory even if starting fails.
         let mut server = Server {
             _on_interrupt: None,
+            _remove_on_interrupt: remove_on_interrupt,
             child: None,
             stop_pipe: None,
             pid: 0,
@@ -159,10 +167,10 @@ impl Server {
             }
         };
         server.pid = pid;
-        let at = dir.clone();
         server._on_interrupt = Some(crate::interrupt::on_interrupt(move || {
-            // SIGKILL by PID, then the directory (the server needs no clean stop: it is
-            // thrown away). The watchdog would do it too, but only once this process is gone.
+            // SIGKILL by PID (the server needs no clean stop: it is thrown away); the other
+            // guard then removes the directory. The watchdog would do both too, but only once
+            // this process is gone.
             let _ = Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
                 .stdout(Stdio::null())
@@ -174,7 +182,6 @@ impl Server {
                 SocketAddr::from(([127, 0, 0, 1], port)),
                 Duration::from_secs(5),
             );
-            let _ = std::fs::remove_dir_all(&at);
         }));
         server.wait_ready(cfg.start_timeout)?;
         Ok(server)
