@@ -665,12 +665,23 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
     /// incoming link, which is not empty while a message waits there) and with `p`'s own
     /// message to the server (the front of the outgoing link); these qualify as independent.
     /// What it does not commute with is excluded before it is taken:
-    /// - `p`'s faults and repairs (disconnect, reconnect, restart, the expiry of its session):
-    ///   a process with any of them enabled is passed over. A crash or kill of `p` is the
-    ///   exception: it wipes everything the step can change (the role starts over, the links
-    ///   and handle are dropped, and the step made no claim), so the step then the crash ends
-    ///   where the crash alone does. A crash need not be taken first, and the faults-on part
-    ///   of the graph is reduced too;
+    /// - `p`'s repairs (reconnect, restart) and the expiry of its session: a process with any
+    ///   of them enabled is passed over. A crash or kill of `p` is an exception: it wipes
+    ///   everything the step can change (the role starts over, the links and handle are
+    ///   dropped, and the step made no claim), so the step then the crash ends where the
+    ///   crash alone does. A crash need not be taken first, and the faults-on part of the
+    ///   graph is reduced too;
+    /// - a disconnect of `p` is the other: it is taken with the local steps (the set is then
+    ///   stubborn, in Valmari's terms, rather than ample), if no request of `p` is on its way
+    ///   to the server (the server could take it first; a disconnect drops it) and the
+    ///   disconnect's own events are quiet (no claim, no new session; the frames it drops
+    ///   were on the way to `p`). It commutes with every step of another process: a frame the
+    ///   other's step pushes to `p` is dropped by the disconnect either way, and the watch
+    ///   that sent it is gone either way (fired, or removed with the connection). The only
+    ///   interference is the shared budget: with the last disconnect left, another process's
+    ///   disconnect disables `p`'s, which is harmless, since `p`'s local step, the set's key
+    ///   step, stays enabled whatever the others do, so every path the others' disconnect
+    ///   begins is still reached after it;
     /// - a step that changes `p`'s session or connection (a dropped connection, an expiry
     ///   the role answers with a new session, which the server numbers), loses messages, or
     ///   makes a claim (which the properties see): the step's events are checked, and any
@@ -703,15 +714,20 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
                 continue;
             }
             let session = proc.session();
-            // Not a crash or a kill: see above.
+            // Not a crash or a kill, nor a disconnect: see above.
             let conflicts = actions.iter().any(|a| match *a {
-                Action::Disconnect { process }
-                | Action::Reconnect { process }
-                | Action::Restart { process } => process == p,
+                Action::Reconnect { process } | Action::Restart { process } => process == p,
                 Action::Expire { session: s } => Some(s) == session,
                 _ => false,
             });
             if conflicts {
+                continue;
+            }
+            let disconnect = Action::Disconnect { process: p };
+            let disconnect = actions.iter().position(|a| *a == disconnect);
+            // A disconnect would drop a request still on its way, which the server may take
+            // first (a step outside the set): they do not commute.
+            if disconnect.is_some() && proc.to_server().next().is_some() {
                 continue;
             }
             let handle = |w: &World<R>| w.processes()[p].client().map(|c| (c.session(), c.state()));
@@ -721,11 +737,25 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
                 if !step.events.iter().all(is_invisible) || handle(&step.next) != handle(world) {
                     continue 'process;
                 }
-                if self
-                    .visited
-                    .get(step.fingerprint)
-                    .is_some_and(|id| id <= node.id)
-                {
+                if self.closes_a_cycle(node, step) {
+                    continue 'process;
+                }
+                steps.push(index);
+            }
+            if let Some(index) = disconnect {
+                let step = taken[index].get_or_insert_with(|| self.take(world, &actions[index]));
+                let quiet = step.events.iter().all(|e| {
+                    is_invisible(e)
+                        || matches!(
+                            e,
+                            Event::Disconnected { .. }
+                                | Event::Lost {
+                                    to_server: false,
+                                    ..
+                                }
+                        )
+                });
+                if !quiet || self.closes_a_cycle(node, step) {
                     continue 'process;
                 }
                 steps.push(index);
@@ -733,6 +763,14 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             return Some(steps);
         }
         None
+    }
+
+    /// Whether a step taken alone leads back to a state found no later than `node` (the cycle
+    /// proviso, see [`Explorer::ample`]).
+    fn closes_a_cycle(&self, node: &Node<R>, step: &Taken<R>) -> bool {
+        self.visited
+            .get(step.fingerprint)
+            .is_some_and(|id| id <= node.id)
     }
 
     /// Takes one enabled action from `world`.

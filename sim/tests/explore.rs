@@ -885,22 +885,22 @@ fn the_cluster_state_counts_are_pinned() {
         (
             "fixed",
             with(budgets(0, 1, 0, 0), shape(1, 1, 1, 1)),
-            Some(1_848_212),
+            Some(1_756_969),
         ),
         (
             "fixed",
             with(budgets(1, 1, 1, 1), shape(2, 0, 0, 0)),
-            Some(1_806_699),
+            Some(1_805_464),
         ),
         (
             "fixed",
             with(budgets(0, 1, 1, 0), queued(2, 1, 1)),
-            Some(1_351_865),
+            Some(1_350_041),
         ),
         (
             "fixed",
             with(budgets(0, 1, 0, 0), queued(1, 2, 1)),
-            Some(3_039_617),
+            Some(3_010_500),
         ),
         // A backup master with a worker and a client.
         ("fixed", shape(2, 1, 1, 1), Some(511_421)),
