@@ -827,8 +827,9 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         if met_before || self.visited.contains(fp) {
             return successor;
         }
+        // They held in `world`: a state that breaks one is never expanded.
         successor.always_broken = self.properties.iter().find_map(|p| match p.check {
-            Check::Always(holds) if !holds(&next) => Some(p.name),
+            Check::Always(holds) if !p.holds_after_step(holds, &next, &events) => Some(p.name),
             _ => None,
         });
         if self.search.liveness {

@@ -563,7 +563,8 @@ pub(crate) fn run<R: Role>(
         source.observe(&world, &ev);
         for p in &properties {
             let holds = match p.check {
-                Check::Always(holds) => holds(&world),
+                // It held before this step (a violation ends the run).
+                Check::Always(holds) => p.holds_after_step(holds, &world, &ev),
                 Check::Step(holds) => holds(&world, &ev),
                 Check::Sometimes(reach) => {
                     if !reached.contains(p.name) && reach(&world, &ev) {

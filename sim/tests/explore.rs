@@ -1092,6 +1092,12 @@ fn the_quick_cluster_mutants_are_found() {
             shape(1, 1, 1, 1),
             Strategy::BreadthFirst,
         ),
+        // Between its two writes the task is nowhere: no fault is needed to see it.
+        hunt(
+            "delete-then-assign",
+            shape(1, 1, 1, 1),
+            Strategy::BreadthFirst,
+        ),
         hunt(
             "blind-master-retry",
             with(budgets(0, 1, 0, 0), shape(1, 0, 0, 0)),

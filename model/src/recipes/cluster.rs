@@ -85,6 +85,9 @@ pub struct Flavor {
     /// after a ConnectionLoss on the create (one reads the owner) when the reconnect also
     /// reports `/master` created (one sets the watch again); `zksim check` found it.
     pub ignores_stale_election_replies: bool,
+    /// Master: when a move is two writes, create the task's new node before deleting the old
+    /// (else delete first: a master that dies between the two has lost the task).
+    pub creates_before_deleting: bool,
 }
 
 impl Flavor {
@@ -104,6 +107,7 @@ impl Flavor {
         rewatches_master: true,
         waits_for_workers: true,
         ignores_stale_election_replies: true,
+        creates_before_deleting: true,
     };
 
     /// The ZooKeeper book's flow: two-step moves, no fencing, a client that resubmits on
@@ -575,6 +579,12 @@ impl Master {
     /// A create and the delete that goes with it: one guarded multi when atomic, else two
     /// writes (each fenced when the flavor fences).
     fn write(&mut self, ctx: &mut Ctx, first: Request, then: Option<Request>) {
+        let (first, then) = match then {
+            Some(delete) if !self.flavor.creates_before_deleting && !self.flavor.atomic_assign => {
+                (delete, Some(first))
+            }
+            then => (first, then),
+        };
         if self.flavor.atomic_assign || self.flavor.fencing {
             let ops: Vec<Request> = std::iter::once(first).chain(then).collect();
             if self.flavor.atomic_assign {

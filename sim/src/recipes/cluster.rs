@@ -137,6 +137,20 @@ pub fn recipes() -> Vec<Recipe> {
             }
         ),
         recipe!(
+            "delete-then-assign",
+            Mutant,
+            Some(NO_LOST_TASK),
+            "the master moves a task as two writes, deleting it from /tasks before creating \
+             the assignment: between them the task is nowhere, and a master that dies there has \
+             lost it for good",
+            Flavor {
+                atomic_assign: false,
+                fencing: false,
+                creates_before_deleting: false,
+                ..Flavor::FIXED
+            }
+        ),
+        recipe!(
             "status-then-delete",
             Mutant,
             Some(STATUS_ONCE),
@@ -300,6 +314,81 @@ fn nothing_lost(w: &BuiltinWorld) -> bool {
         .all(|tok| present.contains(tok) || w.noted("notified", tok))
 }
 
+/// The task name in an event that creates (`created`) or deletes a node `/assign/<w>/<task>`.
+fn assigned_path(e: &Event, created: bool) -> Option<&str> {
+    let path = match e {
+        Event::Changed {
+            change: Change::Created { path, .. },
+        } if created => path,
+        Event::Changed {
+            change: Change::Deleted { path, .. },
+        } if !created => path,
+        _ => return None,
+    };
+    let (_, task) = path.strip_prefix("/assign/")?.split_once('/')?;
+    (!task.contains('/')).then_some(task)
+}
+
+/// The child name of `dir` in `path`, if `path` is `dir/<name>`.
+fn child_of<'p>(path: &'p str, dir: &str) -> Option<&'p str> {
+    let name = path.strip_prefix(dir)?.strip_prefix('/')?;
+    (!name.contains('/')).then_some(name)
+}
+
+/// Whether a step may have lost a task ([`nothing_lost`]), given that none was lost before: a
+/// token's task can go missing only when a node of it is deleted or when the token is newly
+/// accepted, so only the tokens the step touched are looked at, each by what shows it safe
+/// (its task by name somewhere, or its notification); if one shows nothing, the whole check
+/// decides. So the check costs what the step touched, not what the tree holds.
+fn may_lose_a_task(w: &BuiltinWorld, ev: &[Event]) -> bool {
+    let tree = w.server().tree();
+    let created = |path: &str| {
+        ev.iter().any(|e| {
+            matches!(e, Event::Changed { change: Change::Created { path: p, .. } } if p == path)
+        })
+    };
+    // Its task `name` is in `/tasks`, `/status` or a worker's directory.
+    let somewhere = |name: &str| {
+        tree.contains(&format!("{TASKS}/{name}"))
+            || tree.contains(&format!("{STATUS}/{name}"))
+            || kids(w, ASSIGN).any(|d| tree.contains(&format!("{ASSIGN}/{d}/{name}")))
+    };
+    let notified = |tok: &str| w.noted("notified", tok);
+    // A task of the token was created in this step and is still there.
+    let created_here = |tok: &str| {
+        ev.iter().any(|e| match e {
+            Event::Changed {
+                change: Change::Created { path, .. },
+            } => [TASKS, STATUS]
+                .iter()
+                .filter_map(|dir| child_of(path, dir))
+                .chain(assigned_path(e, true))
+                .any(|name| token_of(name) == Some(tok) && tree.contains(path)),
+            _ => false,
+        })
+    };
+    ev.iter().any(|e| match e {
+        Event::Changed {
+            change: Change::Deleted { path, .. },
+        } => {
+            let name = [TASKS, STATUS]
+                .iter()
+                .find_map(|dir| child_of(path, dir))
+                .or_else(|| assigned_path(e, false));
+            name.is_some_and(|name| !(somewhere(name) || token_of(name).is_some_and(notified)))
+        }
+        Event::Changed {
+            change: Change::Created { path, .. },
+        } => child_of(path, CLIENTS).is_some_and(|tok| !(created_here(tok) || notified(tok))),
+        // Accepted before if its marker was there before this step.
+        Event::Noted { claim, path, .. } if claim == "submitted" => {
+            let marker = format!("{CLIENTS}/{path}");
+            !((tree.contains(&marker) && !created(&marker)) || created_here(path) || notified(path))
+        }
+        _ => false,
+    })
+}
+
 /// Every client that is still alive has all its tasks done and read (a client killed for good
 /// cannot be notified).
 fn clients_done(w: &BuiltinWorld) -> bool {
@@ -356,8 +445,11 @@ fn properties() -> Vec<Property<BuiltinRole>> {
             let mut seen = BTreeSet::new();
             assignments(w).into_iter().all(|(_, t)| seen.insert(t))
         })
-        .shared_state_only(),
-        Property::always(NO_LOST_TASK, nothing_lost).shared_state_only(),
+        .shared_state_only()
+        .broken_only_by(|_, ev| ev.iter().any(|e| assigned_path(e, true).is_some())),
+        Property::always(NO_LOST_TASK, nothing_lost)
+            .shared_state_only()
+            .broken_only_by(may_lose_a_task),
         Property::each_step(STATUS_ONCE, |_, ev| {
             !ev.iter()
                 .any(|e| matches!(e, Event::Noted { claim, repeat: true, .. } if claim == "status"))
