@@ -175,6 +175,8 @@ pub struct SimulatorOnly {
     repair_per_mille: Option<Refused>,
     #[arg(long, hide = true, value_parser = every_fault)]
     write_fault_per_mille: Option<Refused>,
+    #[arg(long, hide = true, value_parser = every_schedule)]
+    pct_depth: Option<Refused>,
     #[arg(long, hide = true, value_parser = every_step)]
     steps_max: Option<Refused>,
     #[arg(long, hide = true, value_parser = every_step)]
@@ -215,6 +217,10 @@ fn every_step(_: &str) -> Result<Refused, String> {
          --depth-max bounds how deep it searches"
             .into(),
     )
+}
+
+fn every_schedule(_: &str) -> Result<Refused, String> {
+    Err("check explores every schedule, not one drawn by priorities".into())
 }
 
 fn no_seed(_: &str) -> Result<Refused, String> {

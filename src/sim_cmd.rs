@@ -206,6 +206,10 @@ pub struct Knobs {
     /// points) [default: 0].
     #[arg(long, value_parser = ranged!(u32, 0, Options::PER_MILLE_MAX))]
     pub write_fault_per_mille: Option<u32>,
+    /// Schedule the safety phase by PCT of this depth (1 to 16): processes in a random
+    /// priority order that changes at depth - 1 random steps; 0 picks uniformly [default: 0].
+    #[arg(long, value_parser = ranged!(u32, 0, Options::PCT_DEPTH_MAX))]
+    pub pct_depth: Option<u32>,
     /// Steps of the safety phase, at most 100000 [default: 1000].
     #[arg(long, value_parser = ranged!(u32, 0, Options::STEPS_MAX))]
     pub steps_max: Option<u32>,
@@ -266,6 +270,7 @@ impl Knobs {
             write_fault_per_mille: self
                 .write_fault_per_mille
                 .unwrap_or(d.write_fault_per_mille),
+            pct_depth: self.pct_depth.unwrap_or(d.pct_depth),
             repair_per_mille: self.repair_per_mille.unwrap_or(d.repair_per_mille),
             steps_max: self.steps_max.unwrap_or(d.steps_max),
             liveness_steps_max: self.liveness_steps_max.unwrap_or(d.liveness_steps_max),
@@ -290,6 +295,11 @@ impl Knobs {
             ("repair_per_mille", self.repair_per_mille.is_some()),
             ("buggify", self.model.buggify),
             ("assign_policy", self.model.assign_policy.is_some()),
+            (
+                "write_fault_per_mille",
+                self.write_fault_per_mille.is_some(),
+            ),
+            ("pct_depth", self.pct_depth.is_some()),
         ];
         debug_assert!(given
             .iter()
@@ -408,7 +418,8 @@ pub struct SimulateArgs {
     #[arg(long, value_parser = ranged!(u64, 0, SeedRange::SEED_MAX))]
     pub seed: Option<u64>,
     /// Draw the fault knobs from each seed (swarm testing): session timeout, message delay,
-    /// fault budgets, fault and repair rates, buggify and the assign policy, each refused as
+    /// fault budgets, fault and repair rates, buggify, the assign policy, faults at protocol
+    /// points and the PCT depth, each refused as
     /// a flag beside it; the other flags apply.
     #[arg(long)]
     pub swarm: bool,

@@ -54,6 +54,12 @@ fn flags_out_of_range_are_refused_naming_the_flag() {
             vec!["simulate", "--fault-per-mille", "1001"],
             "--fault-per-mille",
         ),
+        (vec!["simulate", "--pct-depth", "17"], "--pct-depth"),
+        (vec!["check", "--pct-depth", "2"], "--pct-depth"),
+        (
+            vec!["simulate", "--swarm", "--pct-depth", "2"],
+            "--pct-depth",
+        ),
         (vec!["simulate", "--tick-ms", "0"], "--tick-ms"),
         (
             vec!["simulate", "--session-timeout-ms", "4294967295"],

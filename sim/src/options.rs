@@ -167,6 +167,16 @@ pub struct Options {
     /// rarely do. 0 (the default) leaves faults to `fault_per_mille` alone.
     #[serde(skip_serializing_if = "is_zero")]
     pub write_fault_per_mille: u32,
+    /// The simulator's schedule in the safety phase: 0 (the default) picks uniformly among the
+    /// enabled steps; `d` above 0 is PCT (probabilistic concurrency testing, Burckhardt et al.,
+    /// ASPLOS 2010): the processes get a random priority order, the highest-priority process
+    /// with a step enabled takes it, and at `d - 1` steps drawn at random the process that
+    /// just stepped drops below all the others. A bug that needs `d` orderings to line up is
+    /// then hit with a chance bounded below by 1/(n k^(d-1)) (n processes, k steps), where
+    /// uniform choice can make it vanishingly rare. Faults and repairs keep their own rates;
+    /// the liveness phase stays uniform (a fixed priority could starve a process).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub pct_depth: u32,
     /// Steps of the safety phase (faults allowed).
     pub steps_max: u32,
     /// Steps of the liveness phase (no new faults; the cluster must converge).
@@ -201,6 +211,7 @@ impl Default for Options {
             fault_per_mille: 50,
             repair_per_mille: 200,
             write_fault_per_mille: 0,
+            pct_depth: 0,
             steps_max: 1000,
             liveness_steps_max: 2000,
             buggify: false,
@@ -224,6 +235,8 @@ impl Options {
     pub const STEPS_MAX: u32 = 100_000;
     /// The largest chance per mille (`fault_per_mille`, `repair_per_mille`): certainty.
     pub const PER_MILLE_MAX: u32 = 1000;
+    /// The deepest PCT schedule (`pct_depth`).
+    pub const PCT_DEPTH_MAX: u32 = 16;
 
     /// Refuses options out of their bounds (the constants above and [`Shape`]'s), naming
     /// the field. Every entry point calls it: flags, trace headers, scenario files.
@@ -258,6 +271,7 @@ impl Options {
                 self.write_fault_per_mille,
                 Self::PER_MILLE_MAX,
             ),
+            ("pct_depth", self.pct_depth, Self::PCT_DEPTH_MAX),
             ("steps_max", self.steps_max, Self::STEPS_MAX),
             (
                 "liveness_steps_max",
@@ -273,7 +287,7 @@ impl Options {
 
     /// The fields swarm testing draws from the seed ([`Options::swarmed`]), as a trace header
     /// spells them; the others keep the value they are given.
-    pub const SWARM_FIELDS: [&'static str; 10] = [
+    pub const SWARM_FIELDS: [&'static str; 12] = [
         "session_timeout_ms",
         "message_delay_ms_max",
         "crashes_max",
@@ -284,6 +298,8 @@ impl Options {
         "repair_per_mille",
         "buggify",
         "assign_policy",
+        "write_fault_per_mille",
+        "pct_depth",
     ];
 
     /// Swarm testing over the default options: [`Options::swarmed`] of
@@ -315,6 +331,9 @@ impl Options {
                 AssignPolicy::LeastLoaded,
                 AssignPolicy::Random,
             ][rng.gen_range(0..3)],
+            // Drawn last, so the draws above are what they were before these two came in.
+            write_fault_per_mille: pick(&mut rng, &[0, 0, 100, 300, 1000]) as u32,
+            pct_depth: pick(&mut rng, &[0, 0, 1, 2, 3]) as u32,
             ..self.clone()
         }
     }

@@ -85,6 +85,74 @@ pub(crate) struct Random {
     /// A process cut off at a protocol point and kept from reconnecting until its session
     /// has expired (a long partition: what makes a lost reply meet an expiry).
     held: Option<ProcessId>,
+    /// The PCT schedule (`pct_depth` above 0), drawn at the first step it decides (when the
+    /// world's processes are known).
+    pct: Option<Pct>,
+    pct_depth: u32,
+    pct_steps: u32,
+}
+
+/// A PCT schedule ([`Options::pct_depth`]): a priority per process (and one, the last, for
+/// steps of no process: time advancing, an orphan session's expiry), and the safety steps at
+/// which the process that just stepped drops below everyone.
+struct Pct {
+    priority: Vec<i64>,
+    /// Change points, as counts of steps taken by priority, latest first (popped in order).
+    change_at: Vec<u32>,
+    /// Steps taken by priority so far.
+    taken: u32,
+    /// The priority the next demoted process gets (below every other so far).
+    low: i64,
+}
+
+impl Pct {
+    /// A schedule for `processes` processes drawn from `seed` by a generator of its own, so
+    /// the run's other draws are those of its seed.
+    fn new(seed: u64, processes: usize, depth: u32, steps: u32) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5043_5400_0000_0000);
+        let slots = processes + 1;
+        // Initial priorities depth..depth+slots, in a random order (Fisher-Yates).
+        let mut priority: Vec<i64> = (0..slots).map(|i| i64::from(depth) + i as i64).collect();
+        for i in (1..slots).rev() {
+            let j = rng.gen_range(0..=i);
+            priority.swap(i, j);
+        }
+        let mut change_at: Vec<u32> = (1..depth).map(|_| rng.gen_range(0..steps.max(1))).collect();
+        change_at.sort_unstable_by(|a, b| b.cmp(a));
+        Pct {
+            priority,
+            change_at,
+            taken: 0,
+            low: i64::from(depth) - 1,
+        }
+    }
+
+    /// The priority slot of an action: its process, or the last slot.
+    fn slot(&self, a: &Action) -> usize {
+        let last = self.priority.len() - 1;
+        match *a {
+            Action::ToServer { process }
+            | Action::ToClient { process }
+            | Action::Timer { process, .. }
+            | Action::Choose { process, .. }
+            | Action::Crash { process }
+            | Action::Kill { process }
+            | Action::Restart { process }
+            | Action::Disconnect { process }
+            | Action::Reconnect { process } => process.min(last),
+            _ => last,
+        }
+    }
+
+    /// After a step of `slot` taken by priority: at a change point it drops below all.
+    fn stepped(&mut self, slot: usize) {
+        while self.change_at.last() == Some(&self.taken) {
+            self.change_at.pop();
+            self.priority[slot] = self.low;
+            self.low -= 1;
+        }
+        self.taken += 1;
+    }
 }
 
 fn is_other(a: &Action) -> bool {
@@ -190,6 +258,8 @@ impl<R: Role> Source<R> for Random {
                 if repairs > 0 && (repairs == others || self.rng.gen_ratio(repair_per_mille, 1000))
                 {
                     is_other_repair
+                } else if self.pct_depth > 0 {
+                    return Ok(Some(self.pick_by_priority(world.processes().len())));
                 } else {
                     is_other_rest
                 }
@@ -226,6 +296,48 @@ impl Random {
             seed,
             watch_writes: options.write_fault_per_mille > 0,
             held: None,
+            pct: None,
+            pct_depth: options.pct_depth,
+            pct_steps: options.steps_max,
+        }
+    }
+
+    /// PCT's step: of the enabled steps that are neither faults nor repairs, one of the
+    /// highest-priority slot's, uniformly.
+    fn pick_by_priority(&mut self, processes: usize) -> Action {
+        let (seed, depth, steps) = (self.seed, self.pct_depth, self.pct_steps);
+        let pct = self
+            .pct
+            .get_or_insert_with(|| Pct::new(seed, processes, depth, steps));
+        let top = self
+            .enabled
+            .iter()
+            .filter(|a| is_other_rest(a))
+            .map(|a| pct.priority[pct.slot(a)])
+            .max()
+            .expect("a non-empty pool");
+        let slot = self
+            .enabled
+            .iter()
+            .find(|a| is_other_rest(a) && pct.priority[pct.slot(a)] == top)
+            .map(|a| pct.slot(a))
+            .expect("the top slot");
+        pct.stepped(slot);
+        let of_top = |a: &Action| is_other_rest(a) && pct.slot(a) == slot;
+        let n = self.enabled.iter().filter(|a| of_top(a)).count();
+        let k = self.rng.gen_range(0..n);
+        let chosen = self
+            .enabled
+            .iter()
+            .filter(|a| of_top(a))
+            .nth(k)
+            .expect("a step of the top slot")
+            .clone();
+        match chosen {
+            Action::Advance { ms } => Action::Advance {
+                ms: self.rng.gen_range(1..=ms),
+            },
+            other => other,
         }
     }
 
