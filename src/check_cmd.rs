@@ -30,6 +30,10 @@ pub struct CheckArgs {
     /// Resident memory at most, in MiB; the search stops cleanly over it.
     #[arg(long, default_value_t = 16_384)]
     pub memory_max_mib: u64,
+    /// Wall-clock seconds at most, 1 to 10000000; the search stops cleanly there
+    /// (`incomplete`, exit 3) [default: no limit].
+    #[arg(long, value_parser = crate::sim_cmd::ranged!(u64, 1, 10_000_000))]
+    pub time_max: Option<u64>,
     /// `bfs` (shortest counterexamples) or `dfs`.
     #[arg(long, default_value = "bfs", value_parser = parse_strategy)]
     pub strategy: Strategy,
@@ -347,6 +351,19 @@ pub struct Summary {
     /// collided with another's (each of the transitions compared its fingerprint with those of
     /// at most `states` distinct states: transitions * states / 2^64, as TLC estimates it).
     pub fingerprint_collision_odds: f64,
+    /// Each sometimes-property, with whether a transition searched reached it (a verified
+    /// search that never reached one never ran what it names; see `Report::sometimes` for
+    /// what partial-order reduction may put off).
+    pub sometimes: Vec<Sometimes>,
+}
+
+/// A sometimes-property and whether the search reached it (`zksim check --json`).
+#[derive(Debug, Serialize)]
+pub struct Sometimes {
+    /// Its name.
+    pub property: &'static str,
+    /// Whether some transition searched reached it.
+    pub reached: bool,
 }
 
 /// One kind of action's share of a search (`zksim check --json`).
@@ -434,6 +451,7 @@ pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
             depth_max: args.depth_max,
             frontier_max: args.frontier_max,
             memory_max_bytes: args.memory_max_mib.saturating_mul(1 << 20),
+            time_max: args.time_max.map(std::time::Duration::from_secs),
         },
         strategy: args.strategy,
         threads,
@@ -515,6 +533,12 @@ fn write_graph(args: &CheckArgs, report: &Report) -> Result<Option<String>, Stri
             Stop::DepthMax => u64::from(args.depth_max),
             Stop::FrontierMax => args.frontier_max,
             Stop::MemoryMax => args.memory_max_mib,
+            Stop::TimeMax => args.time_max.unwrap_or(0),
+            Stop::Caller => {
+                return Some(format!(
+                    "the graph is incomplete: the search was stopped {so_far}"
+                ))
+            }
             // The graph is whole; only the liveness verdict is open.
             Stop::ReductionCycle => return None,
             Stop::ZxidsNeeded => {
@@ -623,6 +647,11 @@ fn summarize(recipe: &str, report: &Report, threads: usize, seconds: f64) -> Sum
             })
             .collect(),
         fingerprint_collision_odds: collision_odds(report.states, report.transitions),
+        sometimes: report
+            .sometimes
+            .iter()
+            .map(|&(property, reached)| Sometimes { property, reached })
+            .collect(),
     }
 }
 

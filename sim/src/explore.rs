@@ -89,6 +89,9 @@ pub struct Limits {
     /// Resident memory of the process at most, in bytes (checked every 1,024 new states,
     /// where the OS tells it: Linux).
     pub memory_max_bytes: u64,
+    /// Wall-clock time at most (checked every 1,024 new states); `None`: no limit. Where it
+    /// stops a search depends on the machine: the verdict is `incomplete` either way.
+    pub time_max: Option<std::time::Duration>,
 }
 
 impl Default for Limits {
@@ -98,6 +101,7 @@ impl Default for Limits {
             depth_max: 1000,
             frontier_max: 10_000_000,
             memory_max_bytes: 16 << 30,
+            time_max: None,
         }
     }
 }
@@ -199,6 +203,27 @@ pub enum Stop {
     /// The server dropped a connection where zxids were forgotten ([`Search::forget_zxids`]),
     /// and the reconnect that follows compares zxids: search again without forgetting them.
     ZxidsNeeded,
+    /// [`Limits::time_max`].
+    TimeMax,
+    /// The progress callback answered [`Flow::Stop`].
+    Caller,
+}
+
+/// What a progress callback answers ([`search_with`]): go on, or stop the search, which then
+/// ends `incomplete` with [`Stop::Caller`]. A callback that returns nothing goes on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Flow {
+    /// Go on.
+    #[default]
+    Continue,
+    /// Stop now.
+    Stop,
+}
+
+impl From<()> for Flow {
+    fn from((): ()) -> Self {
+        Flow::Continue
+    }
 }
 
 impl Stop {
@@ -212,6 +237,8 @@ impl Stop {
             Stop::GraphStatesMax => "graph-states-max",
             Stop::ReductionCycle => "no-reduction",
             Stop::ZxidsNeeded => "exact-zxids",
+            Stop::TimeMax => "time-max",
+            Stop::Caller => "caller",
         }
     }
 }
@@ -277,6 +304,13 @@ pub struct Report {
     /// key with zxids and xids forgotten (whatever the search forgot, so that searches done
     /// different ways compare), sorted, each once.
     pub terminals: Vec<u64>,
+    /// Each `Sometimes` property, in the order given, with whether some transition searched
+    /// reached it: a `verified` with one never reached has not shown the code it names ever
+    /// ran. Under partial-order reduction a transition the whole graph has may have been put
+    /// off for good (one whose events the reduction sees as invisible, a reply or a timer), so
+    /// a property read from such events can show unreached here and reached under
+    /// `--no-reduction`; claims, the server's changes and faults are always reached.
+    pub sometimes: Vec<(&'static str, bool)>,
 }
 
 /// What one kind of action contributed to a search.
@@ -305,14 +339,16 @@ pub fn explore<R: Role + Send + Sync>(
     search_with(roles, options, properties, &search, &mut |_| {})
 }
 
-/// Explores as `search` says, calling `progress` every 4,096 new states.
-pub fn search_with<R: Role + Send + Sync>(
+/// Explores as `search` says, calling `progress` every 4,096 new states; the callback may
+/// answer [`Flow::Stop`] to end the search there (returning nothing goes on).
+pub fn search_with<R: Role + Send + Sync, F: Into<Flow>>(
     roles: Vec<(String, R)>,
     options: &Options,
     properties: &[Property<R>],
     search: &Search,
-    progress: &mut dyn FnMut(&Progress),
+    progress: &mut dyn FnMut(&Progress) -> F,
 ) -> Report {
+    let progress = &mut |p: &Progress| progress(p).into();
     assert_eq!(
         options.time,
         TimeMode::Abstract,
@@ -352,6 +388,8 @@ struct Successor<R> {
     always_broken: Option<&'static str>,
     /// A bit per `Eventually` property that fails in the new state (liveness only).
     eventually_failing: u32,
+    /// A bit per `Sometimes` property the transition reached.
+    reached: u64,
     /// The new state's label (graph only).
     label: Option<String>,
     /// What the transition did, in a few words (graph only).
@@ -414,6 +452,10 @@ struct Explorer<'a, R> {
     transitions: u64,
     depth: u32,
     cut: bool,
+    /// A bit per `Sometimes` property some transition reached.
+    reached: u64,
+    /// When the search began ([`Limits::time_max`]).
+    started: std::time::Instant,
 }
 
 impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
@@ -443,6 +485,10 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             transitions: 0,
             depth: 0,
             cut: false,
+            reached: 0,
+            // The time limit reads the wall clock; nothing the search finds depends on it.
+            #[allow(clippy::disallowed_methods)]
+            started: std::time::Instant::now(),
             start,
         };
         if search.liveness {
@@ -481,7 +527,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         (self.visited.bytes() + parents + failing + edges) as u64
     }
 
-    fn breadth_first(&mut self, progress: &mut dyn FnMut(&Progress)) -> End {
+    fn breadth_first(&mut self, progress: &mut dyn FnMut(&Progress) -> Flow) -> End {
         let threads = self.search.threads.max(1);
         // A batch is big enough to keep every thread busy between merges, small enough
         // that its successors (whole worlds, duplicates included) stay a modest amount of
@@ -514,7 +560,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         End::Exhausted
     }
 
-    fn depth_first(&mut self, progress: &mut dyn FnMut(&Progress)) -> End {
+    fn depth_first(&mut self, progress: &mut dyn FnMut(&Progress) -> Flow) -> End {
         let mut stack = vec![Node {
             world: self.start.clone(),
             id: 0,
@@ -820,6 +866,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             zxids_needed,
             always_broken: None,
             eventually_failing: 0,
+            reached: self.reached_mask(&next, &events),
             label: None,
             edge_label: self.graph.is_some().then(|| label::action(world, action)),
         };
@@ -848,6 +895,21 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
 
     /// A bit per `Eventually` property failing in a fault-free state; `u32::MAX` while
     /// faults are on (such states are not part of the liveness graph).
+    /// A bit per `Sometimes` property (in order among them) that this transition reaches.
+    fn reached_mask(&self, next: &World<R>, events: &[Event]) -> u64 {
+        let mut mask = 0;
+        let sometimes = self.properties.iter().filter_map(|p| match p.check {
+            Check::Sometimes(reach) => Some(reach),
+            _ => None,
+        });
+        for (i, reach) in sometimes.enumerate().take(64) {
+            if reach(next, events) {
+                mask |= 1 << i;
+            }
+        }
+        mask
+    }
+
     fn eventually_mask(&self, world: &World<R>) -> u32 {
         if world.faults_on() {
             return u32::MAX;
@@ -863,7 +925,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         &mut self,
         expanded: Expanded<R>,
         push: &mut dyn FnMut(Node<R>),
-        progress: &mut dyn FnMut(&Progress),
+        progress: &mut dyn FnMut(&Progress) -> Flow,
     ) -> Result<(), End> {
         let node = (expanded.id, expanded.depth);
         self.depth = self.depth.max(node.1);
@@ -876,6 +938,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         for s in expanded.successors {
             self.transitions += 1;
             self.by_kind[usize::from(s.kind)].0 += 1;
+            self.reached |= s.reached;
             if s.zxids_needed {
                 return Err(End::Limit(Stop::ZxidsNeeded));
             }
@@ -932,7 +995,7 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
     }
 
     /// Progress and the memory limit, every so many new states.
-    fn after_new_state(&mut self, progress: &mut dyn FnMut(&Progress)) -> Result<(), End> {
+    fn after_new_state(&mut self, progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<(), End> {
         let states = self.states();
         if states % 1024 != 0 {
             return Ok(());
@@ -942,8 +1005,16 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
         if resident.is_some_and(|b| b > self.search.limits.memory_max_bytes) {
             return Err(End::Limit(Stop::MemoryMax));
         }
-        if states % 4096 == 0 {
-            progress(&self.progress(resident));
+        if self
+            .search
+            .limits
+            .time_max
+            .is_some_and(|max| self.started.elapsed() > max)
+        {
+            return Err(End::Limit(Stop::TimeMax));
+        }
+        if states % 4096 == 0 && progress(&self.progress(resident)) == Flow::Stop {
+            return Err(End::Limit(Stop::Caller));
         }
         Ok(())
     }
@@ -1035,6 +1106,13 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
                 t.dedup();
                 t
             },
+            sometimes: self
+                .properties
+                .iter()
+                .filter(|p| matches!(p.check, Check::Sometimes(_)))
+                .enumerate()
+                .map(|(i, p)| (p.name, i < 64 && self.reached & (1 << i) != 0))
+                .collect(),
         }
     }
 
