@@ -313,86 +313,118 @@ impl Knobs {
             None => Ok(()),
         }
     }
+}
 
-    /// The flags given, as they would be typed again.
-    pub fn flags(&self) -> String {
-        let mut f = String::new();
-        let mut add = |name: &str, v: Option<String>| {
-            if let Some(v) = v {
-                f.push_str(&format!(" --{name} {v}"));
-            }
-        };
-        add(
-            "time",
-            self.time.map(|t| {
-                if t == TimeMode::Timed {
-                    "timed"
-                } else {
-                    "abstract"
-                }
-                .into()
-            }),
-        );
-        add("tick-ms", self.tick_ms.map(|v| v.to_string()));
-        add(
+/// The flags that make a run of `options` from the defaults, as they would be typed again: each
+/// field that is not its default's, so the reproduce command depends on the options run and not
+/// on how they were spelled (`--crashes-max 2` is the default and left out).
+pub fn replay_flags(options: &Options) -> String {
+    let d = Options::default();
+    let mut f = String::new();
+    let mut add = |name: &str, given: bool, v: String| {
+        if given {
+            f.push_str(&format!(" --{name} {v}"));
+        }
+    };
+    let time = match options.time {
+        TimeMode::Timed => "timed",
+        TimeMode::Abstract => "abstract",
+    };
+    add("time", options.time != d.time, time.into());
+    let numbers = [
+        ("tick-ms", u64::from(options.tick_ms), u64::from(d.tick_ms)),
+        (
             "session-timeout-ms",
-            self.session_timeout_ms.map(|v| v.to_string()),
-        );
-        add(
+            u64::from(options.session_timeout_ms),
+            u64::from(d.session_timeout_ms),
+        ),
+        (
             "message-delay-ms-max",
-            self.message_delay_ms_max.map(|v| v.to_string()),
-        );
-        add("crashes-max", self.crashes_max.map(|v| v.to_string()));
-        add(
+            options.message_delay_ms_max,
+            d.message_delay_ms_max,
+        ),
+        (
+            "crashes-max",
+            u64::from(options.crashes_max),
+            u64::from(d.crashes_max),
+        ),
+        (
             "disconnects-max",
-            self.disconnects_max.map(|v| v.to_string()),
-        );
-        add("kills-max", self.kills_max.map(|v| v.to_string()));
-        add("expiries-max", self.expiries_max.map(|v| v.to_string()));
-        add(
+            u64::from(options.disconnects_max),
+            u64::from(d.disconnects_max),
+        ),
+        (
+            "kills-max",
+            u64::from(options.kills_max),
+            u64::from(d.kills_max),
+        ),
+        (
+            "expiries-max",
+            u64::from(options.expiries_max),
+            u64::from(d.expiries_max),
+        ),
+        (
             "fault-per-mille",
-            self.fault_per_mille.map(|v| v.to_string()),
-        );
-        add(
+            u64::from(options.fault_per_mille),
+            u64::from(d.fault_per_mille),
+        ),
+        (
             "repair-per-mille",
-            self.repair_per_mille.map(|v| v.to_string()),
-        );
-        add("steps-max", self.steps_max.map(|v| v.to_string()));
-        add(
+            u64::from(options.repair_per_mille),
+            u64::from(d.repair_per_mille),
+        ),
+        (
+            "write-fault-per-mille",
+            u64::from(options.write_fault_per_mille),
+            u64::from(d.write_fault_per_mille),
+        ),
+        (
+            "steps-max",
+            u64::from(options.steps_max),
+            u64::from(d.steps_max),
+        ),
+        (
             "liveness-steps-max",
-            self.liveness_steps_max.map(|v| v.to_string()),
-        );
-        let model = &self.model;
-        add(
-            "child-order",
-            model.child_order.map(|o| match o {
-                ChildOrder::Java => "java".into(),
-                ChildOrder::Sorted => "sorted".into(),
-                ChildOrder::Shuffled { .. } => "shuffled".into(),
-            }),
-        );
-        add(
-            "assign-policy",
-            model.assign_policy.map(|p| match p {
-                AssignPolicy::RoundRobin => "round-robin".into(),
-                AssignPolicy::LeastLoaded => "least-loaded".into(),
-                AssignPolicy::Random => "random".into(),
-            }),
-        );
-        for (field, v) in self.shape.shape().given() {
-            add(field.trim_start_matches("shape."), Some(v.to_string()));
-        }
-        if model.buggify {
-            f.push_str(" --buggify");
-        }
-        if model.at_least_once {
-            f.push_str(" --at-least-once");
-        }
-        for u in &model.unchecked {
-            f.push_str(&format!(" --uncheck {u:?}"));
-        }
-        f
+            u64::from(options.liveness_steps_max),
+            u64::from(d.liveness_steps_max),
+        ),
+    ];
+    for (name, v, default) in numbers {
+        add(name, v != default, v.to_string());
     }
+    let order = match options.child_order {
+        ChildOrder::Java => "java",
+        ChildOrder::Sorted => "sorted",
+        ChildOrder::Shuffled { .. } => "shuffled",
+    };
+    add(
+        "child-order",
+        options.child_order != d.child_order,
+        order.into(),
+    );
+    let policy = match options.assign_policy {
+        AssignPolicy::RoundRobin => "round-robin",
+        AssignPolicy::LeastLoaded => "least-loaded",
+        AssignPolicy::Random => "random",
+    };
+    add(
+        "assign-policy",
+        options.assign_policy != d.assign_policy,
+        policy.into(),
+    );
+    for (field, v) in options.shape.given() {
+        add(field.trim_start_matches("shape."), true, v.to_string());
+    }
+    if options.buggify {
+        f.push_str(" --buggify");
+    }
+    if options.at_least_once {
+        f.push_str(" --at-least-once");
+    }
+    for u in &options.unchecked {
+        f.push_str(&format!(" --uncheck {u:?}"));
+    }
+    f
 }
 
 /// Arguments of `zksim simulate`.
@@ -646,7 +678,7 @@ pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
     let tally = with_progress(range, &done, || {
         simulate_range(&recipe, &options, range, args.swarm, args.jobs, &done)
     })?;
-    let summary = summarize(&recipe, args, range, tally);
+    let summary = summarize(&recipe, args, &options, range, tally);
     if let Some(path) = &args.trace {
         let seed = summary.failed.first().map_or(range.start, |f| f.seed);
         if summary.failed.is_empty() && range.len() > 1 {
@@ -710,7 +742,13 @@ fn with_progress<T>(range: SeedRange, done: &SeedsDone, work: impl FnOnce() -> T
     result
 }
 
-fn summarize(recipe: &Recipe, args: &SimulateArgs, range: SeedRange, tally: Tally) -> Summary {
+fn summarize(
+    recipe: &Recipe,
+    args: &SimulateArgs,
+    options: &Options,
+    range: SeedRange,
+    tally: Tally,
+) -> Summary {
     let failed: Vec<Failure> = tally
         .failed
         .into_iter()
@@ -722,7 +760,7 @@ fn summarize(recipe: &Recipe, args: &SimulateArgs, range: SeedRange, tally: Tall
                 recipe.name,
                 seed,
                 if args.swarm { " --swarm" } else { "" },
-                args.knobs.flags(),
+                replay_flags(options),
                 seed
             ),
         })
