@@ -13,7 +13,7 @@ use zksim_sim::plural::count;
 use zksim_sim::recipes;
 use zksim_sim::run;
 
-use crate::sim_cmd::{simulate_range, SeedRange, SeedsDone, Tally};
+use crate::sim_cmd::{simulate_range, SeedRange, SeedsDone, Shard, Tally};
 
 /// Arguments of `zksim bench`.
 #[derive(Clone, Debug, clap::Args)]
@@ -79,6 +79,7 @@ fn measure(threads: usize, seeds: u64) -> Result<Measured, String> {
                 start: 0,
                 end: seeds,
             },
+            Shard::default(),
             false,
             threads,
             &SeedsDone::default(),

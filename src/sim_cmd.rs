@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use zksim_model::children::ChildOrder;
 use zksim_model::recipes::cluster::AssignPolicy;
 use zksim_sim::options::{Options, Shape, TimeMode};
@@ -66,6 +66,100 @@ impl std::str::FromStr for SeedRange {
             ));
         }
         Ok(range)
+    }
+}
+
+/// One of `count` interleaved slices of a seed range, written `I/N` (`--shard 1/4`): the
+/// `index`-th (from 0) holds the range's seeds `A+I, A+I+N, A+I+2N, ...`, so shards of one
+/// range share its slow and fast seeds alike and together run each seed once. `0/1` is the
+/// whole range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shard {
+    /// Which slice, from 0, below `count`.
+    pub index: u64,
+    /// How many slices the range is cut into, 1 to [`Shard::COUNT_MAX`].
+    pub count: u64,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard { index: 0, count: 1 }
+    }
+}
+
+impl Shard {
+    /// The most shards a range is cut into: far more machines than a run of a billion seeds
+    /// needs, few enough that `zksim merge` reads them all.
+    pub const COUNT_MAX: u64 = 100_000;
+
+    /// Refuses an index not below the count, or a count out of 1 to [`Shard::COUNT_MAX`].
+    pub fn validate(&self) -> Result<(), String> {
+        if self.count == 0 || self.count > Self::COUNT_MAX {
+            return Err(format!(
+                "the shard count {} is not in 1..={}",
+                self.count,
+                Self::COUNT_MAX
+            ));
+        }
+        if self.index >= self.count {
+            return Err(format!(
+                "the shard index {} is not below the count {} (indices are from 0: 0/{} to \
+                 {}/{})",
+                self.index,
+                self.count,
+                self.count,
+                self.count - 1,
+                self.count
+            ));
+        }
+        Ok(())
+    }
+
+    /// How many of `range`'s seeds this slice holds (0 when the range has fewer seeds than
+    /// the index).
+    pub fn len(&self, range: SeedRange) -> u64 {
+        match range.len().checked_sub(self.index) {
+            Some(rest) if rest > 0 => (rest - 1) / self.count + 1,
+            _ => 0,
+        }
+    }
+
+    /// The `k`-th seed of this slice of `range` (`k` below [`Shard::len`]).
+    pub fn nth(&self, range: SeedRange, k: u64) -> u64 {
+        range.start + self.index + k * self.count
+    }
+
+    /// Whether `seed` is one of this slice's seeds of `range`.
+    pub fn holds(&self, range: SeedRange, seed: u64) -> bool {
+        (range.start..range.end).contains(&seed) && (seed - range.start) % self.count == self.index
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (i, n) = s.split_once('/').ok_or_else(|| {
+            format!("{s:?} is not a shard like 0/4 (the index from 0, then the count)")
+        })?;
+        let num = |x: &str, what: &str| {
+            x.trim()
+                .parse::<u64>()
+                .map_err(|e| format!("{x:?} in {s:?} is not a shard {what}: {e}"))
+        };
+        let shard = Shard {
+            index: num(i, "index")?,
+            count: num(n, "count")?,
+        };
+        shard.validate()?;
+        Ok(shard)
     }
 }
 
@@ -447,6 +541,11 @@ pub struct SimulateArgs {
     /// Write the trace of the seed (or of the first failing seed of a range) to this file.
     #[arg(long)]
     pub trace: Option<PathBuf>,
+    /// Run only the I-th (from 0) of N interleaved slices of the seeds, `I/N` with N at most
+    /// 100000: seeds A+I, A+I+N, ... of `--seeds A..B`; `zksim merge` adds the shards'
+    /// `--json` summaries up to the whole range's.
+    #[arg(long, value_name = "I/N", conflicts_with = "seed")]
+    pub shard: Option<Shard>,
     /// Print a machine-readable summary.
     #[arg(long)]
     pub json: bool,
@@ -470,6 +569,7 @@ impl SimulateArgs {
             seed: None,
             swarm: true,
             trace: None,
+            shard: None,
             json: false,
             jobs: default_jobs(),
             knobs: Knobs::default(),
@@ -482,7 +582,8 @@ fn default_jobs() -> usize {
 }
 
 /// A failing seed in the summary.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Failure {
     /// The seed.
     pub seed: u64,
@@ -492,15 +593,24 @@ pub struct Failure {
     pub replay: String,
 }
 
-/// `zksim simulate --json`.
-#[derive(Debug, Serialize)]
+/// `zksim simulate --json`: what the runs add up to, and what ran (the recipe, the options,
+/// the seeds), so `zksim merge` can tell which shards' summaries make up one run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Summary {
     /// The recipe.
     pub recipe: String,
+    /// Whether the fault knobs were drawn from each seed.
+    pub swarm: bool,
+    /// The options (with `swarm`, those the seeds' draws start from).
+    pub options: Options,
     /// First seed.
     pub seed_start: u64,
     /// One past the last seed.
     pub seed_end: u64,
+    /// The slice of the range that ran, when `--shard` was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
     /// Runs made.
     pub runs: u64,
     /// Steps over all runs.
@@ -603,25 +713,24 @@ impl SeedsDone {
     }
 }
 
-/// Runs the seeds on `jobs` threads, each a contiguous part of the range; the tally is the
-/// same whatever the threads did. Memory does not grow with the range. Each seed run is
-/// counted in `done` as it ends.
+/// Runs the seeds of `shard`'s slice of `range` on `jobs` threads, each a contiguous part of
+/// the slice; the tally is the same whatever the threads did. Memory does not grow with the
+/// range. Each seed run is counted in `done` as it ends.
 pub fn simulate_range(
     recipe: &Recipe,
     options: &Options,
     range: SeedRange,
+    shard: Shard,
     swarm: bool,
     jobs: usize,
     done: &SeedsDone,
 ) -> Result<Tally, String> {
-    let len = range.end.saturating_sub(range.start);
+    let len = shard.len(range);
     let jobs = (jobs.clamp(1, THREADS_MAX) as u64).clamp(1, len.max(1));
     let chunk = len.div_ceil(jobs).max(1);
+    // Parts of the slice, by the index of a seed in it.
     let parts: Vec<(u64, u64)> = (0..jobs)
-        .map(|i| {
-            let start = range.start + (i * chunk).min(len);
-            (start, range.start + ((i + 1) * chunk).min(len))
-        })
+        .map(|i| ((i * chunk).min(len), ((i + 1) * chunk).min(len)))
         .filter(|(a, b)| a < b)
         .collect();
     let results: Vec<Result<Tally, String>> = std::thread::scope(|scope| {
@@ -631,7 +740,8 @@ pub fn simulate_range(
                 scope.spawn(move || {
                     let recipe = recipes::find(recipe.name)?;
                     let mut tally = Tally::default();
-                    for seed in a..b {
+                    for k in a..b {
+                        let seed = shard.nth(range, k);
                         let outcome = run::simulate(&recipe, options, seed, swarm, false)?;
                         done.add(!outcome.end.violations.is_empty());
                         tally.add(&outcome);
@@ -674,14 +784,27 @@ pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
     args.knobs.refuse_drawn(args.swarm)?;
     let options = args.knobs.options();
     recipes::validate(recipe.name, &options).map_err(|e| e.as_flag())?;
+    let shard = args.shard.unwrap_or_default();
+    if args.trace.is_some() && shard.len(range) == 0 {
+        return Err(format!(
+            "--trace: shard {shard} of seeds {}..{} holds no seed (the range has {}), so \
+             there is no run to write",
+            range.start,
+            range.end,
+            count(range.len(), "seed", "seeds")
+        ));
+    }
     let done = SeedsDone::default();
-    let tally = with_progress(range, &done, || {
-        simulate_range(&recipe, &options, range, args.swarm, args.jobs, &done)
+    let tally = with_progress(range, args.shard, &done, || {
+        simulate_range(
+            &recipe, &options, range, shard, args.swarm, args.jobs, &done,
+        )
     })?;
     let summary = summarize(&recipe, args, &options, range, tally);
     if let Some(path) = &args.trace {
-        let seed = summary.failed.first().map_or(range.start, |f| f.seed);
-        if summary.failed.is_empty() && range.len() > 1 {
+        let first = shard.nth(range, 0);
+        let seed = summary.failed.first().map_or(first, |f| f.seed);
+        if summary.failed.is_empty() && shard.len(range) > 1 {
             eprintln!("no seed failed; writing the trace of seed {seed}");
         }
         let outcome = run::simulate(&recipe, &options, seed, args.swarm, true)?;
@@ -700,18 +823,23 @@ pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
 
 /// Runs `work` with a progress line on standard error (drawn only when it is a terminal, so
 /// scripts and CI see nothing of it) and, for an interruption, a status saying how far the
-/// range got.
-fn with_progress<T>(range: SeedRange, done: &SeedsDone, work: impl FnOnce() -> T) -> T {
+/// range (or its shard) got.
+fn with_progress<T>(
+    range: SeedRange,
+    shard: Option<Shard>,
+    done: &SeedsDone,
+    work: impl FnOnce() -> T,
+) -> T {
+    let total = shard.unwrap_or_default().len(range);
     let status = |(runs, failures): (u64, u64)| {
         format!(
-            "{runs} of {} run (seeds {}..{}), {} so far",
-            count(range.len(), "seed", "seeds"),
-            range.start,
-            range.end,
+            "{runs} of {} run ({}), {} so far",
+            count(total, "seed", "seeds"),
+            seeds_run(range, shard),
             count(failures, "failure", "failures")
         )
     };
-    let bar = indicatif::ProgressBar::new(range.len());
+    let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} seeds, {msg}, eta {eta}")
             .expect("a valid template"),
@@ -767,8 +895,11 @@ fn summarize(
         .collect();
     Summary {
         recipe: recipe.name.into(),
+        swarm: args.swarm,
+        options: options.clone(),
         seed_start: range.start,
         seed_end: range.end,
+        shard: args.shard,
         runs: tally.runs,
         steps: tally.steps,
         events: tally.events,
@@ -778,13 +909,26 @@ fn summarize(
     }
 }
 
-fn print_summary(s: &Summary) {
+/// Which seeds ran, as the summary's first line says them: `seeds 0..1000`, or `seeds
+/// 0..1000, shard 1/4`.
+fn seeds_run(range: SeedRange, shard: Option<Shard>) -> String {
+    match shard {
+        Some(shard) => format!("seeds {}..{}, shard {shard}", range.start, range.end),
+        None => format!("seeds {}..{}", range.start, range.end),
+    }
+}
+
+/// Prints a summary as `simulate` does without `--json` (and `merge` for the shards').
+pub fn print_summary(s: &Summary) {
+    let range = SeedRange {
+        start: s.seed_start,
+        end: s.seed_end,
+    };
     crate::say!(
-        "simulate {}: {} (seeds {}..{}), {}, {}, {}",
+        "simulate {}: {} ({}), {}, {}, {}",
         s.recipe,
         count(s.runs, "run", "runs"),
-        s.seed_start,
-        s.seed_end,
+        seeds_run(range, s.shard),
         count(s.steps, "step", "steps"),
         count(s.events, "event", "events"),
         count(s.failures, "failure", "failures")
