@@ -13,7 +13,7 @@ use zksim_sim::plural::count;
 use zksim_sim::recipes;
 use zksim_sim::run;
 
-use crate::sim_cmd::{simulate_range, SeedRange, SeedsDone, Shard, Tally};
+use crate::sim_cmd::{simulate_range, SeedRange, Seeds, SeedsDone, Shard, Tally};
 
 /// Arguments of `zksim bench`.
 #[derive(Clone, Debug, clap::Args)]
@@ -75,11 +75,14 @@ fn measure(threads: usize, seeds: u64) -> Result<Measured, String> {
         simulate_range(
             &recipe,
             &options,
-            SeedRange {
-                start: 0,
-                end: seeds,
+            Seeds {
+                range: SeedRange {
+                    start: 0,
+                    end: seeds,
+                },
+                shard: Shard::default(),
+                cover: false,
             },
-            Shard::default(),
             false,
             threads,
             &SeedsDone::default(),

@@ -25,6 +25,7 @@
 //!         })
 //!         .collect(),
 //!     reached: Default::default(),
+//!     coverage: None,
 //! };
 //! // Shard 0 of 0..5 ran seeds 0, 2 and 4; shard 1 seeds 1 and 3.
 //! let inputs = vec![
@@ -39,6 +40,8 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+use zksim_sim::coverage::Coverage;
 
 use crate::files;
 use crate::sim_cmd::{print_summary, SeedRange, Shard, Summary, Tally};
@@ -115,7 +118,7 @@ fn without_place(message: &str) -> &str {
 
 /// The summary of the whole range from its shards' (each named by its file, in any order):
 /// counts added up, failures in seed order (the first [`Tally::FAILED_KEPT_MAX`] of them, as
-/// one run keeps), the sometimes-properties' counts added up. Refused, naming the file: a
+/// one run keeps), the sometimes-properties' and the coverage's counts added up. Refused, naming the file: a
 /// summary of another recipe, options or range than the first one's, a shard twice, a shard
 /// missing, a shard whose counts do not fit its slice. A summary without `shard` is the whole
 /// range (shard 0/1).
@@ -198,6 +201,15 @@ fn same_run(first_name: &str, first: &Summary, name: &str, s: &Summary) -> Resul
             format!("{}..{}", s.seed_start, s.seed_end),
             format!("{}..{}", first.seed_start, first.seed_end),
         );
+    }
+    if s.coverage.is_some() != first.coverage.is_some() {
+        let with = |c: bool| if c { "with" } else { "without" };
+        return Err(format!(
+            "{name}: a run {} --coverage, but {first_name} is one {}: shards of one run are \
+             all run with it or all without",
+            with(s.coverage.is_some()),
+            with(first.coverage.is_some())
+        ));
     }
     if s.options != first.options {
         let (theirs, ours) = (option_fields(&s.options), option_fields(&first.options));
@@ -285,6 +297,13 @@ fn fits(name: &str, s: &Summary, range: SeedRange, shard: Shard) -> Result<(), S
             s.runs
         ));
     }
+    let points = s.coverage.iter().flat_map(|c| &c.points);
+    if let Some((site, c)) = points.into_iter().find(|(_, c)| c.written > s.runs) {
+        return Err(format!(
+            "{name}: coverage point {} {} written in {} runs of {}",
+            site.process, site.write, c.written, s.runs
+        ));
+    }
     Ok(())
 }
 
@@ -300,6 +319,9 @@ fn add_up(shards: impl Iterator<Item = Summary>) -> Result<Summary, String> {
     whole.failures = 0;
     whole.failed = Vec::new();
     whole.reached = BTreeMap::new();
+    if let Some(coverage) = &mut whole.coverage {
+        *coverage = Coverage::default();
+    }
     let add = |total: &mut u64, n: u64, what: &str| {
         *total = total
             .checked_add(n)
@@ -318,6 +340,11 @@ fn add_up(shards: impl Iterator<Item = Summary>) -> Result<Summary, String> {
                 n,
                 "runs reaching a property",
             )?;
+        }
+        if let (Some(all), Some(more)) = (&mut whole.coverage, s.coverage) {
+            all.merge(more).ok_or_else(|| {
+                "the shards' coverage counts add up to more than 2^64".to_string()
+            })?;
         }
     }
     // Each shard lists its own first failures, so the whole range's first ones are among

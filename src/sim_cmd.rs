@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use zksim_model::children::ChildOrder;
 use zksim_model::recipes::cluster::AssignPolicy;
+use zksim_sim::coverage::Coverage;
 use zksim_sim::options::{Options, Shape, TimeMode};
 use zksim_sim::plural::{count, noun};
 use zksim_sim::recipes::{self, Recipe};
@@ -546,6 +547,11 @@ pub struct SimulateArgs {
     /// `--json` summaries up to the whole range's.
     #[arg(long, value_name = "I/N", conflicts_with = "seed")]
     pub shard: Option<Shard>,
+    /// Count coverage: for each protocol point (a process's write, by operation and path,
+    /// each part with a digit as `*`), in how many runs the server handled it and in how many a fault of that process
+    /// came right after it (the sometimes-properties are always counted).
+    #[arg(long)]
+    pub coverage: bool,
     /// Print a machine-readable summary.
     #[arg(long)]
     pub json: bool,
@@ -570,6 +576,7 @@ impl SimulateArgs {
             swarm: true,
             trace: None,
             shard: None,
+            coverage: false,
             json: false,
             jobs: default_jobs(),
             knobs: Knobs::default(),
@@ -623,6 +630,10 @@ pub struct Summary {
     pub failed: Vec<Failure>,
     /// For each sometimes-property, in how many runs it was reached.
     pub reached: BTreeMap<String, u64>,
+    /// With `--coverage`: for each protocol point, in how many runs it was written and had a
+    /// fault right after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
 }
 
 /// What a range of runs adds up to: counts, the sometimes-properties reached, and the first
@@ -642,15 +653,28 @@ pub struct Tally {
     pub failed: Vec<(u64, Vec<String>)>,
     /// For each sometimes-property, in how many runs it was reached.
     pub reached: BTreeMap<String, u64>,
+    /// The protocol points reached and faulted after, when kept (`--coverage`).
+    pub coverage: Option<Coverage>,
 }
 
 impl Tally {
     /// The most failing seeds kept (and listed by `--json`); `failures` counts them all.
     pub const FAILED_KEPT_MAX: usize = 10_000;
 
+    /// An empty tally, keeping coverage or not.
+    pub fn new(cover: bool) -> Self {
+        Tally {
+            coverage: cover.then(Coverage::default),
+            ..Tally::default()
+        }
+    }
+
     /// Adds one run.
     pub fn add(&mut self, o: &Outcome) {
         self.runs += 1;
+        if let Some(coverage) = &mut self.coverage {
+            coverage.add(&o.coverage);
+        }
         self.steps += o.end.steps;
         self.events += o.end.events;
         // Looked up before inserting: a name is cloned once a range, not once a run.
@@ -684,6 +708,9 @@ impl Tally {
         for (name, n) in later.reached {
             *self.reached.entry(name).or_insert(0) += n;
         }
+        if let (Some(all), Some(more)) = (&mut self.coverage, later.coverage) {
+            all.merge(more).expect("a range's counts fit in u64");
+        }
     }
 }
 
@@ -713,18 +740,34 @@ impl SeedsDone {
     }
 }
 
+/// The seeds a range's runs take: a shard of the range (all of it, `0/1`), and whether their
+/// coverage is kept.
+#[derive(Clone, Copy, Debug)]
+pub struct Seeds {
+    /// The range.
+    pub range: SeedRange,
+    /// The slice of it that runs.
+    pub shard: Shard,
+    /// Whether each run's coverage is kept ([`Tally::coverage`]).
+    pub cover: bool,
+}
+
 /// Runs the seeds of `shard`'s slice of `range` on `jobs` threads, each a contiguous part of
 /// the slice; the tally is the same whatever the threads did. Memory does not grow with the
 /// range. Each seed run is counted in `done` as it ends.
 pub fn simulate_range(
     recipe: &Recipe,
     options: &Options,
-    range: SeedRange,
-    shard: Shard,
+    seeds: Seeds,
     swarm: bool,
     jobs: usize,
     done: &SeedsDone,
 ) -> Result<Tally, String> {
+    let Seeds {
+        range,
+        shard,
+        cover,
+    } = seeds;
     let len = shard.len(range);
     let jobs = (jobs.clamp(1, THREADS_MAX) as u64).clamp(1, len.max(1));
     let chunk = len.div_ceil(jobs).max(1);
@@ -739,10 +782,14 @@ pub fn simulate_range(
             .map(|&(a, b)| {
                 scope.spawn(move || {
                     let recipe = recipes::find(recipe.name)?;
-                    let mut tally = Tally::default();
+                    let mut tally = Tally::new(cover);
                     for k in a..b {
                         let seed = shard.nth(range, k);
-                        let outcome = run::simulate(&recipe, options, seed, swarm, false)?;
+                        let outcome = if cover {
+                            run::simulate_covered(&recipe, options, seed, swarm)?
+                        } else {
+                            run::simulate(&recipe, options, seed, swarm, false)?
+                        };
                         done.add(!outcome.end.violations.is_empty());
                         tally.add(&outcome);
                     }
@@ -755,7 +802,7 @@ pub fn simulate_range(
             .map(|h| h.join().expect("a simulation thread panicked"))
             .collect()
     });
-    let mut all = Tally::default();
+    let mut all = Tally::new(cover);
     for r in results {
         all.merge(r?);
     }
@@ -796,9 +843,12 @@ pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
     }
     let done = SeedsDone::default();
     let tally = with_progress(range, args.shard, &done, || {
-        simulate_range(
-            &recipe, &options, range, shard, args.swarm, args.jobs, &done,
-        )
+        let seeds = Seeds {
+            range,
+            shard,
+            cover: args.coverage,
+        };
+        simulate_range(&recipe, &options, seeds, args.swarm, args.jobs, &done)
     })?;
     let summary = summarize(&recipe, args, &options, range, tally);
     if let Some(path) = &args.trace {
@@ -906,6 +956,7 @@ fn summarize(
         failures: tally.failures,
         failed,
         reached: tally.reached,
+        coverage: tally.coverage,
     }
 }
 
@@ -915,6 +966,49 @@ fn seeds_run(range: SeedRange, shard: Option<Shard>) -> String {
     match shard {
         Some(shard) => format!("seeds {}..{}, shard {shard}", range.start, range.end),
         None => format!("seeds {}..{}", range.start, range.end),
+    }
+}
+
+/// Prints the protocol points of `--coverage`, one a line: in how many of the `runs` each was
+/// written, and in how many a fault of its process came right after it, by kind.
+fn print_coverage(coverage: &Coverage, runs: u64) {
+    crate::say!(
+        "  coverage: {} written, {} with a fault of the process right after",
+        count(coverage.points.len(), "protocol point", "protocol points"),
+        coverage.faulted()
+    );
+    let label = |site: &zksim_sim::coverage::Site| format!("{} {}", site.process, site.write);
+    let width = coverage
+        .points
+        .keys()
+        .map(|s| label(s).len())
+        .max()
+        .unwrap_or(0);
+    for (site, c) in &coverage.points {
+        let after = if c.faulted == 0 {
+            "never a fault right after".to_string()
+        } else {
+            let kinds: Vec<String> = [
+                (c.disconnected, "disconnected"),
+                (c.crashed, "crashed"),
+                (c.killed, "killed"),
+            ]
+            .into_iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, kind)| format!("{kind} {n}"))
+            .collect();
+            format!(
+                "a fault right after in {} ({})",
+                c.faulted,
+                kinds.join(", ")
+            )
+        };
+        crate::say!(
+            "  point {:<width$} written in {}/{runs} {}, {after}",
+            label(site),
+            c.written,
+            noun(runs, "run", "runs")
+        );
     }
 }
 
@@ -940,6 +1034,9 @@ pub fn print_summary(s: &Summary) {
             s.runs,
             noun(s.runs, "run", "runs")
         );
+    }
+    if let Some(coverage) = &s.coverage {
+        print_coverage(coverage, s.runs);
     }
     for f in s.failed.iter().take(20) {
         crate::say!("FAIL seed {}: violated {}", f.seed, f.violations.join("; "));
