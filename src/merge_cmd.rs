@@ -81,18 +81,24 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<bool, String> {
 /// Reads `text`, the file `name`, as a summary: an error names the file and, for text that is
 /// not JSON or not a summary, the line.
 pub fn parse(name: &str, text: &str) -> Result<Summary, String> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+    let invalid = |e: serde_json::Error| {
         format!(
             "{name}:{}: invalid JSON: {}",
             e.line(),
             without_place(&e.to_string())
         )
-    })?;
-    let is_summary = value.as_object().is_some_and(|o| {
-        ["recipe", "seed_start", "seed_end", "runs"]
-            .iter()
-            .all(|k| o.contains_key(*k))
-    });
+    };
+    // The first value alone first, so that a file of JSON lines (a trace) or a JSON document
+    // of another kind is told as not a summary rather than by where its JSON goes on.
+    let first = serde_json::Deserializer::from_str(text)
+        .into_iter::<serde_json::Value>()
+        .next()
+        .unwrap_or_else(|| serde_json::from_str::<serde_json::Value>(text))
+        .map_err(invalid)?;
+    let fields = ["recipe", "seed_start", "seed_end", "runs"];
+    let is_summary = first
+        .as_object()
+        .is_some_and(|o| fields.iter().all(|k| o.contains_key(*k)));
     if !is_summary {
         return Err(format!(
             "{name}: not a summary of `zksim simulate --json` (no recipe, seed_start, seed_end \
@@ -100,11 +106,15 @@ pub fn parse(name: &str, text: &str) -> Result<Summary, String> {
         ));
     }
     serde_json::from_str(text).map_err(|e| {
-        format!(
-            "{name}:{}: not a summary of this zksim's `simulate --json`: {}",
-            e.line(),
-            without_place(&e.to_string())
-        )
+        if e.is_syntax() || e.is_eof() {
+            invalid(e)
+        } else {
+            format!(
+                "{name}:{}: not a summary of this zksim's `simulate --json`: {}",
+                e.line(),
+                without_place(&e.to_string())
+            )
+        }
     })
 }
 
@@ -353,4 +363,75 @@ fn add_up(shards: impl Iterator<Item = Summary>) -> Result<Summary, String> {
     whole.failed.sort_by_key(|f| f.seed);
     whole.failed.truncate(Tally::FAILED_KEPT_MAX);
     Ok(whole)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim_cmd::Failure;
+
+    /// Shard `index` of `count` of `range` in which every seed failed, listing its first
+    /// failures as `simulate` keeps them.
+    fn all_failing(range: SeedRange, index: u64, count: u64) -> Summary {
+        let shard = Shard { index, count };
+        let runs = shard.len(range);
+        let failed = (0..runs.min(Tally::FAILED_KEPT_MAX as u64))
+            .map(|k| Failure {
+                seed: shard.nth(range, k),
+                violations: vec!["p".into()],
+                replay: String::new(),
+            })
+            .collect();
+        Summary {
+            recipe: "fixed".into(),
+            swarm: false,
+            options: Default::default(),
+            seed_start: range.start,
+            seed_end: range.end,
+            shard: Some(shard),
+            runs,
+            steps: runs,
+            events: runs,
+            failures: runs,
+            failed,
+            reached: BTreeMap::new(),
+            coverage: None,
+        }
+    }
+
+    // Each shard keeps only its own first 10,000 failing seeds; merged, the list is still the
+    // whole range's first 10,000, as one run keeps them.
+    #[test]
+    fn the_merged_failures_are_the_whole_ranges_first_ones_though_each_shard_kept_a_part() {
+        let range = SeedRange {
+            start: 5,
+            end: 30_005,
+        };
+        // Two shards of 15,000 failing seeds each, each listing its first 10,000.
+        let inputs = (0..2)
+            .rev()
+            .map(|i| (format!("{i}.json"), all_failing(range, i, 2)))
+            .collect();
+        let whole = merge(inputs).unwrap();
+        assert_eq!(whole.failures, 30_000);
+        let seeds: Vec<u64> = whole.failed.iter().map(|f| f.seed).collect();
+        assert_eq!(seeds, (5..10_005).collect::<Vec<u64>>());
+    }
+
+    // A shard whose list stops short of what its failure count says is refused.
+    #[test]
+    fn a_shard_listing_fewer_failures_than_it_kept_is_refused() {
+        let range = SeedRange { start: 0, end: 100 };
+        let mut short = all_failing(range, 1, 2);
+        short.failed.pop();
+        let inputs = vec![
+            ("a.json".to_string(), all_failing(range, 0, 2)),
+            ("b.json".to_string(), short),
+        ];
+        let err = merge(inputs).unwrap_err();
+        assert!(
+            err.starts_with("b.json: 49 failing seeds listed, but 50"),
+            "{err}"
+        );
+    }
 }

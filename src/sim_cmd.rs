@@ -1188,3 +1188,44 @@ pub fn list_recipes(args: &RecipesArgs) -> Result<bool, String> {
     }
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{SeedRange, Shard};
+
+    // The N shards of a range hold each of its seeds once: the seeds `nth` gives are those
+    // `holds` accepts, `len` of them, in order; the shards together are the range.
+    #[test]
+    fn the_shards_of_a_range_hold_each_seed_once() {
+        for (start, end) in [(0, 1), (0, 10), (7, 90), (3, 5)] {
+            let range = SeedRange { start, end };
+            for count in [1, 2, 3, 4, 7, 100] {
+                let mut all = Vec::new();
+                for index in 0..count {
+                    let shard = Shard { index, count };
+                    let seeds: Vec<u64> =
+                        (0..shard.len(range)).map(|k| shard.nth(range, k)).collect();
+                    let held: Vec<u64> = (start..end).filter(|&s| shard.holds(range, s)).collect();
+                    assert_eq!(seeds, held, "{shard} of {start}..{end}");
+                    all.extend(seeds);
+                }
+                all.sort_unstable();
+                assert_eq!(all, (start..end).collect::<Vec<u64>>(), "{count} shards");
+            }
+        }
+    }
+
+    // `I/N` parses when I is below N and N in 1..=COUNT_MAX; its Display is the same text.
+    #[test]
+    fn a_shard_is_written_i_slash_n() {
+        let shard: Shard = "3/4".parse().unwrap();
+        assert_eq!(shard, Shard { index: 3, count: 4 });
+        assert_eq!(shard.to_string(), "3/4");
+        assert_eq!("0/1".parse::<Shard>().unwrap(), Shard::default());
+        let max = format!("0/{}", Shard::COUNT_MAX);
+        assert!(max.parse::<Shard>().is_ok());
+        for bad in ["4/4", "0/0", "1", "/", "1/", "/1", "x/2", "1/2/3", "-1/2"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
+}

@@ -199,9 +199,9 @@ impl TryFrom<CoverageJson> for Coverage {
             let kinds_sum = kinds.into_iter().fold(0u64, u64::saturating_add);
             if p.faulted > p.written || kinds_max > p.faulted || p.faulted > kinds_sum {
                 return Err(format!(
-                    "{named}: faulted in {} runs of {} written, {} disconnected, {} crashed, \
-                     {} killed: these counts cannot be one range's",
-                    p.faulted, p.written, p.disconnected, p.crashed, p.killed
+                    "{named}: written {}, faulted {}, disconnected {}, crashed {}, killed {}: \
+                     these counts of runs cannot be one range's",
+                    p.written, p.faulted, p.disconnected, p.crashed, p.killed
                 ));
             }
             if points
@@ -257,11 +257,10 @@ fn operation(request: &Request, out: &mut String) {
         return;
     };
     out.push(' ');
-    if path == "/" {
-        out.push('/');
-    }
-    for part in path.split('/').skip(1) {
-        out.push('/');
+    for (i, part) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
         if part.contains(|c: char| c.is_ascii_digit()) {
             out.push('*');
         } else {
@@ -386,5 +385,136 @@ impl Tracker {
             })
             .collect();
         RunCoverage { points }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zksim_model::data::Data;
+    use zksim_model::error::ErrorCode;
+    use zksim_model::op::{Acl, CreateMode};
+
+    fn create(path: &str) -> Request {
+        Request::Create {
+            path: path.into(),
+            data: Data::from(""),
+            acl: Acl::open(),
+            mode: CreateMode::PersistentSequential,
+            ttl_ms: None,
+            stat: false,
+        }
+    }
+
+    fn described(r: &Request) -> Option<String> {
+        let mut out = String::from("left over");
+        describe(r, &mut out).then_some(out)
+    }
+
+    // A point's path reads each part that holds a digit as `*`; a multi is named by all its
+    // operations; a read is no point.
+    #[test]
+    fn a_point_is_its_operation_and_path_with_numbered_parts_as_stars() {
+        assert_eq!(
+            described(&create("/tasks/task-c1.4-1-")).as_deref(),
+            Some("create /tasks/*")
+        );
+        assert_eq!(
+            described(&create("/master")).as_deref(),
+            Some("create /master")
+        );
+        assert_eq!(described(&create("/")).as_deref(), Some("create /"));
+        assert_eq!(described(&create("a1/b")).as_deref(), Some("create */b"));
+        let multi = Request::Multi {
+            ops: vec![
+                Request::Check {
+                    path: "/epoch".into(),
+                    version: 3,
+                },
+                create("/assign/w1/task-c2.5-1-0000000004"),
+                Request::Delete {
+                    path: "/tasks/task-c2.5-1-0000000004".into(),
+                    version: -1,
+                },
+            ],
+        };
+        assert_eq!(
+            described(&multi).as_deref(),
+            Some("multi [check /epoch, create /assign/*/*, delete /tasks/*]")
+        );
+        let read = Request::GetData {
+            path: "/master".into(),
+            watch: true,
+        };
+        assert_eq!(described(&read), None);
+    }
+
+    // A write counts as reached once the server handled it (not when it was sent and lost),
+    // and a fault of its process in the very next step, not later and not another's, counts
+    // as right after it.
+    #[test]
+    fn a_fault_counts_only_in_the_step_right_after_the_write_and_of_its_process() {
+        let names = ["m1".to_string(), "m2".to_string()];
+        let sent = |process, xid, request| Event::Sent {
+            process,
+            xid,
+            request,
+        };
+        let handled = |process, xid| Event::Handled {
+            process,
+            xid,
+            zxid: 1,
+            reply: Err(ErrorCode::NodeExists),
+        };
+        let mut t = Tracker::default();
+        t.observe(&[
+            sent(0, 1, create("/master")),
+            sent(1, 1, create("/master")),
+            sent(1, 2, create("/epoch")),
+        ]);
+        t.action(&Action::ToServer { process: 0 });
+        t.observe(&[handled(0, 1)]);
+        // Another process's fault right after m1's write is not m1's.
+        t.action(&Action::Crash { process: 1 });
+        t.observe(&[Event::Lost {
+            process: 1,
+            xid: 2,
+            to_server: true,
+        }]);
+        t.action(&Action::ToServer { process: 1 });
+        t.observe(&[handled(1, 1)]);
+        t.action(&Action::Advance { ms: 5 });
+        t.observe(&[]);
+        // Too late: a step came between.
+        t.action(&Action::Disconnect { process: 1 });
+        let run = t.finish(&names);
+        let site = |p: &str, w: &str| Site {
+            process: p.into(),
+            write: w.into(),
+        };
+        assert_eq!(
+            run.points,
+            vec![
+                (site("m1", "create /master"), FaultsAfter::default()),
+                (site("m2", "create /master"), FaultsAfter::default()),
+            ],
+            "m2's /epoch was lost before the server took it"
+        );
+        let mut t = Tracker::default();
+        t.observe(&[sent(1, 7, create("/master"))]);
+        t.action(&Action::ToServer { process: 1 });
+        t.observe(&[handled(1, 7)]);
+        t.action(&Action::Kill { process: 1 });
+        let run = t.finish(&names);
+        let killed = FaultsAfter {
+            kill: true,
+            ..FaultsAfter::default()
+        };
+        assert_eq!(run.points, vec![(site("m2", "create /master"), killed)]);
+        let mut total = Coverage::default();
+        total.add(&run);
+        total.add(&run);
+        let c = total.points[&site("m2", "create /master")];
+        assert_eq!((c.written, c.faulted, c.killed, c.crashed), (2, 2, 2, 0));
     }
 }
