@@ -171,7 +171,7 @@ pub fn merge(inputs: Vec<(String, Summary)>) -> Result<Summary, String> {
     if !missing.is_empty() {
         let absent = count - by_index.len() as u64;
         return Err(format!(
-            "missing {absent} of the {count} shards of seeds {}..{}: {}{} (given: {})",
+            "missing {absent} of the {count} shards of seeds {}..{}: {}{} ({})",
             range.start,
             range.end,
             missing.join(", "),
@@ -180,10 +180,20 @@ pub fn merge(inputs: Vec<(String, Summary)>) -> Result<Summary, String> {
             } else {
                 ""
             },
-            by_index.values().copied().collect::<Vec<_>>().join(", ")
+            given(&by_index)
         ));
     }
     add_up(inputs.into_iter().map(|(_, s)| s))
+}
+
+/// The files given, by shard index, as an error lists them: by name when there are a few.
+fn given(by_index: &BTreeMap<u64, &str>) -> String {
+    if by_index.len() <= 10 {
+        let names: Vec<&str> = by_index.values().copied().collect();
+        format!("given: {}", names.join(", "))
+    } else {
+        format!("{} given", by_index.len())
+    }
 }
 
 /// Refuses `s` (the file `name`) if it is of another run than `first`'s: another recipe,
