@@ -21,7 +21,7 @@ use zksim_sim::plural::count;
 use zksim_sim::recipes;
 use zksim_sim::run;
 
-use crate::sim_cmd::{simulate_range, SeedRange, SeedsDone, Tally};
+use crate::sim_cmd::{simulate_range, SeedRange, Seeds, SeedsDone, Shard, Tally};
 
 /// Arguments of `zksim bench`.
 #[derive(Clone, Debug, clap::Args)]
@@ -134,9 +134,13 @@ fn measure(w: &Workload, threads: usize, seeds: u64) -> Result<Measured, String>
         simulate_range(
             &recipe,
             &w.options,
-            SeedRange {
-                start: 0,
-                end: seeds,
+            Seeds {
+                range: SeedRange {
+                    start: 0,
+                    end: seeds,
+                },
+                shard: Shard::default(),
+                cover: false,
             },
             w.swarm,
             threads,

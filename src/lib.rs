@@ -12,6 +12,7 @@ pub mod files;
 pub mod fuzz;
 pub mod html;
 pub mod interrupt;
+pub mod merge_cmd;
 pub mod out;
 pub mod recorder;
 pub mod run_cmd;

@@ -34,6 +34,10 @@ enum Command {
     Confirm(zksim::confirm_cmd::ConfirmArgs),
     /// Run a recipe under seeded faults and check its properties.
     Simulate(zksim::sim_cmd::SimulateArgs),
+    /// Add up the --json summaries of a range's shards (`simulate --shard I/N`) into the
+    /// summary one run over the whole range prints (exit 0 no failure, 1 failures, 2 shards
+    /// that do not fit together).
+    Merge(zksim::merge_cmd::MergeArgs),
     /// Run scenario files (scripted faults, expectations) and check them.
     Run(zksim::run_cmd::RunArgs),
     /// Re-execute a trace and check it comes out byte for byte the same.
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
         Some(Command::Conform(args)) => zksim::conform_cmd::run(&args).map(passed),
         Some(Command::Confirm(args)) => zksim::confirm_cmd::run(&args).map(passed),
         Some(Command::Simulate(args)) => zksim::sim_cmd::simulate(&args).map(passed),
+        Some(Command::Merge(args)) => zksim::merge_cmd::merge_cmd(&args).map(passed),
         Some(Command::Run(args)) => zksim::run_cmd::run_cmd(&args).map(passed),
         Some(Command::Replay(args)) => zksim::sim_cmd::replay(&args).map(passed),
         Some(Command::Render(args)) => zksim::sim_cmd::render_cmd(&args).map(passed),

@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use zksim_model::children::ChildOrder;
 use zksim_model::recipes::cluster::AssignPolicy;
+use zksim_sim::coverage::Coverage;
 use zksim_sim::options::{Options, Shape, TimeMode};
 use zksim_sim::plural::{count, noun};
 use zksim_sim::recipes::{self, Recipe};
@@ -66,6 +67,100 @@ impl std::str::FromStr for SeedRange {
             ));
         }
         Ok(range)
+    }
+}
+
+/// One of `count` interleaved slices of a seed range, written `I/N` (`--shard 1/4`): the
+/// `index`-th (from 0) holds the range's seeds `A+I, A+I+N, A+I+2N, ...`, so shards of one
+/// range share its slow and fast seeds alike and together run each seed once. `0/1` is the
+/// whole range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shard {
+    /// Which slice, from 0, below `count`.
+    pub index: u64,
+    /// How many slices the range is cut into, 1 to [`Shard::COUNT_MAX`].
+    pub count: u64,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard { index: 0, count: 1 }
+    }
+}
+
+impl Shard {
+    /// The most shards a range is cut into: far more machines than a run of a billion seeds
+    /// needs, few enough that `zksim merge` reads them all.
+    pub const COUNT_MAX: u64 = 100_000;
+
+    /// Refuses an index not below the count, or a count out of 1 to [`Shard::COUNT_MAX`].
+    pub fn validate(&self) -> Result<(), String> {
+        if self.count == 0 || self.count > Self::COUNT_MAX {
+            return Err(format!(
+                "the shard count {} is not in 1..={}",
+                self.count,
+                Self::COUNT_MAX
+            ));
+        }
+        if self.index >= self.count {
+            return Err(format!(
+                "the shard index {} is not below the count {} (indices are from 0: 0/{} to \
+                 {}/{})",
+                self.index,
+                self.count,
+                self.count,
+                self.count - 1,
+                self.count
+            ));
+        }
+        Ok(())
+    }
+
+    /// How many of `range`'s seeds this slice holds (0 when the range has fewer seeds than
+    /// the index).
+    pub fn len(&self, range: SeedRange) -> u64 {
+        match range.len().checked_sub(self.index) {
+            Some(rest) if rest > 0 => (rest - 1) / self.count + 1,
+            _ => 0,
+        }
+    }
+
+    /// The `k`-th seed of this slice of `range` (`k` below [`Shard::len`]).
+    pub fn nth(&self, range: SeedRange, k: u64) -> u64 {
+        range.start + self.index + k * self.count
+    }
+
+    /// Whether `seed` is one of this slice's seeds of `range`.
+    pub fn holds(&self, range: SeedRange, seed: u64) -> bool {
+        (range.start..range.end).contains(&seed) && (seed - range.start) % self.count == self.index
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (i, n) = s.split_once('/').ok_or_else(|| {
+            format!("{s:?} is not a shard like 0/4 (the index from 0, then the count)")
+        })?;
+        let num = |x: &str, what: &str| {
+            x.trim()
+                .parse::<u64>()
+                .map_err(|e| format!("{x:?} in {s:?} is not a shard {what}: {e}"))
+        };
+        let shard = Shard {
+            index: num(i, "index")?,
+            count: num(n, "count")?,
+        };
+        shard.validate()?;
+        Ok(shard)
     }
 }
 
@@ -323,86 +418,123 @@ impl Knobs {
             None => Ok(()),
         }
     }
+}
 
-    /// The flags given, as they would be typed again.
-    pub fn flags(&self) -> String {
-        let mut f = String::new();
-        let mut add = |name: &str, v: Option<String>| {
-            if let Some(v) = v {
-                f.push_str(&format!(" --{name} {v}"));
-            }
-        };
-        add(
-            "time",
-            self.time.map(|t| {
-                if t == TimeMode::Timed {
-                    "timed"
-                } else {
-                    "abstract"
-                }
-                .into()
-            }),
-        );
-        add("tick-ms", self.tick_ms.map(|v| v.to_string()));
-        add(
+/// The flags that make a run of `options` from the defaults, as they would be typed again: each
+/// field that is not its default's, so the reproduce command depends on the options run and not
+/// on how they were spelled (`--crashes-max 2` is the default and left out).
+pub fn replay_flags(options: &Options) -> String {
+    let d = Options::default();
+    let mut f = String::new();
+    let mut add = |name: &str, given: bool, v: String| {
+        if given {
+            f.push_str(&format!(" --{name} {v}"));
+        }
+    };
+    let time = match options.time {
+        TimeMode::Timed => "timed",
+        TimeMode::Abstract => "abstract",
+    };
+    add("time", options.time != d.time, time.into());
+    let numbers = [
+        ("tick-ms", u64::from(options.tick_ms), u64::from(d.tick_ms)),
+        (
             "session-timeout-ms",
-            self.session_timeout_ms.map(|v| v.to_string()),
-        );
-        add(
+            u64::from(options.session_timeout_ms),
+            u64::from(d.session_timeout_ms),
+        ),
+        (
             "message-delay-ms-max",
-            self.message_delay_ms_max.map(|v| v.to_string()),
-        );
-        add("crashes-max", self.crashes_max.map(|v| v.to_string()));
-        add(
+            options.message_delay_ms_max,
+            d.message_delay_ms_max,
+        ),
+        (
+            "crashes-max",
+            u64::from(options.crashes_max),
+            u64::from(d.crashes_max),
+        ),
+        (
             "disconnects-max",
-            self.disconnects_max.map(|v| v.to_string()),
-        );
-        add("kills-max", self.kills_max.map(|v| v.to_string()));
-        add("expiries-max", self.expiries_max.map(|v| v.to_string()));
-        add(
+            u64::from(options.disconnects_max),
+            u64::from(d.disconnects_max),
+        ),
+        (
+            "kills-max",
+            u64::from(options.kills_max),
+            u64::from(d.kills_max),
+        ),
+        (
+            "expiries-max",
+            u64::from(options.expiries_max),
+            u64::from(d.expiries_max),
+        ),
+        (
             "fault-per-mille",
-            self.fault_per_mille.map(|v| v.to_string()),
-        );
-        add(
+            u64::from(options.fault_per_mille),
+            u64::from(d.fault_per_mille),
+        ),
+        (
             "repair-per-mille",
-            self.repair_per_mille.map(|v| v.to_string()),
-        );
-        add("steps-max", self.steps_max.map(|v| v.to_string()));
-        add(
+            u64::from(options.repair_per_mille),
+            u64::from(d.repair_per_mille),
+        ),
+        (
+            "write-fault-per-mille",
+            u64::from(options.write_fault_per_mille),
+            u64::from(d.write_fault_per_mille),
+        ),
+        (
+            "pct-depth",
+            u64::from(options.pct_depth),
+            u64::from(d.pct_depth),
+        ),
+        (
+            "steps-max",
+            u64::from(options.steps_max),
+            u64::from(d.steps_max),
+        ),
+        (
             "liveness-steps-max",
-            self.liveness_steps_max.map(|v| v.to_string()),
-        );
-        let model = &self.model;
-        add(
-            "child-order",
-            model.child_order.map(|o| match o {
-                ChildOrder::Java => "java".into(),
-                ChildOrder::Sorted => "sorted".into(),
-                ChildOrder::Shuffled { .. } => "shuffled".into(),
-            }),
-        );
-        add(
-            "assign-policy",
-            model.assign_policy.map(|p| match p {
-                AssignPolicy::RoundRobin => "round-robin".into(),
-                AssignPolicy::LeastLoaded => "least-loaded".into(),
-                AssignPolicy::Random => "random".into(),
-            }),
-        );
-        for (field, v) in self.shape.shape().given() {
-            add(field.trim_start_matches("shape."), Some(v.to_string()));
-        }
-        if model.buggify {
-            f.push_str(" --buggify");
-        }
-        if model.at_least_once {
-            f.push_str(" --at-least-once");
-        }
-        for u in &model.unchecked {
-            f.push_str(&format!(" --uncheck {u:?}"));
-        }
-        f
+            u64::from(options.liveness_steps_max),
+            u64::from(d.liveness_steps_max),
+        ),
+    ];
+    for (name, v, default) in numbers {
+        add(name, v != default, v.to_string());
     }
+    let order = match options.child_order {
+        ChildOrder::Java => "java",
+        ChildOrder::Sorted => "sorted",
+        ChildOrder::Shuffled { .. } => "shuffled",
+    };
+    add(
+        "child-order",
+        options.child_order != d.child_order,
+        order.into(),
+    );
+    let policy = match options.assign_policy {
+        AssignPolicy::RoundRobin => "round-robin",
+        AssignPolicy::LeastLoaded => "least-loaded",
+        AssignPolicy::Random => "random",
+    };
+    add(
+        "assign-policy",
+        options.assign_policy != d.assign_policy,
+        policy.into(),
+    );
+    for (field, v) in options.shape.given() {
+        add(field.trim_start_matches("shape."), true, v.to_string());
+    }
+    if options.buggify {
+        f.push_str(" --buggify");
+    }
+    if options.at_least_once {
+        f.push_str(" --at-least-once");
+    }
+    for u in &options.unchecked {
+        f.push_str(&format!(" --uncheck {u:?}"));
+    }
+    f
 }
 
 /// Arguments of `zksim simulate`.
@@ -426,6 +558,16 @@ pub struct SimulateArgs {
     /// Write the trace of the seed (or of the first failing seed of a range) to this file.
     #[arg(long)]
     pub trace: Option<PathBuf>,
+    /// Run only the I-th (from 0) of N interleaved slices of the seeds, `I/N` with N at most
+    /// 100000: seeds A+I, A+I+N, ... of `--seeds A..B`; `zksim merge` adds the shards'
+    /// `--json` summaries up to the whole range's.
+    #[arg(long, value_name = "I/N", conflicts_with = "seed")]
+    pub shard: Option<Shard>,
+    /// Count coverage: for each protocol point (a process's write, by operation and path,
+    /// each part with a digit as `*`), in how many runs the server handled it and in how many a fault of that process
+    /// came right after it (the sometimes-properties are always counted).
+    #[arg(long)]
+    pub coverage: bool,
     /// Print a machine-readable summary.
     #[arg(long)]
     pub json: bool,
@@ -449,6 +591,8 @@ impl SimulateArgs {
             seed: None,
             swarm: true,
             trace: None,
+            shard: None,
+            coverage: false,
             json: false,
             jobs: default_jobs(),
             knobs: Knobs::default(),
@@ -461,7 +605,8 @@ fn default_jobs() -> usize {
 }
 
 /// A failing seed in the summary.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Failure {
     /// The seed.
     pub seed: u64,
@@ -471,15 +616,24 @@ pub struct Failure {
     pub replay: String,
 }
 
-/// `zksim simulate --json`.
-#[derive(Debug, Serialize)]
+/// `zksim simulate --json`: what the runs add up to, and what ran (the recipe, the options,
+/// the seeds), so `zksim merge` can tell which shards' summaries make up one run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Summary {
     /// The recipe.
     pub recipe: String,
+    /// Whether the fault knobs were drawn from each seed.
+    pub swarm: bool,
+    /// The options (with `swarm`, those the seeds' draws start from).
+    pub options: Options,
     /// First seed.
     pub seed_start: u64,
     /// One past the last seed.
     pub seed_end: u64,
+    /// The slice of the range that ran, when `--shard` was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
     /// Runs made.
     pub runs: u64,
     /// Steps over all runs.
@@ -492,6 +646,10 @@ pub struct Summary {
     pub failed: Vec<Failure>,
     /// For each sometimes-property, in how many runs it was reached.
     pub reached: BTreeMap<String, u64>,
+    /// With `--coverage`: for each protocol point, in how many runs it was written and had a
+    /// fault right after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
 }
 
 /// What a range of runs adds up to: counts, the sometimes-properties reached, and the first
@@ -511,15 +669,28 @@ pub struct Tally {
     pub failed: Vec<(u64, Vec<String>)>,
     /// For each sometimes-property, in how many runs it was reached.
     pub reached: BTreeMap<String, u64>,
+    /// The protocol points reached and faulted after, when kept (`--coverage`).
+    pub coverage: Option<Coverage>,
 }
 
 impl Tally {
     /// The most failing seeds kept (and listed by `--json`); `failures` counts them all.
     pub const FAILED_KEPT_MAX: usize = 10_000;
 
+    /// An empty tally, keeping coverage or not.
+    pub fn new(cover: bool) -> Self {
+        Tally {
+            coverage: cover.then(Coverage::default),
+            ..Tally::default()
+        }
+    }
+
     /// Adds one run.
     pub fn add(&mut self, o: &Outcome) {
         self.runs += 1;
+        if let Some(coverage) = &mut self.coverage {
+            coverage.add(&o.coverage);
+        }
         self.steps += o.end.steps;
         self.events += o.end.events;
         // Looked up before inserting: a name is cloned once a range, not once a run.
@@ -553,6 +724,9 @@ impl Tally {
         for (name, n) in later.reached {
             *self.reached.entry(name).or_insert(0) += n;
         }
+        if let (Some(all), Some(more)) = (&mut self.coverage, later.coverage) {
+            all.merge(more).expect("a range's counts fit in u64");
+        }
     }
 }
 
@@ -582,25 +756,40 @@ impl SeedsDone {
     }
 }
 
-/// Runs the seeds on `jobs` threads, each a contiguous part of the range; the tally is the
-/// same whatever the threads did. Memory does not grow with the range. Each seed run is
-/// counted in `done` as it ends.
+/// The seeds a range's runs take: a shard of the range (all of it, `0/1`), and whether their
+/// coverage is kept.
+#[derive(Clone, Copy, Debug)]
+pub struct Seeds {
+    /// The range.
+    pub range: SeedRange,
+    /// The slice of it that runs.
+    pub shard: Shard,
+    /// Whether each run's coverage is kept ([`Tally::coverage`]).
+    pub cover: bool,
+}
+
+/// Runs the seeds of `shard`'s slice of `range` on `jobs` threads, each a contiguous part of
+/// the slice; the tally is the same whatever the threads did. Memory does not grow with the
+/// range. Each seed run is counted in `done` as it ends.
 pub fn simulate_range(
     recipe: &Recipe,
     options: &Options,
-    range: SeedRange,
+    seeds: Seeds,
     swarm: bool,
     jobs: usize,
     done: &SeedsDone,
 ) -> Result<Tally, String> {
-    let len = range.end.saturating_sub(range.start);
+    let Seeds {
+        range,
+        shard,
+        cover,
+    } = seeds;
+    let len = shard.len(range);
     let jobs = (jobs.clamp(1, THREADS_MAX) as u64).clamp(1, len.max(1));
     let chunk = len.div_ceil(jobs).max(1);
+    // Parts of the slice, by the index of a seed in it.
     let parts: Vec<(u64, u64)> = (0..jobs)
-        .map(|i| {
-            let start = range.start + (i * chunk).min(len);
-            (start, range.start + ((i + 1) * chunk).min(len))
-        })
+        .map(|i| ((i * chunk).min(len), ((i + 1) * chunk).min(len)))
         .filter(|(a, b)| a < b)
         .collect();
     let results: Vec<Result<Tally, String>> = std::thread::scope(|scope| {
@@ -609,9 +798,14 @@ pub fn simulate_range(
             .map(|&(a, b)| {
                 scope.spawn(move || {
                     let recipe = recipes::find(recipe.name)?;
-                    let mut tally = Tally::default();
-                    for seed in a..b {
-                        let outcome = run::simulate(&recipe, options, seed, swarm, false)?;
+                    let mut tally = Tally::new(cover);
+                    for k in a..b {
+                        let seed = shard.nth(range, k);
+                        let outcome = if cover {
+                            run::simulate_covered(&recipe, options, seed, swarm)?
+                        } else {
+                            run::simulate(&recipe, options, seed, swarm, false)?
+                        };
                         done.add(!outcome.end.violations.is_empty());
                         tally.add(&outcome);
                     }
@@ -624,7 +818,7 @@ pub fn simulate_range(
             .map(|h| h.join().expect("a simulation thread panicked"))
             .collect()
     });
-    let mut all = Tally::default();
+    let mut all = Tally::new(cover);
     for r in results {
         all.merge(r?);
     }
@@ -653,14 +847,30 @@ pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
     args.knobs.refuse_drawn(args.swarm)?;
     let options = args.knobs.options();
     recipes::validate(recipe.name, &options).map_err(|e| e.as_flag())?;
+    let shard = args.shard.unwrap_or_default();
+    if args.trace.is_some() && shard.len(range) == 0 {
+        return Err(format!(
+            "--trace: shard {shard} of seeds {}..{} holds no seed (the range has {}), so \
+             there is no run to write",
+            range.start,
+            range.end,
+            count(range.len(), "seed", "seeds")
+        ));
+    }
     let done = SeedsDone::default();
-    let tally = with_progress(range, &done, || {
-        simulate_range(&recipe, &options, range, args.swarm, args.jobs, &done)
+    let tally = with_progress(range, args.shard, &done, || {
+        let seeds = Seeds {
+            range,
+            shard,
+            cover: args.coverage,
+        };
+        simulate_range(&recipe, &options, seeds, args.swarm, args.jobs, &done)
     })?;
-    let summary = summarize(&recipe, args, range, tally);
+    let summary = summarize(&recipe, args, &options, range, tally);
     if let Some(path) = &args.trace {
-        let seed = summary.failed.first().map_or(range.start, |f| f.seed);
-        if summary.failed.is_empty() && range.len() > 1 {
+        let first = shard.nth(range, 0);
+        let seed = summary.failed.first().map_or(first, |f| f.seed);
+        if summary.failed.is_empty() && shard.len(range) > 1 {
             eprintln!("no seed failed; writing the trace of seed {seed}");
         }
         let outcome = run::simulate(&recipe, &options, seed, args.swarm, true)?;
@@ -679,18 +889,23 @@ pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
 
 /// Runs `work` with a progress line on standard error (drawn only when it is a terminal, so
 /// scripts and CI see nothing of it) and, for an interruption, a status saying how far the
-/// range got.
-fn with_progress<T>(range: SeedRange, done: &SeedsDone, work: impl FnOnce() -> T) -> T {
+/// range (or its shard) got.
+fn with_progress<T>(
+    range: SeedRange,
+    shard: Option<Shard>,
+    done: &SeedsDone,
+    work: impl FnOnce() -> T,
+) -> T {
+    let total = shard.unwrap_or_default().len(range);
     let status = |(runs, failures): (u64, u64)| {
         format!(
-            "{runs} of {} run (seeds {}..{}), {} so far",
-            count(range.len(), "seed", "seeds"),
-            range.start,
-            range.end,
+            "{runs} of {} run ({}), {} so far",
+            count(total, "seed", "seeds"),
+            seeds_run(range, shard),
             count(failures, "failure", "failures")
         )
     };
-    let bar = indicatif::ProgressBar::new(range.len());
+    let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} seeds, {msg}, eta {eta}")
             .expect("a valid template"),
@@ -721,7 +936,13 @@ fn with_progress<T>(range: SeedRange, done: &SeedsDone, work: impl FnOnce() -> T
     result
 }
 
-fn summarize(recipe: &Recipe, args: &SimulateArgs, range: SeedRange, tally: Tally) -> Summary {
+fn summarize(
+    recipe: &Recipe,
+    args: &SimulateArgs,
+    options: &Options,
+    range: SeedRange,
+    tally: Tally,
+) -> Summary {
     let failed: Vec<Failure> = tally
         .failed
         .into_iter()
@@ -733,31 +954,91 @@ fn summarize(recipe: &Recipe, args: &SimulateArgs, range: SeedRange, tally: Tall
                 recipe.name,
                 seed,
                 if args.swarm { " --swarm" } else { "" },
-                args.knobs.flags(),
+                replay_flags(options),
                 seed
             ),
         })
         .collect();
     Summary {
         recipe: recipe.name.into(),
+        swarm: args.swarm,
+        options: options.clone(),
         seed_start: range.start,
         seed_end: range.end,
+        shard: args.shard,
         runs: tally.runs,
         steps: tally.steps,
         events: tally.events,
         failures: tally.failures,
         failed,
         reached: tally.reached,
+        coverage: tally.coverage,
     }
 }
 
-fn print_summary(s: &Summary) {
+/// Which seeds ran, as the summary's first line says them: `seeds 0..1000`, or `seeds
+/// 0..1000, shard 1/4`.
+fn seeds_run(range: SeedRange, shard: Option<Shard>) -> String {
+    match shard {
+        Some(shard) => format!("seeds {}..{}, shard {shard}", range.start, range.end),
+        None => format!("seeds {}..{}", range.start, range.end),
+    }
+}
+
+/// Prints the protocol points of `--coverage`, one a line: in how many of the `runs` each was
+/// written, and in how many a fault of its process came right after it, by kind.
+fn print_coverage(coverage: &Coverage, runs: u64) {
     crate::say!(
-        "simulate {}: {} (seeds {}..{}), {}, {}, {}",
+        "  coverage: {} written, {} with a fault of the process right after",
+        count(coverage.points.len(), "protocol point", "protocol points"),
+        coverage.faulted()
+    );
+    let label = |site: &zksim_sim::coverage::Site| format!("{} {}", site.process, site.write);
+    let width = coverage
+        .points
+        .keys()
+        .map(|s| label(s).len())
+        .max()
+        .unwrap_or(0);
+    for (site, c) in &coverage.points {
+        let after = if c.faulted == 0 {
+            "never a fault right after".to_string()
+        } else {
+            let kinds: Vec<String> = [
+                (c.disconnected, "disconnected"),
+                (c.crashed, "crashed"),
+                (c.killed, "killed"),
+            ]
+            .into_iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, kind)| format!("{kind} {n}"))
+            .collect();
+            format!(
+                "a fault right after in {} ({})",
+                c.faulted,
+                kinds.join(", ")
+            )
+        };
+        crate::say!(
+            "  point {:<width$} written in {}/{runs} {}, {after}",
+            label(site),
+            c.written,
+            noun(runs, "run", "runs")
+        );
+    }
+}
+
+/// Prints a summary as `simulate` does without `--json` (and `merge` for the shards').
+pub fn print_summary(s: &Summary) {
+    let range = SeedRange {
+        start: s.seed_start,
+        end: s.seed_end,
+    };
+    crate::say!(
+        "simulate {}: {} ({}), {}, {}, {}",
         s.recipe,
         count(s.runs, "run", "runs"),
-        s.seed_start,
-        s.seed_end,
+        seeds_run(range, s.shard),
         count(s.steps, "step", "steps"),
         count(s.events, "event", "events"),
         count(s.failures, "failure", "failures")
@@ -769,6 +1050,9 @@ fn print_summary(s: &Summary) {
             s.runs,
             noun(s.runs, "run", "runs")
         );
+    }
+    if let Some(coverage) = &s.coverage {
+        print_coverage(coverage, s.runs);
     }
     for f in s.failed.iter().take(20) {
         crate::say!("FAIL seed {}: violated {}", f.seed, f.violations.join("; "));
@@ -919,4 +1203,83 @@ pub fn list_recipes(args: &RecipesArgs) -> Result<bool, String> {
         }
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{replay_flags, Knobs, SeedRange, Shard};
+    use zksim_model::children::ChildOrder;
+    use zksim_model::recipes::cluster::AssignPolicy;
+    use zksim_sim::options::{Options, TimeMode};
+
+    // Goal: the flags a reproduce command gives make the options that ran, for every knob a
+    // flag sets (a knob the list forgets would make a failure pass when reproduced).
+    #[test]
+    fn the_reproduce_flags_make_the_options_that_ran() {
+        #[derive(clap::Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            knobs: Knobs,
+        }
+        let d = Options::default();
+        let ran = Options {
+            time: TimeMode::Abstract,
+            tick_ms: d.tick_ms + 1,
+            session_timeout_ms: d.session_timeout_ms + 1,
+            message_delay_ms_max: d.message_delay_ms_max + 1,
+            crashes_max: d.crashes_max + 1,
+            kills_max: d.kills_max + 1,
+            disconnects_max: d.disconnects_max + 1,
+            expiries_max: d.expiries_max + 1,
+            fault_per_mille: d.fault_per_mille + 1,
+            repair_per_mille: d.repair_per_mille + 1,
+            write_fault_per_mille: d.write_fault_per_mille + 1,
+            pct_depth: d.pct_depth + 1,
+            steps_max: d.steps_max + 1,
+            liveness_steps_max: d.liveness_steps_max + 1,
+            child_order: ChildOrder::Sorted,
+            assign_policy: AssignPolicy::LeastLoaded,
+            ..d.clone()
+        };
+        let flags = replay_flags(&ran);
+        let args = std::iter::once("zksim").chain(flags.split_whitespace());
+        let parsed = <Wrap as clap::Parser>::try_parse_from(args).expect("the flags parse");
+        assert_eq!(parsed.knobs.options(), ran, "flags: {flags}");
+    }
+
+    // The N shards of a range hold each of its seeds once: the seeds `nth` gives are those
+    // `holds` accepts, `len` of them, in order; the shards together are the range.
+    #[test]
+    fn the_shards_of_a_range_hold_each_seed_once() {
+        for (start, end) in [(0, 1), (0, 10), (7, 90), (3, 5)] {
+            let range = SeedRange { start, end };
+            for count in [1, 2, 3, 4, 7, 100] {
+                let mut all = Vec::new();
+                for index in 0..count {
+                    let shard = Shard { index, count };
+                    let seeds: Vec<u64> =
+                        (0..shard.len(range)).map(|k| shard.nth(range, k)).collect();
+                    let held: Vec<u64> = (start..end).filter(|&s| shard.holds(range, s)).collect();
+                    assert_eq!(seeds, held, "{shard} of {start}..{end}");
+                    all.extend(seeds);
+                }
+                all.sort_unstable();
+                assert_eq!(all, (start..end).collect::<Vec<u64>>(), "{count} shards");
+            }
+        }
+    }
+
+    // `I/N` parses when I is below N and N in 1..=COUNT_MAX; its Display is the same text.
+    #[test]
+    fn a_shard_is_written_i_slash_n() {
+        let shard: Shard = "3/4".parse().unwrap();
+        assert_eq!(shard, Shard { index: 3, count: 4 });
+        assert_eq!(shard.to_string(), "3/4");
+        assert_eq!("0/1".parse::<Shard>().unwrap(), Shard::default());
+        let max = format!("0/{}", Shard::COUNT_MAX);
+        assert!(max.parse::<Shard>().is_ok());
+        for bad in ["4/4", "0/0", "1", "/", "1/", "/1", "x/2", "1/2/3", "-1/2"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
 }

@@ -44,6 +44,11 @@ fn flags_out_of_range_are_refused_naming_the_flag() {
             "--masters",
         ),
         (vec!["simulate", "--jobs", "100000"], "--jobs"),
+        (vec!["simulate", "--shard", "0/100001"], "--shard"),
+        (
+            vec!["simulate", "--shard", "0/18446744073709551616"],
+            "--shard",
+        ),
         (vec!["simulate", "--jobs", "0"], "--jobs"),
         (vec!["simulate", "--steps-max", "4294967295"], "--steps-max"),
         (
@@ -140,6 +145,7 @@ fn help_states_the_bounds() {
         format!("(0 to {})", Options::PER_MILLE_MAX),
         format!("1 to {}", Options::DURATION_MS_MAX),
         "at most 1000000000 of them".to_string(),
+        format!("N at most {}", zksim::sim_cmd::Shard::COUNT_MAX),
         "1 to 256".to_string(),
     ] {
         assert!(help.contains(&bound), "{bound:?} not in:\n{help}");
@@ -573,8 +579,9 @@ fn not_utf8_at_line(text: &str, line: usize) -> (Vec<u8>, usize) {
     (bytes, offset)
 }
 
-// Goal: a byte that is not UTF-8 in any input file (scenario, trace, transcript, script) is
-// refused by every command that reads it, naming the file, the line and the byte offset.
+// Goal: a byte that is not UTF-8 in any input file (scenario, trace, transcript, script,
+// simulate's summary) is refused by every command that reads it, naming the file, the line
+// and the byte offset.
 #[test]
 fn invalid_utf8_in_any_input_file_is_refused_naming_line_and_byte() {
     let dir = scratch("utf8");
@@ -596,6 +603,17 @@ fn invalid_utf8_in_any_input_file_is_refused_naming_line_and_byte() {
             read("tests/conformance/scripts/sync.json"),
             5,
         ),
+        (
+            "summary.json",
+            String::from_utf8(
+                zksim(&[
+                    "simulate", "--recipe", "election", "--seeds", "0..3", "--json",
+                ])
+                .stdout,
+            )
+            .unwrap(),
+            6,
+        ),
     ];
     for (name, text, line) in files {
         let file = dir.join(name);
@@ -616,6 +634,7 @@ fn invalid_utf8_in_any_input_file_is_refused_naming_line_and_byte() {
                 vec!["confirm", s(&file)],
             ],
             "transcript.json" => vec![vec!["conform", s(&file)]],
+            "summary.json" => vec![vec!["merge", s(&file)]],
             _ => vec![vec!["record", s(&file), "-o", s(&out)]],
         };
         for args in commands {

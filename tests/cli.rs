@@ -115,6 +115,48 @@ fn a_failure_prints_a_command_that_reproduces_it() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+// Goal: the reproduce command of a failure found with --write-fault-per-mille carries the
+// knob (it was once left out, and seeds 3 and 4 of this range then passed when reproduced),
+// and a flag given at its default is left out of it.
+#[test]
+fn the_reproduce_command_carries_every_option_that_is_not_its_default() {
+    let o = zksim(&[
+        "simulate",
+        "--recipe",
+        "election-assume-leader",
+        "--seeds",
+        "0..5",
+        "--write-fault-per-mille",
+        "500",
+        "--crashes-max",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let failed = v["failed"].as_array().unwrap();
+    assert!(failed.len() >= 2, "{v}");
+    let dir = scratch("reproduce-knobs");
+    for f in failed {
+        let replay = f["replay"].as_str().unwrap();
+        assert!(replay.contains(" --write-fault-per-mille 500 "), "{replay}");
+        assert!(!replay.contains("--crashes-max"), "{replay}");
+        let mut args: Vec<String> = replay
+            .trim_start_matches("zksim ")
+            .split(' ')
+            .map(String::from)
+            .collect();
+        let at = args.iter().position(|a| a == "--trace").unwrap();
+        args[at + 1] = dir.join("t.jsonl").display().to_string();
+        let again = Command::new(env!("CARGO_BIN_EXE_zksim"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(again.status.code(), Some(1), "{replay} fails again");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 // Goal: bad flags and bad files get a clear error and exit 2, never a panic.
 #[test]
 fn bad_input_is_refused_with_exit_2() {

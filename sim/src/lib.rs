@@ -5,6 +5,7 @@
 //! - [`options::Options`]: the knobs of a run, with a seeded `swarm` constructor;
 //! - [`recipes`]: the built-in recipes and their [`property`]s;
 //! - [`run`]: seeded simulation and replay; [`trace`]: the JSON-lines trace format;
+//! - [`coverage`]: the protocol points runs reached, and the faults right after them;
 //! - [`scenario`]: scripted scenarios (TOML) with expectations;
 //! - [`shrink`]: a failing trace reduced to a smaller one that fails alike;
 //! - [`plural`]: "1 step", "2 steps" in messages;
@@ -14,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod action;
+pub mod coverage;
 pub mod event;
 pub mod explore;
 pub mod files;

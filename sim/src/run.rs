@@ -26,6 +26,7 @@ use zksim_model::recipes::BuiltinRole;
 use zksim_model::role::Role;
 
 use crate::action::{Action, ProcessId};
+use crate::coverage::{self, RunCoverage};
 use crate::event::Event;
 use crate::options::Options;
 use crate::property::Check;
@@ -42,6 +43,9 @@ pub struct Outcome {
     pub end: End,
     /// The trace text, when recording.
     pub text: Option<String>,
+    /// The protocol points it reached and the faults right after them (empty unless asked
+    /// for: [`simulate_covered`]).
+    pub coverage: RunCoverage,
 }
 
 /// Where a run's actions come from.
@@ -363,18 +367,12 @@ impl Random {
     }
 }
 
-/// The protocol point a write is: the process, the operation and the path without its
-/// sequence number (so `/tasks/task-c1.4-1-0000000003` and its siblings are one site); `None`
-/// for a read. A multi is one site by its first operation's path.
+/// The protocol point a write is, as a hash: the process, the operation and the path without
+/// its sequence number (so `/tasks/task-c1.4-1-0000000003` and its siblings are one site);
+/// `None` for a read. A multi is one site by its first operation's path. (The sites
+/// [`crate::coverage`] counts.)
 fn write_site(process: ProcessId, request: &Request) -> Option<u64> {
-    let (op, path) = match request {
-        Request::Create { path, .. } => ("create", path.as_str()),
-        Request::Delete { path, .. } => ("delete", path.as_str()),
-        Request::SetData { path, .. } => ("set", path.as_str()),
-        Request::Multi { ops } => ("multi", ops.first().and_then(Request::path).unwrap_or("")),
-        _ => return None,
-    };
-    let stem = path.trim_end_matches(|c: char| c.is_ascii_digit());
+    let (op, stem) = coverage::write_point(request)?;
     Some(mix(fnv_str(op)
         ^ fnv_str(stem).rotate_left(17)
         ^ process as u64))
@@ -398,13 +396,37 @@ impl<R: Role> Source<R> for Recorded {
 }
 
 /// Simulates one seed. With `swarm`, the fields of [`Options::SWARM_FIELDS`] are drawn from
-/// the seed instead ([`Options::swarmed`]).
+/// the seed instead ([`Options::swarmed`]). Its [`Outcome::coverage`] is left empty (see
+/// [`simulate_covered`]).
 pub fn simulate<R: Role>(
     recipe: &Recipe<R>,
     options: &Options,
     seed: u64,
     swarm: bool,
     record: bool,
+) -> Result<Outcome, String> {
+    simulate_keeping(recipe, options, seed, swarm, record, false)
+}
+
+/// [`simulate`] (without the trace), keeping the run's [`Outcome::coverage`]: the protocol
+/// points it reached and the faults right after them ([`crate::coverage`]). Following every
+/// write costs a few per cent of a run's time, so `simulate` does not.
+pub fn simulate_covered<R: Role>(
+    recipe: &Recipe<R>,
+    options: &Options,
+    seed: u64,
+    swarm: bool,
+) -> Result<Outcome, String> {
+    simulate_keeping(recipe, options, seed, swarm, false, true)
+}
+
+fn simulate_keeping<R: Role>(
+    recipe: &Recipe<R>,
+    options: &Options,
+    seed: u64,
+    swarm: bool,
+    record: bool,
+    cover: bool,
 ) -> Result<Outcome, String> {
     let mut options = if swarm {
         options.swarmed(seed)
@@ -416,7 +438,7 @@ pub fn simulate<R: Role>(
         options.child_order = ChildOrder::Shuffled { seed };
     }
     let mut source = Random::new(seed, &options);
-    run(recipe, options, seed, swarm, &mut source, record)
+    run(recipe, options, seed, swarm, &mut source, record, cover)
 }
 
 /// Runs a given list of actions (an explorer's counterexample) and records it as a trace,
@@ -431,7 +453,15 @@ pub fn run_actions<R: Role>(
         actions: actions.into_iter(),
         policy: None,
     };
-    run(recipe, options.clone(), seed, false, &mut source, true)
+    run(
+        recipe,
+        options.clone(),
+        seed,
+        false,
+        &mut source,
+        true,
+        false,
+    )
 }
 
 /// Replays a trace: re-executes its actions and checks that every line comes out the same.
@@ -486,6 +516,7 @@ pub fn replay_with<R: Role>(recipe: &Recipe<R>, text: &str) -> Result<String, St
         h.swarm,
         &mut source,
         true,
+        false,
     )
     .map_err(|e| format!("{e} (the recorded action cannot be taken on replay of this header)"))?;
     let replayed = outcome.text.expect("recorded");
@@ -493,7 +524,15 @@ pub fn replay_with<R: Role>(recipe: &Recipe<R>, text: &str) -> Result<String, St
         .map_err(|(line, e)| format!("line {line} differs on replay:{e}"))?;
     if h.policy == Some(Policy::Simulator) {
         let mut drawn = Random::new(h.seed, &h.options);
-        let outcome = run(recipe, h.options.clone(), h.seed, h.swarm, &mut drawn, true)?;
+        let outcome = run(
+            recipe,
+            h.options.clone(),
+            h.seed,
+            h.swarm,
+            &mut drawn,
+            true,
+            false,
+        )?;
         same_lines(text, &outcome.text.expect("recorded"), "drawn").map_err(|(line, e)| {
             format!(
                 "line {line}: seed {} and the header's options draw another run, though the \
@@ -612,7 +651,8 @@ fn checked_properties<R>(
         .collect())
 }
 
-/// The one loop behind simulation, replay and scenarios.
+/// The one loop behind simulation, replay and scenarios: the trace kept with `record`, the
+/// coverage with `cover`.
 pub(crate) fn run<R: Role>(
     recipe: &Recipe<R>,
     options: Options,
@@ -620,6 +660,7 @@ pub(crate) fn run<R: Role>(
     swarm: bool,
     source: &mut dyn Source<R>,
     record: bool,
+    cover: bool,
 ) -> Result<Outcome, String> {
     // Checked before the processes are built: a shape out of range would not fit in memory.
     crate::recipes::validate(recipe.name, &options).map_err(|e| format!("options.{e}"))?;
@@ -637,6 +678,10 @@ pub(crate) fn run<R: Role>(
     let properties = checked_properties(recipe, &options)?;
     let (mut world, start) = World::new(options, roles, seed);
     source.observe(&world, &start);
+    let mut points = cover.then(coverage::Tracker::default);
+    if let Some(points) = &mut points {
+        points.observe(&start);
+    }
     let mut text = record.then(|| {
         let mut t = trace::header_line(&header);
         t.push('\n');
@@ -667,12 +712,18 @@ pub(crate) fn run<R: Role>(
             quiescent = world.enabled_actions().is_empty();
             break;
         };
+        if let Some(points) = &mut points {
+            points.action(&action);
+        }
         let ev = world
             .step(&action)
             .map_err(|e| format!("step {}: {e}", steps + 1))?;
         steps += 1;
         events += ev.len() as u64;
         source.observe(&world, &ev);
+        if let Some(points) = &mut points {
+            points.observe(&ev);
+        }
         for p in &properties {
             let holds = match p.check {
                 // It held before this step (a violation ends the run).
@@ -737,5 +788,10 @@ pub(crate) fn run<R: Role>(
         t.push_str(&trace::end_line(&end));
         t.push('\n');
     }
-    Ok(Outcome { seed, end, text })
+    Ok(Outcome {
+        seed,
+        end,
+        text,
+        coverage: points.map_or_else(RunCoverage::default, |p| p.finish(&header.processes)),
+    })
 }

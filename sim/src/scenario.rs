@@ -1043,6 +1043,7 @@ impl Scenario {
             false,
             &mut source,
             true,
+            false,
         )?;
         let fired = source.state;
         let mut problems = Vec::new();
