@@ -33,7 +33,7 @@ pub struct CheckArgs {
     /// Wall-clock seconds at most, 1 to 10000000; the search stops cleanly there
     /// (`incomplete`, exit 3) [default: no limit].
     #[arg(long, value_parser = crate::sim_cmd::ranged!(u64, 1, 10_000_000))]
-    pub time_max: Option<u64>,
+    pub seconds_max: Option<u64>,
     /// `bfs` (shortest counterexamples) or `dfs`.
     #[arg(long, default_value = "bfs", value_parser = parse_strategy)]
     pub strategy: Strategy,
@@ -451,7 +451,7 @@ pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
             depth_max: args.depth_max,
             frontier_max: args.frontier_max,
             memory_max_bytes: args.memory_max_mib.saturating_mul(1 << 20),
-            time_max: args.time_max.map(std::time::Duration::from_secs),
+            time_max: args.seconds_max.map(std::time::Duration::from_secs),
         },
         strategy: args.strategy,
         threads,
@@ -533,7 +533,7 @@ fn write_graph(args: &CheckArgs, report: &Report) -> Result<Option<String>, Stri
             Stop::DepthMax => u64::from(args.depth_max),
             Stop::FrontierMax => args.frontier_max,
             Stop::MemoryMax => args.memory_max_mib,
-            Stop::TimeMax => args.time_max.unwrap_or(0),
+            Stop::TimeMax => args.seconds_max.unwrap_or(0),
             Stop::Caller => {
                 return Some(format!(
                     "the graph is incomplete: the search was stopped {so_far}"

@@ -60,6 +60,7 @@ fn flags_out_of_range_are_refused_naming_the_flag() {
             "--fault-per-mille",
         ),
         (vec!["simulate", "--pct-depth", "17"], "--pct-depth"),
+        (vec!["check", "--seconds-max", "0"], "--seconds-max"),
         (vec!["check", "--pct-depth", "2"], "--pct-depth"),
         (
             vec!["simulate", "--swarm", "--pct-depth", "2"],

@@ -237,7 +237,7 @@ impl Stop {
             Stop::GraphStatesMax => "graph-states-max",
             Stop::ReductionCycle => "no-reduction",
             Stop::ZxidsNeeded => "exact-zxids",
-            Stop::TimeMax => "time-max",
+            Stop::TimeMax => "seconds-max",
             Stop::Caller => "caller",
         }
     }
