@@ -171,6 +171,12 @@ impl Harness {
                 }
                 self.client(session)?.closed();
             }
+            StepAction::RestartServer {} => {
+                // Every connection closes with the old server; sessions and data survive.
+                let frames = self.server.restart(self.now_ms);
+                self.deliver(&mut c, frames, None);
+                expect.zxid = Some(self.server.last_zxid());
+            }
             StepAction::Wait { ms } => self.wait(&mut c, u64::from(*ms)),
         }
         // `before_reply` is written for requests whose session received events.

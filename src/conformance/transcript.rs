@@ -177,6 +177,11 @@ pub enum StepAction {
         /// Session name.
         session: String,
     },
+    /// Stop the server and start it again on the same data directory and port. Every
+    /// connection is lost (each connected session's client sees `Disconnected` and stays
+    /// disconnected until its `reconnect`); the data, the zxid and the sessions survive, and
+    /// each session's timeout starts over when the new server starts.
+    RestartServer {},
     /// Let time pass; connected sessions keep sending heartbeats, disconnected ones do not.
     Wait {
         /// How long, in ms.
@@ -195,7 +200,7 @@ impl StepAction {
             | StepAction::Reconnect { session, .. }
             | StepAction::Expire { session }
             | StepAction::Close { session } => Some(session),
-            StepAction::Wait { .. } => None,
+            StepAction::RestartServer {} | StepAction::Wait { .. } => None,
         }
     }
 }
@@ -217,7 +222,8 @@ pub struct Expect {
     /// The reply to the step's request (`request`, `send_then_disconnect`, `close`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<Reply>,
-    /// The normalized zxid in the reply header (`request` only).
+    /// The normalized zxid in the reply header (`request`, `expire`), or the server's last
+    /// zxid once it is up again (`restart_server`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zxid: Option<i64>,
     /// The negotiated session timeout (`connect`, and `reconnect` unless expired).

@@ -94,7 +94,7 @@ pub fn record_transcript(script: &Transcript, opts: &RecordOptions) -> Result<Tr
     let version = super::server::srvr_version(&server.srvr_at_start)
         .unwrap_or_else(|| "(unknown version)".into());
     let deb = debian_package_version().unwrap_or_else(|| "unknown".into());
-    let mut runner = Runner::new(server.addr(), script.tick_ms);
+    let mut runner = Runner::new(server, script.tick_ms);
     let mut out = script.clone();
     for (i, step) in out.steps.iter_mut().enumerate() {
         if trace_enabled() {
@@ -105,14 +105,13 @@ pub fn record_transcript(script: &Transcript, opts: &RecordOptions) -> Result<Tr
             Err(e) => {
                 let mut msg = format!("step {i} ({}): {e}", describe(&step.action));
                 if e.contains("did not answer") || e.contains("handshake") {
-                    msg.push_str(&format!("\nserver log ends:\n{}", server.log_tail()));
+                    msg.push_str(&format!("\nserver log ends:\n{}", runner.server.log_tail()));
                 }
                 return Err(msg);
             }
         }
     }
     runner.shutdown();
-    drop(server);
     out.recorded = Some(Recorded {
         server: format!(
             "Apache ZooKeeper {version} (Debian package {deb}), standalone, tickTime={}",
@@ -138,6 +137,7 @@ pub fn describe(a: &StepAction) -> String {
         StepAction::Reconnect { session, .. } => format!("reconnect {session}"),
         StepAction::Expire { session } => format!("expire {session}"),
         StepAction::Close { session } => format!("close {session}"),
+        StepAction::RestartServer {} => "restart the server".into(),
         StepAction::Wait { ms } => format!("wait {ms} ms"),
     }
 }
@@ -191,6 +191,8 @@ enum Outcome {
 }
 
 struct Runner {
+    /// The server, which a `restart_server` step restarts (same address).
+    server: Server,
     addr: SocketAddr,
     tick_ms: u32,
     /// The server's last zxid before the first session was created.
@@ -204,9 +206,10 @@ struct Runner {
 }
 
 impl Runner {
-    fn new(addr: SocketAddr, tick_ms: u32) -> Self {
+    fn new(server: Server, tick_ms: u32) -> Self {
         Runner {
-            addr,
+            addr: server.addr(),
+            server,
             tick_ms,
             base: None,
             sessions: Vec::new(),
@@ -216,6 +219,7 @@ impl Runner {
         }
     }
 
+    /// Closes the connections; the server stops when the runner is dropped.
     fn shutdown(&mut self) {
         for s in &mut self.sessions {
             if let Link::Connected(c) = std::mem::replace(&mut s.link, Link::Disconnected) {
@@ -247,6 +251,7 @@ impl Runner {
             }
             StepAction::Expire { session } => self.expire(session, &mut expect)?,
             StepAction::Close { session } => self.close(session, &mut expect)?,
+            StepAction::RestartServer {} => self.restart_server(&mut expect)?,
             StepAction::Wait { ms } => self.wait(*ms)?,
         }
         self.barrier()?;
@@ -676,6 +681,33 @@ impl Runner {
             Err(jute::error_code(frame.header.err)?)
         });
         expect.zxid = Some(self.norm_zxid(frame.header.zxid));
+        Ok(())
+    }
+
+    /// Restarts the server on its data directory. Each connected session then reads what
+    /// its connection still holds up to the close (recorded as its events; nothing is
+    /// expected) and is disconnected; it stays so until its `reconnect`. The expect's zxid is
+    /// the last zxid the new server reports (`srvr`).
+    fn restart_server(&mut self, expect: &mut Expect) -> Result<(), String> {
+        self.server.restart()?;
+        for i in 0..self.sessions.len() {
+            if !matches!(self.sessions[i].link, Link::Connected(_)) {
+                continue;
+            }
+            // The old server is gone, so this reads to the end of the connection at once.
+            match self.read_until(i, xid::PING)? {
+                Outcome::Lost => {}
+                Outcome::Reply(_) => {
+                    return Err(format!(
+                        "session {:?} got a ping reply from a stopped server",
+                        self.sessions[i].name
+                    ))
+                }
+            }
+            self.drop_connection(i);
+        }
+        let srvr = four_letter_word(self.addr, "srvr")?;
+        expect.zxid = Some(self.norm_zxid(srvr_zxid(&srvr)?));
         Ok(())
     }
 
