@@ -193,6 +193,13 @@ enum Outcome {
 struct Runner {
     /// The server, which a `restart_server` step restarts (same address).
     server: Server,
+    /// The transcript's clock: the script's time is `elapsed_ms` after the real instant
+    /// `since`. Only waits move it, and a wait ends at that instant, so the time the other
+    /// steps take is taken out of the next wait instead of adding up. It is set again where a
+    /// session falls silent and after a restart, so a session's silence lasts as long as the
+    /// waits since, plus the time of the steps since the last wait (about a millisecond each).
+    since: Instant,
+    elapsed_ms: u64,
     addr: SocketAddr,
     tick_ms: u32,
     /// The server's last zxid before the first session was created.
@@ -206,10 +213,14 @@ struct Runner {
 }
 
 impl Runner {
+    // the recorder talks to a real server in real time
+    #[allow(clippy::disallowed_methods)]
     fn new(server: Server, tick_ms: u32) -> Self {
         Runner {
             addr: server.addr(),
             server,
+            since: Instant::now(),
+            elapsed_ms: 0,
             tick_ms,
             base: None,
             sessions: Vec::new(),
@@ -298,9 +309,22 @@ impl Runner {
         self.events.get(&self.sessions[i].name).map_or(0, Vec::len)
     }
 
+    /// Makes now the script's present time: the time the steps since the last wait took is
+    /// not taken out of the next one. Called where a session falls silent, so that its
+    /// silence is measured from here.
+    // the recorder talks to a real server in real time
+    #[allow(clippy::disallowed_methods)]
+    fn set_clock(&mut self) {
+        let now = Instant::now();
+        self.since = now
+            .checked_sub(Duration::from_millis(self.elapsed_ms))
+            .unwrap_or(now);
+    }
+
     /// The connection is gone: the client fails the pending request with ConnectionLoss and
-    /// then delivers `(None, Disconnected)`.
+    /// then delivers `(None, Disconnected)`. The session falls silent from now on.
     fn drop_connection(&mut self, i: usize) {
+        self.set_clock();
         if let Link::Connected(c) =
             std::mem::replace(&mut self.sessions[i].link, Link::Disconnected)
         {
@@ -688,8 +712,17 @@ impl Runner {
     /// its connection still holds up to the close (recorded as its events; nothing is
     /// expected) and is disconnected; it stays so until its `reconnect`. The expect's zxid is
     /// the last zxid the new server reports (`srvr`).
+    // the recorder talks to a real server in real time
+    #[allow(clippy::disallowed_methods)]
     fn restart_server(&mut self, expect: &mut Expect) -> Result<(), String> {
+        let stopped = Instant::now();
         self.server.restart()?;
+        if trace_enabled() {
+            eprintln!(
+                "[zksim record] the server restarted in {} ms",
+                stopped.elapsed().as_millis()
+            );
+        }
         for i in 0..self.sessions.len() {
             if !matches!(self.sessions[i].link, Link::Connected(_)) {
                 continue;
@@ -708,6 +741,9 @@ impl Runner {
         }
         let srvr = four_letter_word(self.addr, "srvr")?;
         expect.zxid = Some(self.norm_zxid(srvr_zxid(&srvr)?));
+        // The restart takes no time in the script: its clock goes on from the moment the new
+        // server serves.
+        self.set_clock();
         Ok(())
     }
 
@@ -738,7 +774,8 @@ impl Runner {
     fn wait(&mut self, ms: u32) -> Result<(), String> {
         let tick = Duration::from_millis(u64::from(self.tick_ms));
         let start = Instant::now();
-        let end = start + Duration::from_millis(u64::from(ms));
+        self.elapsed_ms += u64::from(ms);
+        let end = self.since + Duration::from_millis(self.elapsed_ms);
         let mut next_ping = start;
         loop {
             let now = Instant::now();
