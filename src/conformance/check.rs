@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::harness::{Harness, InFlight, ScriptError};
-use super::transcript::{Expect, StepAction, Transcript, SCHEMA};
+use super::harness::{Fate, Harness, InFlight, ScriptError, Stepped};
+use super::transcript::{Expect, Step, StepAction, Transcript, SCHEMA};
 
 /// One field of one step that differs.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -60,6 +60,17 @@ pub struct Report {
     /// For each `send_then_disconnect`, in order, whether the matching branch had the server
     /// apply the request.
     pub in_flight_applied: Vec<bool>,
+    /// Where the matching branch had the server's clock expire each session.
+    pub expiries: Vec<Expiry>,
+}
+
+/// A session the server expired by its clock, and the step whose observation shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Expiry {
+    /// 0-based step index: the wait it expired during, or the step it expired just before.
+    pub step: usize,
+    /// The session's name.
+    pub session: String,
 }
 
 /// A transcript that cannot be checked at all.
@@ -143,13 +154,23 @@ pub fn parse(text: &str) -> Result<Transcript, String> {
     Ok(t)
 }
 
+/// At most this many model steps for one transcript, over every branch the checker tries:
+/// a transcript that leaves more open is refused rather than checked for ever.
+pub const STEPS_TRIED_MAX: usize = 200_000;
+
 /// Replays a transcript on the model.
 pub fn check(t: &Transcript, file: &Path) -> Result<Report, LoadError> {
-    let run = explore(Harness::new(t.tick_ms), t, 0).map_err(|ScriptError(problem)| LoadError {
-        file: file.to_path_buf(),
-        line: None,
-        problem,
-    })?;
+    let mut search = Search {
+        best: usize::MAX,
+        steps_left: STEPS_TRIED_MAX,
+    };
+    let run = explore(Harness::new(t.tick_ms), t, 0, 0, &mut search)
+        .and_then(|run| run.ok_or_else(|| ScriptError("no way to run the steps".into())))
+        .map_err(|ScriptError(problem)| LoadError {
+            file: file.to_path_buf(),
+            line: None,
+            problem,
+        })?;
     let mismatched = {
         let mut steps: Vec<usize> = run.mismatches.iter().map(|m| m.step).collect();
         steps.dedup();
@@ -163,6 +184,7 @@ pub fn check(t: &Transcript, file: &Path) -> Result<Report, LoadError> {
         mismatched,
         mismatches: run.mismatches,
         in_flight_applied: run.applied,
+        expiries: run.expiries,
     })
 }
 
@@ -170,6 +192,7 @@ pub fn check(t: &Transcript, file: &Path) -> Result<Report, LoadError> {
 struct Run {
     mismatches: Vec<Mismatch>,
     applied: Vec<bool>,
+    expiries: Vec<Expiry>,
 }
 
 impl Run {
@@ -179,37 +202,111 @@ impl Run {
         (self.mismatches.len(), std::cmp::Reverse(first(self)))
             < (other.mismatches.len(), std::cmp::Reverse(first(other)))
     }
+
+    /// `rest` after this one's steps.
+    fn then(mut self, rest: Run) -> Run {
+        self.mismatches.extend(rest.mismatches);
+        self.applied.extend(rest.applied);
+        self.expiries.extend(rest.expiries);
+        self
+    }
 }
 
-fn explore(mut h: Harness, t: &Transcript, from: usize) -> Result<Run, ScriptError> {
+/// The state of the search over the ways a transcript may have gone.
+struct Search {
+    /// The fewest differing fields of a whole run found so far: a branch with more is given
+    /// up.
+    best: usize,
+    /// Model steps the search may still take ([`STEPS_TRIED_MAX`]).
+    steps_left: usize,
+}
+
+/// Runs steps `from..` of `t` on `h`, `so_far` fields already differing. At a step with more
+/// than one fate (an in-flight request, sessions that may expire) every fate is tried down
+/// to the end and the best run is kept; a fate the script cannot follow (a ScriptError, such
+/// as expiring a session the clock expired already) is a way it did not go. `Ok(None)`: every
+/// way was given up as worse than one found before.
+fn explore(
+    mut h: Harness,
+    t: &Transcript,
+    from: usize,
+    so_far: usize,
+    search: &mut Search,
+) -> Result<Option<Run>, ScriptError> {
     let mut run = Run::default();
     for (i, step) in t.steps.iter().enumerate().skip(from) {
-        if let StepAction::SendThenDisconnect { .. } = step.action {
-            let mut best: Option<Run> = None;
-            for fate in [InFlight::Applied, InFlight::Lost] {
-                let mut branch = h.clone();
-                let got = branch.step(&step.action, fate).map_err(|e| at(i, e))?;
-                let mut rest = explore(branch, t, i + 1)?;
-                let mut here = compare(i, &step.action, step.expect.as_ref(), &got);
-                here.append(&mut rest.mismatches);
-                rest.mismatches = here;
-                rest.applied.insert(0, fate == InFlight::Applied);
-                if best.as_ref().is_none_or(|b| rest.better_than(b)) {
-                    best = Some(rest);
-                }
-            }
-            let best = best.expect("two branches");
-            run.mismatches.extend(best.mismatches);
-            run.applied.extend(best.applied);
-            return Ok(run);
-        }
-        let got = h
-            .step(&step.action, InFlight::Applied)
+        let fates = h
+            .fates(&step.action, step.expect.as_ref())
             .map_err(|e| at(i, e))?;
-        run.mismatches
-            .extend(compare(i, &step.action, step.expect.as_ref(), &got));
+        search.steps_left = search.steps_left.checked_sub(fates.len()).ok_or_else(|| {
+            ScriptError(format!(
+                "step {i}: the transcript leaves more ways open (requests in flight, sessions \
+                 that may expire) than the {STEPS_TRIED_MAX} model steps the checker tries"
+            ))
+        })?;
+        if let [fate] = fates.as_slice() {
+            let got = h.step(&step.action, fate).map_err(|e| at(i, e))?;
+            run.take(i, step, fate, got);
+            if so_far + run.mismatches.len() > search.best {
+                return Ok(None);
+            }
+            continue;
+        }
+        let mut best: Option<Run> = None;
+        let mut refused = None;
+        for fate in &fates {
+            let mut branch = h.clone();
+            let got = match branch.step(&step.action, fate) {
+                Ok(got) => got,
+                Err(e) => {
+                    refused.get_or_insert(at(i, e));
+                    continue;
+                }
+            };
+            let mut here = Run::default();
+            here.take(i, step, fate, got);
+            let before = so_far + run.mismatches.len() + here.mismatches.len();
+            if before > search.best {
+                continue;
+            }
+            let rest = match explore(branch, t, i + 1, before, search) {
+                Ok(Some(rest)) => rest,
+                Ok(None) => continue,
+                Err(e) => {
+                    refused.get_or_insert(e);
+                    continue;
+                }
+            };
+            let whole = here.then(rest);
+            if best.as_ref().is_none_or(|b| whole.better_than(b)) {
+                best = Some(whole);
+            }
+        }
+        return match (best, refused) {
+            (Some(b), _) => Ok(Some(run.then(b))),
+            (None, Some(e)) if search.best == usize::MAX => Err(e),
+            (None, _) => Ok(None),
+        };
     }
-    Ok(run)
+    search.best = search.best.min(so_far + run.mismatches.len());
+    Ok(Some(run))
+}
+
+impl Run {
+    /// Adds step `i`'s outcome under `fate`: its differences, the in-flight request's fate,
+    /// the sessions the clock expired.
+    fn take(&mut self, i: usize, step: &Step, fate: &Fate, got: Stepped) {
+        self.mismatches
+            .extend(compare(i, &step.action, step.expect.as_ref(), &got.expect));
+        if matches!(step.action, StepAction::SendThenDisconnect { .. }) {
+            self.applied.push(fate.in_flight == InFlight::Applied);
+        }
+        self.expiries.extend(
+            got.expired
+                .into_iter()
+                .map(|session| Expiry { step: i, session }),
+        );
+    }
 }
 
 fn at(step: usize, ScriptError(problem): ScriptError) -> ScriptError {

@@ -238,4 +238,10 @@ pub struct Expect {
     /// written when the acting session received events).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before_reply: Option<usize>,
+    /// `restart_server` only: how long the new server had been up (its `zk_uptime`) when the
+    /// recording went on. Its session tracker, which starts every session's timeout over, was
+    /// built at some moment within that time. Not compared: the checker takes it as how long
+    /// before the step a restored session's timeout may have started over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_up_ms: Option<u64>,
 }

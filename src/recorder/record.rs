@@ -31,7 +31,7 @@ use zksim_model::{ErrorCode, Stat};
 
 use super::conn::{Conn, ConnError};
 use super::jute::{self, xid, ConnectRequest, ConnectResponse, Frame};
-use super::server::{four_letter_word, srvr_zxid, Server, ServerConfig};
+use super::server::{four_letter_word, mntr_uptime_ms, srvr_zxid, Server, ServerConfig};
 use crate::conformance::transcript::{Expect, Recorded, Resume, StepAction, Transcript};
 use zksim_model::client::ClientWatches;
 
@@ -741,8 +741,10 @@ impl Runner {
         }
         let srvr = four_letter_word(self.addr, "srvr")?;
         expect.zxid = Some(self.norm_zxid(srvr_zxid(&srvr)?));
+        let mntr = four_letter_word(self.addr, "mntr")?;
+        expect.server_up_ms = Some(mntr_uptime_ms(&mntr)?);
         // The restart takes no time in the script: its clock goes on from the moment the new
-        // server serves.
+        // server serves (its sessions' timeouts started over at most `server_up_ms` before).
         self.set_clock();
         Ok(())
     }
