@@ -76,6 +76,15 @@ pub struct Fate {
     pub server_up_ms: u64,
 }
 
+/// How long a restart's servers ran unseen, from the recording (0 for a script).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Restarted {
+    /// The old server ran this long after the step began (`server_stop_ms`).
+    stop_ms: u64,
+    /// The new one had been up this long when the step ended (`server_up_ms`).
+    up_ms: u64,
+}
+
 /// At most this many sessions may be in their expiry window at one step: the checker tries
 /// every subset of them.
 pub const OPEN_WINDOWS_MAX: usize = 4;
@@ -136,16 +145,26 @@ impl Harness {
             StepAction::SendThenDisconnect { .. } => &[InFlight::Applied, InFlight::Lost],
             _ => &[InFlight::Applied],
         };
-        let until = match action {
-            StepAction::Wait { ms } => self.now_ms.saturating_add(u64::from(*ms)),
-            _ => self.now_ms,
+        let restarted = match (action, expect) {
+            (StepAction::RestartServer {}, Some(e)) => Restarted {
+                stop_ms: e.server_stop_ms.unwrap_or(0),
+                up_ms: e.server_up_ms.unwrap_or(0),
+            },
+            _ => Restarted::default(),
         };
-        let open = self.open_windows(until);
+        let open = match action {
+            StepAction::Wait { ms } => {
+                self.open_windows(self.now_ms.saturating_add(u64::from(*ms)))
+            }
+            // The old server still ran while it stopped: a window that opened meanwhile was
+            // open to it, and one that closed meanwhile may have found it already stopping.
+            StepAction::RestartServer {} => {
+                self.windows_opening_before(self.now_ms + restarted.stop_ms, |_| true)
+            }
+            _ => self.open_windows(self.now_ms),
+        };
         check_open(&open)?;
-        let server_up_ms = match action {
-            StepAction::RestartServer {} => expect.and_then(|e| e.server_up_ms).unwrap_or(0),
-            _ => 0,
-        };
+        let server_up_ms = restarted.up_ms;
         let mut fates = Vec::new();
         for &fate in in_flight {
             for expire in subsets(&open) {
@@ -181,11 +200,17 @@ impl Harness {
     /// after it (a window that closes by then is the step's to close), in the order their
     /// windows open.
     fn open_windows(&self, until: u64) -> Vec<String> {
+        self.windows_opening_before(until, |closes| closes > until)
+    }
+
+    /// The live sessions with no connection whose window opens before `until` and closes
+    /// as `keep` says, in the order their windows open.
+    fn windows_opening_before(&self, until: u64, keep: impl Fn(u64) -> bool) -> Vec<String> {
         let mut open: Vec<(u64, String)> = self
             .silent()
             .filter_map(|(name, id)| {
                 let (opens, closes) = self.window(id)?;
-                (opens < until && closes > until).then_some((opens, name))
+                (opens < until && keep(closes)).then_some((opens, name))
             })
             .collect();
         open.sort();

@@ -238,6 +238,11 @@ pub struct Expect {
     /// written when the acting session received events).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before_reply: Option<usize>,
+    /// `restart_server` only: how long the old server took to exit after SIGTERM. It ran
+    /// until then and may have expired sessions. Not compared: the checker takes it as how
+    /// long after the step began a session may have expired on the old server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_stop_ms: Option<u64>,
     /// `restart_server` only: how long the new server had been up (its `zk_uptime`) when the
     /// recording went on. Its session tracker, which starts every session's timeout over, was
     /// built at some moment within that time. Not compared: the checker takes it as how long

@@ -715,12 +715,14 @@ impl Runner {
     // the recorder talks to a real server in real time
     #[allow(clippy::disallowed_methods)]
     fn restart_server(&mut self, expect: &mut Expect) -> Result<(), String> {
-        let stopped = Instant::now();
-        self.server.restart()?;
+        let asked = Instant::now();
+        let stopped = self.server.restart()?;
+        expect.server_stop_ms = Some(stopped.as_millis() as u64);
         if trace_enabled() {
             eprintln!(
-                "[zksim record] the server restarted in {} ms",
-                stopped.elapsed().as_millis()
+                "[zksim record] the server stopped in {} ms and served again {} ms after",
+                stopped.as_millis(),
+                asked.elapsed().as_millis()
             );
         }
         for i in 0..self.sessions.len() {
