@@ -95,63 +95,141 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
+/// A problem of a transcript's or script's text, with its line when it is known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    /// The 1-based line of the problem: where the step at fault begins, or where the JSON
+    /// parser stopped.
+    pub line: Option<usize>,
+    /// What is wrong (with the step index when a step is at fault).
+    pub problem: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}", self.problem),
+            None => write!(f, "{}", self.problem),
+        }
+    }
+}
+
 /// Reads and checks the shape of a recorded transcript.
 pub fn load(file: &Path) -> Result<Transcript, LoadError> {
-    let err = |problem: String| LoadError {
+    let err = |line, problem| LoadError {
         file: file.to_path_buf(),
-        line: None,
+        line,
         problem,
     };
-    let text = crate::files::read_text(file).map_err(|e| LoadError {
-        line: e.line(),
-        ..err(e.problem())
-    })?;
-    parse_recorded(&text).map_err(err)
+    let text = crate::files::read_text(file).map_err(|e| err(e.line(), e.problem()))?;
+    parse_recorded_at(&text).map_err(|e| err(e.line, e.problem))
 }
 
 /// Parses a recorded transcript: [`parse`], and every step has its `expect` (a script is
 /// refused, naming its first step without one).
 pub fn parse_recorded(text: &str) -> Result<Transcript, String> {
-    let t = parse(text)?;
+    parse_recorded_at(text).map_err(|e| e.to_string())
+}
+
+fn parse_recorded_at(text: &str) -> Result<Transcript, ParseError> {
+    let t = parse_at(text)?;
     if let Some(i) = t.steps.iter().position(|s| s.expect.is_none()) {
-        return Err(format!(
-            "step {i} has no `expect`: this is a script, record it first (zksim record)"
-        ));
+        return Err(ParseError {
+            line: step_lines(text).get(i).copied(),
+            problem: format!(
+                "step {i} has no `expect`: this is a script, record it first (zksim record)"
+            ),
+        });
     }
     Ok(t)
 }
 
-/// Parses a transcript or script from JSON text, naming the line and column of a problem.
+/// Parses a transcript or script from JSON text, naming the line (and the step) of a
+/// problem.
 pub fn parse(text: &str) -> Result<Transcript, String> {
+    parse_at(text).map_err(|e| e.to_string())
+}
+
+/// [`parse`], keeping the line apart from the problem.
+pub fn parse_at(text: &str) -> Result<Transcript, ParseError> {
+    let unplaced = |problem| ParseError {
+        line: None,
+        problem,
+    };
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        format!(
+        unplaced(format!(
             "malformed JSON at line {}, column {}: {e}",
             e.line(),
             e.column()
-        )
+        ))
     })?;
     if let Some(schema) = value.get("schema").and_then(serde_json::Value::as_u64) {
         if schema != u64::from(SCHEMA) {
-            return Err(format!(
+            return Err(unplaced(format!(
                 "schema {schema} is not supported (this build reads {SCHEMA})"
-            ));
+            )));
         }
     }
-    if let Some(steps) = value.get("steps").and_then(serde_json::Value::as_array) {
-        for (i, step) in steps.iter().enumerate() {
-            serde_json::from_value::<super::transcript::Step>(step.clone())
-                .map_err(|e| format!("step {i}: {e}"))?;
-        }
+    // Each step on its own first, so a problem in one is named by its index and line.
+    let steps = raw_steps(text);
+    for (i, (line, raw)) in steps.iter().enumerate() {
+        // (A step is read through a flattened enum, which sees the whole object before it
+        // can object: the parser's own position is the step's end, so the step's first line
+        // is named instead.)
+        serde_json::from_str::<Step>(raw).map_err(|e| ParseError {
+            line: Some(*line),
+            problem: format!("step {i}: {}", without_position(&e)),
+        })?;
     }
-    let t: Transcript = serde_json::from_str(text).map_err(|e| {
-        format!(
-            "invalid transcript at line {}, column {}: {e}",
-            e.line(),
-            e.column()
-        )
+    let t: Transcript = serde_json::from_str(text).map_err(|e| ParseError {
+        line: Some(e.line()),
+        problem: format!("invalid transcript: {}", without_position(&e)),
     })?;
-    t.validate()?;
+    t.check_bounds().map_err(|(step, problem)| match step {
+        Some(i) => ParseError {
+            line: steps.get(i).map(|(line, _)| *line),
+            problem: format!("step {i}: {problem}"),
+        },
+        None => unplaced(problem),
+    })?;
     Ok(t)
+}
+
+/// The steps of a transcript's text, each with the line it begins on; empty when there is no
+/// `steps` array.
+fn raw_steps(text: &str) -> Vec<(usize, &str)> {
+    #[derive(serde::Deserialize)]
+    struct Steps<'a> {
+        #[serde(borrow, default)]
+        steps: Option<Vec<&'a serde_json::value::RawValue>>,
+    }
+    let Ok(Steps { steps: Some(steps) }) = serde_json::from_str::<Steps<'_>>(text) else {
+        return Vec::new();
+    };
+    steps
+        .into_iter()
+        .map(|raw| {
+            let raw = raw.get();
+            // A raw value borrows its bytes from `text`.
+            let offset = raw.as_ptr() as usize - text.as_ptr() as usize;
+            (1 + text[..offset].matches('\n').count(), raw)
+        })
+        .collect()
+}
+
+/// The line each step begins on.
+fn step_lines(text: &str) -> Vec<usize> {
+    raw_steps(text).into_iter().map(|(line, _)| line).collect()
+}
+
+/// A JSON error's message without the " at line L column C" serde_json ends it with (the
+/// caller names the place itself).
+fn without_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rsplit_once(" at line ") {
+        Some((message, _)) if e.line() > 0 => message.to_string(),
+        _ => text,
+    }
 }
 
 /// At most this many model steps for one transcript, over every branch the checker tries:

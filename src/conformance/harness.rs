@@ -159,7 +159,7 @@ impl Harness {
             // The old server still ran while it stopped: a window that opened meanwhile was
             // open to it, and one that closed meanwhile may have found it already stopping.
             StepAction::RestartServer {} => {
-                self.windows_opening_before(self.now_ms + restarted.stop_ms, |_| true)
+                self.windows_opening_before(self.now_ms.saturating_add(restarted.stop_ms), |_| true)
             }
             _ => self.open_windows(self.now_ms),
         };

@@ -58,6 +58,14 @@ impl Transcript {
     /// `send_then_disconnect` steps), naming the step. A `fill` is bounded as it is read
     /// (`zksim_model::data::FILL_LEN_MAX`).
     pub fn validate(&self) -> Result<(), String> {
+        self.check_bounds().map_err(|(step, problem)| match step {
+            Some(i) => format!("step {i}: {problem}"),
+            None => problem,
+        })
+    }
+
+    /// [`Transcript::validate`], with the index of the step at fault apart.
+    pub fn check_bounds(&self) -> Result<(), (Option<usize>, String)> {
         let over = |what: &str, v: u64| {
             (v > Self::DURATION_MS_MAX).then(|| {
                 format!(
@@ -67,10 +75,10 @@ impl Transcript {
             })
         };
         if self.tick_ms == 0 {
-            return Err("tick_ms 0: a tick must last at least 1 ms".into());
+            return Err((None, "tick_ms 0: a tick must last at least 1 ms".into()));
         }
         if let Some(e) = over("tick_ms", u64::from(self.tick_ms)) {
-            return Err(e);
+            return Err((None, e));
         }
         let mut forks = 0;
         for (i, step) in self.steps.iter().enumerate() {
@@ -91,8 +99,13 @@ impl Transcript {
                 }
                 _ => None,
             };
-            if let Some(p) = problem {
-                return Err(format!("step {i}: {p}"));
+            // A restart's measured times bound the checker's windows.
+            let timed = step.expect.as_ref().and_then(|e| {
+                let stop = e.server_stop_ms.and_then(|v| over("server_stop_ms", v));
+                stop.or_else(|| e.server_up_ms.and_then(|v| over("server_up_ms", v)))
+            });
+            if let Some(p) = problem.or(timed) {
+                return Err((Some(i), p));
             }
         }
         Ok(())
