@@ -483,11 +483,11 @@ const RESTART_AND_EXPIRY_SCRIPT: &str = r#"{
     {"do": "request", "session": "c", "request": {"op": "create", "path": "/c", "data": "", "mode": "ephemeral"}},
     {"do": "request", "session": "b", "request": {"op": "exists", "path": "/c", "watch": true}},
     {"do": "disconnect", "session": "c"},
-    {"do": "wait", "ms": 340},
-    {"do": "request", "session": "b", "request": {"op": "exists", "path": "/c"}},
-    {"do": "wait", "ms": 160},
-    {"do": "request", "session": "b", "request": {"op": "exists", "path": "/c"}},
     {"do": "wait", "ms": 200},
+    {"do": "request", "session": "b", "request": {"op": "exists", "path": "/c"}},
+    {"do": "wait", "ms": 300},
+    {"do": "request", "session": "b", "request": {"op": "exists", "path": "/c"}},
+    {"do": "wait", "ms": 500},
     {"do": "request", "session": "b", "request": {"op": "exists", "path": "/c"}},
     {"do": "request", "session": "a", "request": {"op": "delete", "path": "/e"}}
   ]
@@ -530,8 +530,9 @@ fn a_recorded_restart_and_expiry_match_the_model() {
         expect(&t, 19).events["b"],
         vec![node(EventType::NodeDeleted, "/e")]
     );
-    // c, a session made after the restart, is there 340 ms into its silence and gone 700 ms
-    // in.
+    // c, a session made after the restart, is there 200 ms into its silence and gone 1 s in
+    // (wide of its window, 400 to 600 ms: the other live tests load the machine); at 500 ms
+    // it may be either.
     assert!(matches!(expect(&t, 14).reply, Some(Ok(_))));
     assert_eq!(expect(&t, 18).reply, Some(Err(ErrorCode::NoNode)));
 
