@@ -153,15 +153,15 @@ fn expiry_moved_to(t: &Transcript, at: usize) -> Transcript {
 
 // Goal: the moment of expiry is the real server's to choose within the tick after the timeout
 // (its tick boundaries lie on its own clock), and only there: with a 400 ms timeout and a
-// 200 ms tick, a transcript with the expiry in any step from the wait to 420 ms after the
-// disconnect to the wait to 620 ms matches; one with it by 380 ms (before the timeout), or
-// still there at 620 ms (more than a tick after it), does not.
+// 200 ms tick, a transcript with the expiry in any step from the wait to 410 ms after the
+// disconnect to the wait to 630 ms matches; one with it by 370 ms (before the timeout), or
+// still there at 630 ms (more than a tick after it), does not.
 #[test]
 fn a_session_expires_anywhere_in_the_tick_after_its_timeout_and_nowhere_else() {
     let file = transcripts_dir().join("session_expiry_moment.json");
     let t = load(&file).unwrap();
-    // Steps 8, 10, ... are waits ending 380, 420, ..., 620 ms after the disconnect; step 9 is
-    // the probe at 380, 11 the one at 420, ...
+    // Steps 8, 10, ..., 20 are waits ending 370, 410, ..., 570, 630 ms after the disconnect;
+    // step 9 is the probe at 370, 11 the one at 410, ..., 21 the one at 630.
     for at in 10..=20 {
         let moved = expiry_moved_to(&t, at);
         let report = check(&moved, &file).unwrap();
