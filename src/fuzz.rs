@@ -53,8 +53,9 @@ pub fn trace(bytes: &[u8]) -> bool {
 
 /// A conformance transcript or script: parsed as `zksim conform` and `zksim record` parse
 /// them, then, if it parses, checked against the model as `conform` checks it (its forks are
-/// bounded by the validated number of `send_then_disconnect` steps). Returns whether the
-/// input parsed as a script or a transcript.
+/// bounded by the validated number of `send_then_disconnect` steps, the sessions that may
+/// expire at one step and the model steps a check may take). Returns whether the input
+/// parsed as a script or a transcript.
 pub fn transcript(bytes: &[u8]) -> bool {
     let Ok(text) = files::utf8(bytes.to_vec(), FILE) else {
         return false;

@@ -517,25 +517,26 @@ fn a_transcript_out_of_range_is_refused_naming_its_step() {
         })
     };
     let wait = |ms: u64| serde_json::json!({"do": "wait", "ms": ms, "expect": {}});
+    // Each transcript is one line: a step's problem is on line 1.
     let cases = [
         (
             "fill",
             transcript(200, create(4_000_000_000)),
-            "step 1: `fill` len 4000000000 is over the limit of 1048576",
+            ":1: step 1: `fill` len 4000000000 is over the limit of 1048576",
         ),
         (
             "wait",
             transcript(200, wait(u64::from(u32::MAX))),
-            "step 1: wait ms 4294967295 is over the limit of 86400000",
+            ":1: step 1: wait ms 4294967295 is over the limit of 86400000",
         ),
-        ("tick", transcript(0, wait(1)), "tick_ms 0"),
+        ("tick", transcript(0, wait(1)), ": tick_ms 0"),
     ];
     for (name, text, message) in cases {
         let file = dir.join(format!("{name}.json"));
         std::fs::write(&file, text).unwrap();
         refused(
             &["conform", s(&file)],
-            &format!("{}: {message}", file.display()),
+            &format!("{}{message}", file.display()),
         );
     }
     let mut forks: Vec<serde_json::Value> = vec![serde_json::json!({
@@ -554,7 +555,7 @@ fn a_transcript_out_of_range_is_refused_naming_its_step() {
     refused(
         &["conform", s(&file)],
         &format!(
-            "{}: step 21: more than 10 send_then_disconnect steps",
+            "{}:1: step 21: more than 10 send_then_disconnect steps",
             file.display()
         ),
     );
@@ -642,5 +643,89 @@ fn invalid_utf8_in_any_input_file_is_refused_naming_line_and_byte() {
             refused(&args, &naming);
         }
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A script (no `expect`) or a transcript of a connect on line 6 and `step` on line 7.
+fn two_steps(step: &str, recorded: bool) -> String {
+    let expect = if recorded { r#", "expect": {}"# } else { "" };
+    format!(
+        "{{\n  \"schema\": 1,\n  \"name\": \"bad\",\n  \"about\": \"a bad step\",\n  \"steps\": [\n    \
+         {{\"do\": \"connect\", \"session\": \"a\", \"timeout_ms\": 4000{expect}}},\n    {step}\n  ]\n}}\n"
+    )
+}
+
+// Goal: a `restart_server` step with a field unknown, missing or of the wrong type, or a
+// restart's measured times out of range, is refused by `record` (as a script) and `conform`
+// (as a transcript), naming the file, the step's line and what is wrong; never a panic.
+#[test]
+fn a_bad_restart_step_is_refused_naming_file_line_and_problem() {
+    let dir = scratch("restart-step");
+    let out = dir.join("out");
+    let cases = [
+        (
+            "field",
+            r#"{"do": "restart_server", "session": "a"}"#,
+            "step 1: unknown field `session`",
+        ),
+        (
+            "variant",
+            r#"{"do": "restart"}"#,
+            "step 1: unknown variant `restart`, expected one of",
+        ),
+        ("tag", r#"{"session": "a"}"#, "step 1: missing field `do`"),
+        (
+            "type",
+            r#"{"do": "restart_server", "expect": {"server_up_ms": "500"}}"#,
+            "step 1: invalid type: string \"500\", expected u64",
+        ),
+        (
+            "negative",
+            r#"{"do": "restart_server", "expect": {"server_stop_ms": -1}}"#,
+            "step 1: invalid value: integer `-1`, expected u64",
+        ),
+        (
+            "measure",
+            r#"{"do": "restart_server", "expect": {"server_down_ms": 5}}"#,
+            "step 1: unknown field `server_down_ms`",
+        ),
+        (
+            "range",
+            r#"{"do": "restart_server", "expect": {"server_stop_ms": 86400001}}"#,
+            "step 1: server_stop_ms 86400001 is over the limit of 86400000 (a day)",
+        ),
+    ];
+    for (name, step, problem) in cases {
+        let script = dir.join(format!("{name}-script.json"));
+        std::fs::write(&script, two_steps(step, false)).unwrap();
+        refused(
+            &["record", s(&script), "-o", s(&out)],
+            &format!("{}:7: not a valid script: {problem}", script.display()),
+        );
+        // A transcript's steps have an `expect`; the expectation cases carry theirs.
+        let recorded = match step.contains("expect") {
+            true => step.to_string(),
+            false => step.replacen('}', r#", "expect": {}}"#, 1),
+        };
+        let transcript = dir.join(format!("{name}.json"));
+        std::fs::write(&transcript, two_steps(&recorded, true)).unwrap();
+        refused(
+            &["conform", s(&transcript)],
+            &format!("{}:7: {problem}", transcript.display()),
+        );
+    }
+    // A recorded restart needs its expect.
+    let transcript = dir.join("unrecorded.json");
+    let text = two_steps(r#"{"do": "restart_server"}"#, true);
+    std::fs::write(&transcript, text).unwrap();
+    refused(
+        &["conform", s(&transcript)],
+        &format!(
+            "{}:7: step 1 has no `expect`: this is a script",
+            transcript.display()
+        ),
+    );
+    let written = std::fs::read_dir(&out).map_or(0, |d| d.count());
+    assert_eq!(written, 0, "nothing was recorded");
     std::fs::remove_dir_all(&dir).unwrap();
 }

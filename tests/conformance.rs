@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use zksim::conform_cmd::{conform, expand};
 use zksim::conformance::check::{check, load, parse};
-use zksim::conformance::transcript::StepAction;
+use zksim::conformance::transcript::{Expect, StepAction, Transcript};
 use zksim_model::op::Response;
 use zksim_model::ErrorCode;
 
@@ -17,7 +17,7 @@ fn transcripts_dir() -> PathBuf {
 fn the_model_matches_every_committed_transcript() {
     let files = expand(&[transcripts_dir()]).unwrap();
     assert!(
-        files.len() >= 40,
+        files.len() >= 45,
         "expected the committed transcripts, found {}",
         files.len()
     );
@@ -34,7 +34,7 @@ fn the_model_matches_every_committed_transcript() {
         report.join("\n")
     );
     assert_eq!(summary.matched, summary.steps);
-    assert!(summary.steps > 500, "only {} steps", summary.steps);
+    assert!(summary.steps >= 898, "only {} steps", summary.steps);
 }
 
 // Goal: the checker is not vacuous: a recorded expectation changed by one field is reported
@@ -117,4 +117,91 @@ fn a_session_used_before_it_connects_is_a_script_error() {
             .contains("x.json: step 0: session \"a\" is used before it connects"),
         "{err}"
     );
+}
+
+/// `session_expiry_moment` with session `a`'s expiry moved: `b`'s NodeDeleted in step `at`
+/// (a wait, or just before a request's reply), `b`'s probes answering the node before it and
+/// NoNode from it on; `at` past the probes leaves the node there throughout.
+fn expiry_moved_to(t: &Transcript, at: usize) -> Transcript {
+    let mut t = t.clone();
+    let probes = 8..=21;
+    let alive = t.steps[9].expect.clone().unwrap();
+    let gone = t.steps[21].expect.clone().unwrap();
+    let deleted = (probes.clone())
+        .find_map(|i| t.steps[i].expect.as_ref().unwrap().events.get("b").cloned())
+        .expect("the recording has b's NodeDeleted");
+    for i in probes {
+        let step = &mut t.steps[i];
+        let is_request = matches!(step.action, StepAction::Request { .. });
+        let mut e = match (is_request, i >= at) {
+            (false, _) => Expect::default(),
+            (true, false) => alive.clone(),
+            (true, true) => gone.clone(),
+        };
+        if i == at {
+            e.events.insert("b".into(), deleted.clone());
+            e.before_reply = is_request.then_some(1);
+        }
+        step.expect = Some(e);
+    }
+    if at > 21 {
+        // Never gone: a's reconnect would have found its session.
+        t.steps.truncate(22);
+    }
+    t
+}
+
+// Goal: the moment of expiry is the real server's to choose within the tick after the timeout
+// (its tick boundaries lie on its own clock), and only there: with a 400 ms timeout and a
+// 200 ms tick, a transcript with the expiry in any step from the wait to 410 ms after the
+// disconnect to the wait to 630 ms matches; one with it by 370 ms (before the timeout), or
+// still there at 630 ms (more than a tick after it), does not.
+#[test]
+fn a_session_expires_anywhere_in_the_tick_after_its_timeout_and_nowhere_else() {
+    let file = transcripts_dir().join("session_expiry_moment.json");
+    let t = load(&file).unwrap();
+    // Steps 8, 10, ..., 20 are waits ending 370, 410, ..., 570, 630 ms after the disconnect;
+    // step 9 is the probe at 370, 11 the one at 410, ..., 21 the one at 630.
+    for at in 10..=20 {
+        let moved = expiry_moved_to(&t, at);
+        let report = check(&moved, &file).unwrap();
+        assert_eq!(
+            report.mismatched, 0,
+            "expired at step {at}: {:?}",
+            report.mismatches
+        );
+        assert!(report
+            .expiries
+            .iter()
+            .any(|e| e.session == "a" && e.step == at));
+    }
+    for (at, first_wrong) in [(8, 8), (9, 9), (21, 20), (22, 20)] {
+        let report = check(&expiry_moved_to(&t, at), &file).unwrap();
+        assert!(report.mismatched > 0, "expired at step {at} matched");
+        assert_eq!(
+            report.mismatches[0].step, first_wrong,
+            "{:?}",
+            report.mismatches
+        );
+    }
+}
+
+// Goal: a restart keeps the data, the zxid and the sessions, every session's timeout starts
+// over, and a session silent across it expires by the clock in the wait its window ends in.
+#[test]
+fn a_restarted_server_keeps_its_sessions_and_starts_their_timeouts_over() {
+    let file = transcripts_dir().join("server_restart.json");
+    let t = load(&file).unwrap();
+    let report = check(&t, &file).unwrap();
+    assert_eq!(report.mismatched, 0, "{:?}", report.mismatches);
+    let restarts: Vec<usize> = (t.steps.iter().enumerate())
+        .filter(|(_, s)| matches!(s.action, StepAction::RestartServer {}))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(restarts.len(), 2);
+    // d (1 s) expired by the clock, in a wait after the first restart; c (4 s, silent 3 s
+    // before it) did not.
+    assert_eq!(report.expiries.len(), 1, "{:?}", report.expiries);
+    assert_eq!(report.expiries[0].session, "d");
+    assert!(report.expiries[0].step > restarts[0]);
 }

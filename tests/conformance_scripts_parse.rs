@@ -87,6 +87,14 @@ fn check_script(path: &Path) -> Vec<u32> {
                 assert!(old.is_none(), "{at}: session `{session}` connected twice");
             }
             StepAction::Wait { ms } => assert!(*ms > 0, "{at}: empty wait"),
+            // Every connection is lost; closed and expired sessions stay so.
+            StepAction::RestartServer {} => {
+                for state in sessions.values_mut() {
+                    if *state == SessionState::Connected {
+                        *state = SessionState::Disconnected;
+                    }
+                }
+            }
             action => {
                 let name = action.session().expect("every other step names a session");
                 let Some(state) = sessions.get_mut(name) else {
@@ -118,7 +126,9 @@ fn check_script(path: &Path) -> Vec<u32> {
                     StepAction::Expire { .. } => {
                         assert_eq!(*state, SessionState::Disconnected, "{at}: not silent");
                     }
-                    StepAction::Connect { .. } | StepAction::Wait { .. } => unreachable!(),
+                    StepAction::Connect { .. }
+                    | StepAction::Wait { .. }
+                    | StepAction::RestartServer {} => unreachable!(),
                 }
             }
         }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::{s, scratch, zookeeper_available};
 
+use zksim::conformance::check::check;
 use zksim::conformance::transcript::{Expect, Transcript};
 use zksim::recorder::{parse_script, record_transcript, RecordOptions};
 use zksim_model::op::{EventType, KeeperState, OpResult, Response, WatchedEvent};
@@ -229,18 +230,27 @@ fn sleep(d: Duration) {
     std::thread::sleep(d);
 }
 
-/// Whether a process runs ZooKeeper with the config in `dir` (read from `/proc`).
-fn jvm_running(dir: &std::path::Path) -> bool {
+/// The processes that run ZooKeeper with the config in `dir` (read from `/proc`).
+fn jvms(dir: &std::path::Path) -> Vec<u32> {
     let cfg = dir.join("zoo.cfg");
     let Ok(procs) = std::fs::read_dir("/proc") else {
-        return false;
+        return Vec::new();
     };
-    procs.filter_map(Result::ok).any(|p| {
-        std::fs::read(p.path().join("cmdline")).is_ok_and(|line| {
-            let line = String::from_utf8_lossy(&line);
-            line.contains("QuorumPeerMain") && line.contains(&*cfg.to_string_lossy())
+    procs
+        .filter_map(Result::ok)
+        .filter(|p| {
+            std::fs::read(p.path().join("cmdline")).is_ok_and(|line| {
+                let line = String::from_utf8_lossy(&line);
+                line.contains("QuorumPeerMain") && line.contains(&*cfg.to_string_lossy())
+            })
         })
-    })
+        .filter_map(|p| p.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+/// Whether a process runs ZooKeeper with the config in `dir`.
+fn jvm_running(dir: &std::path::Path) -> bool {
+    !jvms(dir).is_empty()
 }
 
 fn listening(port: u16) -> bool {
@@ -265,6 +275,21 @@ fn eventually(within: Duration, mut done: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// A recording that restarts its server after half a second and then keeps it up for a
+/// minute.
+const RESTART_SCRIPT: &str = r#"{
+  "schema": 1,
+  "name": "long_wait_after_restart",
+  "about": "A session, a restart, then a long wait.",
+  "tick_ms": 200,
+  "steps": [
+    {"do": "connect", "session": "a", "timeout_ms": 4000},
+    {"do": "wait", "ms": 500},
+    {"do": "restart_server"},
+    {"do": "wait", "ms": 60000}
+  ]
+}"#;
+
 /// When a test signals the recorder.
 #[derive(Clone, Copy)]
 enum When {
@@ -273,10 +298,13 @@ enum When {
     /// This long after its server's JVM runs (the server still starting, the recorder
     /// waiting for it to serve).
     Starting(Duration),
+    /// Once a second JVM serves on the same directory and port (the script restarted it).
+    Restarted,
 }
 
-/// Starts `zksim record` on the long script, waits until `when`, ends it with `signal`
-/// (`kill -SIGNAL`), and returns its exit status and stderr, and where its server was.
+/// Starts `zksim record` on the long script (the restarting one for [`When::Restarted`]),
+/// waits until `when`, ends it with `signal` (`kill -SIGNAL`), and returns its exit status and
+/// stderr, and where its server was.
 fn record_then_signal(
     name: &str,
     signal: &str,
@@ -284,7 +312,11 @@ fn record_then_signal(
 ) -> (std::process::ExitStatus, String, PathBuf, u16) {
     let dir = scratch(name);
     let script = dir.join("long.json");
-    std::fs::write(&script, LONG_SCRIPT).unwrap();
+    let text = match when {
+        When::Restarted => RESTART_SCRIPT,
+        _ => LONG_SCRIPT,
+    };
+    std::fs::write(&script, text).unwrap();
     let out = dir.join("out");
     let mut child = Command::new(env!("CARGO_BIN_EXE_zksim"))
         .args(["record", s(&script), "-o", s(&out)])
@@ -294,11 +326,20 @@ fn record_then_signal(
         .unwrap();
     let pid = child.id();
     let mut server = None;
+    let mut first_jvm = None;
     let up = eventually(Duration::from_secs(90), || {
         server = server_of(pid);
-        server.as_ref().is_some_and(|(_, port)| match when {
+        server.as_ref().is_some_and(|(dir, port)| match when {
             When::Listening => listening(*port),
-            When::Starting(_) => jvm_running(&server.as_ref().unwrap().0),
+            When::Starting(_) => jvm_running(dir),
+            When::Restarted => {
+                let running = jvms(dir);
+                if first_jvm.is_none() {
+                    first_jvm = running.first().copied();
+                }
+                first_jvm.is_some_and(|first| running.iter().any(|p| *p != first))
+                    && listening(*port)
+            }
         })
     });
     if let When::Starting(after) = when {
@@ -392,5 +433,113 @@ fn a_killed_recorder_leaves_no_server_and_no_directory() {
         listening(port),
         dir.display(),
         dir.exists()
+    );
+}
+
+// Goal: the watchdog's guarantees hold across a restart: SIGKILL or SIGINT to `zksim record`
+// once its server was restarted leaves no JVM, nothing listening on the port and no
+// directory (the new JVM is the watchdog's as the first one was).
+#[test]
+fn a_recorder_ended_after_a_restart_leaves_no_server_and_no_directory() {
+    if !zookeeper_available("a_recorder_ended_after_a_restart_leaves_no_server_and_no_directory") {
+        return;
+    }
+    for signal in ["KILL", "INT"] {
+        let (status, err, dir, port) =
+            record_then_signal(&format!("restart-{signal}"), signal, When::Restarted);
+        match signal {
+            "KILL" => assert_eq!(status.code(), None, "killed by a signal"),
+            _ => assert_eq!(status.code(), Some(130), "SIG{signal}: {err}"),
+        }
+        assert!(
+            eventually(Duration::from_secs(20), || !listening(port)
+                && !dir.exists()
+                && jvms(&dir).is_empty()),
+            "after SIG{signal}: server on {port} listening {}, {} exists {}, JVMs {:?}",
+            listening(port),
+            dir.display(),
+            dir.exists(),
+            jvms(&dir)
+        );
+    }
+}
+
+const RESTART_AND_EXPIRY_SCRIPT: &str = r#"{
+  "schema": 1,
+  "name": "restart_and_expiry",
+  "about": "An ephemeral, a sequential node and a watch across a restart; then a new session's expiry, probed before its timeout and after the tick that follows it.",
+  "tick_ms": 200,
+  "steps": [
+    {"do": "connect", "session": "a", "timeout_ms": 4000},
+    {"do": "connect", "session": "b", "timeout_ms": 4000},
+    {"do": "request", "session": "a", "request": {"op": "create", "path": "/e", "data": "a", "mode": "ephemeral"}},
+    {"do": "request", "session": "a", "request": {"op": "create", "path": "/s-", "data": "", "mode": "persistent_sequential"}},
+    {"do": "request", "session": "b", "request": {"op": "exists", "path": "/e", "watch": true}},
+    {"do": "restart_server"},
+    {"do": "reconnect", "session": "a"},
+    {"do": "request", "session": "a", "request": {"op": "create", "path": "/s-", "data": "", "mode": "persistent_sequential"}},
+    {"do": "reconnect", "session": "b"},
+    {"do": "connect", "session": "c", "timeout_ms": 400},
+    {"do": "request", "session": "c", "request": {"op": "create", "path": "/c", "data": "", "mode": "ephemeral"}},
+    {"do": "request", "session": "b", "request": {"op": "exists", "path": "/c", "watch": true}},
+    {"do": "disconnect", "session": "c"},
+    {"do": "wait", "ms": 200},
+    {"do": "request", "session": "b", "request": {"op": "exists", "path": "/c"}},
+    {"do": "wait", "ms": 300},
+    {"do": "request", "session": "b", "request": {"op": "exists", "path": "/c"}},
+    {"do": "wait", "ms": 500},
+    {"do": "request", "session": "b", "request": {"op": "exists", "path": "/c"}},
+    {"do": "request", "session": "a", "request": {"op": "delete", "path": "/e"}}
+  ]
+}"#;
+
+// Goal: a restart recorded from a real server matches the model: the ephemeral, the counter,
+// the zxid and the sessions survive, every connection is lost and its client reconnects to
+// its session; and a silent session is there before its timeout and gone a tick after it,
+// the moment in between left to the server.
+#[test]
+fn a_recorded_restart_and_expiry_match_the_model() {
+    if !zookeeper_available("a_recorded_restart_and_expiry_match_the_model") {
+        return;
+    }
+    let script = parse_script(RESTART_AND_EXPIRY_SCRIPT).unwrap();
+    let t = record_transcript(&script, &RecordOptions::default()).unwrap();
+
+    // The restart: the connected sessions are disconnected, the zxid is the last one before
+    // (2 createSessions, 2 creates), and both servers' times are recorded.
+    let e = expect(&t, 5);
+    assert_eq!(e.zxid, Some(4));
+    for s in ["a", "b"] {
+        assert_eq!(e.events[s], vec![session(KeeperState::Disconnected)], "{s}");
+    }
+    assert!(
+        e.server_stop_ms.is_some() && e.server_up_ms.is_some(),
+        "{e:?}"
+    );
+    // The same session comes back, with its timeout; the counter and the zxids go on.
+    assert_eq!(expect(&t, 6).negotiated_timeout_ms, Some(4000));
+    let e = expect(&t, 7);
+    assert_eq!(e.zxid, Some(5));
+    assert!(
+        matches!(&e.reply, Some(Ok(Response::Create { path, .. })) if path == "/s-0000000002"),
+        "{:?}",
+        e.reply
+    );
+    // b's watch on /e was lost with the server and re-registered: it fires on the delete.
+    assert_eq!(
+        expect(&t, 19).events["b"],
+        vec![node(EventType::NodeDeleted, "/e")]
+    );
+    // c, a session made after the restart, is there 200 ms into its silence and gone 1 s in
+    // (wide of its window, 400 to 600 ms: the other live tests load the machine); at 500 ms
+    // it may be either.
+    assert!(matches!(expect(&t, 14).reply, Some(Ok(_))));
+    assert_eq!(expect(&t, 18).reply, Some(Err(ErrorCode::NoNode)));
+
+    let report = check(&t, std::path::Path::new("restart_and_expiry.json")).unwrap();
+    assert_eq!(report.mismatched, 0, "{:?}", report.mismatches);
+    assert!(
+        report.expiries.iter().any(|x| x.session == "c"),
+        "{report:?}"
     );
 }

@@ -344,8 +344,7 @@ impl Server {
     }
 
     fn deadline(&self, now_ms: u64, timeout_ms: u32) -> u64 {
-        let tick = u64::from(self.config.tick_ms.max(1));
-        (now_ms + u64::from(timeout_ms)) / tick * tick + tick
+        expiry_deadline_ms(self.config.tick_ms, now_ms, timeout_ms)
     }
 
     /// A new session (`createSession` txn, one zxid); returns its id and negotiated timeout.
@@ -426,6 +425,39 @@ impl Server {
             info.connected = false;
         }
         self.watches.remove_session(session);
+    }
+
+    /// The server is stopped and started again on the same data directory. What a standalone
+    /// 3.8 server rebuilds from its snapshot and transaction log survives: the tree (data,
+    /// Stats, sequence counters, ephemerals and their owners), the last zxid (standalone has
+    /// no epoch to bump: the first write after the restart takes the next zxid) and every
+    /// live session with its negotiated timeout. What lived only in memory does not: every
+    /// connection is closed (a [`ToClient::Drop`] for each connected session, in id order)
+    /// and every watch is gone until its client re-registers it on reconnect.
+    ///
+    /// The session tracker is rebuilt as the server starts (`SessionTrackerImpl` tracks each
+    /// restored session, which sets its expiry as a ping would), so each session's timeout
+    /// starts over at `now_ms`: the time the server was down does not count.
+    ///
+    /// The child sets are kept as they are: a first restart rebuilds them by replaying the
+    /// whole log onto the empty tree, the same history in the same order. (A later restart
+    /// reads the snapshot the previous start wrote, whose `HashSet`s can iterate differently
+    /// once children were deleted; that is not modelled.)
+    pub fn restart(&mut self, now_ms: u64) -> Vec<Outgoing> {
+        let tick_ms = self.config.tick_ms;
+        let mut dropped = Vec::new();
+        for (id, info) in &mut self.sessions {
+            if info.connected {
+                dropped.push(Outgoing {
+                    session: *id,
+                    message: ToClient::Drop,
+                });
+            }
+            info.connected = false;
+            info.deadline_ms = expiry_deadline_ms(tick_ms, now_ms, info.timeout_ms);
+        }
+        self.watches = Shared::default();
+        dropped
     }
 
     /// A packet (a ping or any request) arrived from the session: renew it.
@@ -948,6 +980,14 @@ impl Server {
     }
 }
 
+/// When a session last heard from at `now_ms` expires: the first tick boundary strictly after
+/// `now + timeout` (`ExpiryQueue.roundToNextInterval`). So a session expires more than its
+/// timeout after it was last heard from, and at most a tick later.
+pub fn expiry_deadline_ms(tick_ms: u32, now_ms: u64, timeout_ms: u32) -> u64 {
+    let tick = u64::from(tick_ms.max(1));
+    (now_ms + u64::from(timeout_ms)) / tick * tick + tick
+}
+
 /// `EphemeralType.TTL` allows TTLs up to 2^40 − 1 ms.
 const MAX_TTL_MS: i64 = (1 << 40) - 1;
 
@@ -1070,6 +1110,90 @@ mod tests {
         let deadline = server.sessions()[&a].deadline_ms;
         assert!(server.expire_due(deadline - 1).is_empty());
         server.expire_due(deadline);
+        assert!(!server.is_live(a));
+    }
+
+    // Goal: whatever the phase of the last packet within a tick, a session's deadline is more
+    // than its timeout after it and at most a tick more.
+    #[test]
+    fn a_session_expires_after_its_timeout_and_within_the_tick_after_it() {
+        for tick in [1, 7, 200, 2000] {
+            for timeout in [2 * tick, 2 * tick + 1, 20 * tick - 1, 20 * tick] {
+                for heard in 0..u64::from(2 * tick) {
+                    let deadline = expiry_deadline_ms(tick, heard, timeout);
+                    let after = deadline - heard;
+                    assert!(
+                        after > u64::from(timeout) && after <= u64::from(timeout + tick),
+                        "tick {tick}, timeout {timeout}, heard at {heard}: expires {after} after"
+                    );
+                    assert_eq!(deadline % u64::from(tick), 0, "on a tick boundary");
+                }
+            }
+        }
+    }
+
+    // Goal: a restart keeps the tree, the zxid, the sessions and their ephemerals; it drops
+    // every connection and every watch.
+    #[test]
+    fn a_restart_keeps_data_zxid_and_sessions_but_no_connection_or_watch() {
+        let mut server = Server::new(ServerConfig {
+            tick_ms: 200,
+            ..ServerConfig::default()
+        });
+        let (a, _) = server.connect(0, 4000);
+        let (b, _) = server.connect(0, 4000);
+        server.handle(0, a, 1, &create("/e", CreateMode::Ephemeral));
+        server.handle(0, a, 2, &create("/s-", CreateMode::PersistentSequential));
+        let watch = Request::Exists {
+            path: "/e".into(),
+            watch: true,
+        };
+        server.handle(0, b, 1, &watch);
+        server.disconnect(a);
+        let tree = server.tree().clone();
+        let zxid = server.last_zxid();
+
+        let dropped = server.restart(100);
+        assert_eq!(
+            dropped,
+            vec![Outgoing {
+                session: b,
+                message: ToClient::Drop
+            }],
+            "only the connected session had a connection to lose"
+        );
+        assert_eq!(server.tree(), &tree);
+        assert_eq!(server.last_zxid(), zxid);
+        assert!(server.is_live(a) && server.is_live(b));
+        assert!(server.sessions().values().all(|s| !s.connected));
+        assert!(server.watches().data.is_empty() && server.watches().child.is_empty());
+
+        // The counter goes on, and the next write takes the next zxid.
+        let (c, _) = server.connect(100, 4000);
+        let out = server.handle(100, c, 1, &create("/s-", CreateMode::PersistentSequential));
+        assert!(matches!(
+            &out[0].message,
+            ToClient::Reply { zxid: z, reply: Ok(Response::Create { path, .. }), .. }
+                if *z == zxid + 2 && path == "/s-0000000002"
+        ));
+    }
+
+    // Goal: a restart starts every session's timeout over: the time before it, silent or not,
+    // does not count.
+    #[test]
+    fn a_restart_starts_every_session_timeout_over() {
+        let mut server = Server::new(ServerConfig {
+            tick_ms: 200,
+            ..ServerConfig::default()
+        });
+        let (a, _) = server.connect(0, 400);
+        server.disconnect(a);
+        assert_eq!(server.sessions()[&a].deadline_ms, 600);
+        server.restart(500);
+        assert_eq!(server.sessions()[&a].deadline_ms, 1000);
+        assert!(server.expire_due(999).is_empty());
+        assert!(server.is_live(a));
+        server.expire_due(1000);
         assert!(!server.is_live(a));
     }
 

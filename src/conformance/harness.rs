@@ -1,6 +1,19 @@
 //! Runs transcript steps on the model: one [`Server`] and one [`Client`] per named session,
 //! with instant links, producing for each step the same normalized [`Expect`] a recording
 //! produces against a real server.
+//!
+//! **Time.** Only `wait` moves the transcript's clock; every other step takes no time. A
+//! session is heard from at every step while it is connected (the recorder's barrier pings
+//! it), so its silence starts where it loses its connection. The model's server expires a
+//! silent session at one instant of its window (`zksim_model::server::expiry_deadline_ms`),
+//! but the real server's tick boundaries fall wherever its own clock puts them, and the
+//! recorder's steps take a little real time: so the harness leaves the moment to the
+//! checker. A session last heard from at `h` with timeout `T` *may* be gone at any step after
+//! `h + T` and *must* be gone by `h + T + tick`: at each step in that window the checker tries
+//! both ([`Harness::fates`]), and a wait that reaches the end of the window expires it.
+//! After a restart, `h` is only known to lie within the time the new server had been up
+//! when it served (the recording's `server_up_ms`): its session tracker was built, and the
+//! timeouts started over, at some moment of its start.
 
 use std::collections::BTreeMap;
 
@@ -18,8 +31,18 @@ pub struct Harness {
     clients: BTreeMap<String, Client>,
     ids: BTreeMap<String, SessionId>,
     ordinals: BTreeMap<SessionId, i64>,
+    /// When each live session was last heard from (see the module doc).
+    heard: BTreeMap<SessionId, Heard>,
     now_ms: u64,
     tick_ms: u32,
+}
+
+/// When a session was last heard from: a moment between `earliest_ms` and `latest_ms` (one
+/// instant, except after a restart).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Heard {
+    earliest_ms: u64,
+    latest_ms: u64,
 }
 
 /// A step the script itself gets wrong (not a model mismatch).
@@ -27,13 +50,44 @@ pub struct Harness {
 pub struct ScriptError(pub String);
 
 /// How a `send_then_disconnect` request fares: reaches the server or is lost before it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum InFlight {
     /// The server applied it; only the reply was lost.
+    #[default]
     Applied,
     /// It never reached the server.
     Lost,
 }
+
+/// What a step leaves to the real server, and so to the checker to try: one of
+/// [`Harness::fates`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fate {
+    /// How a `send_then_disconnect` request fares (`Applied` for other steps).
+    pub in_flight: InFlight,
+    /// Sessions whose expiry window is open that the server expires before the step (during
+    /// it, for a wait), by name.
+    pub expire: Vec<String>,
+    /// `restart_server` only: sessions the new server expires as it starts (their timeouts
+    /// started over more than the timeout before it served), by name.
+    pub expire_in_restart: Vec<String>,
+    /// `restart_server` only: how long before serving the new server may have started the
+    /// sessions' timeouts over (the recording's `server_up_ms`).
+    pub server_up_ms: u64,
+}
+
+/// How long a restart's servers ran unseen, from the recording (0 for a script).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Restarted {
+    /// The old server ran this long after the step began (`server_stop_ms`).
+    stop_ms: u64,
+    /// The new one had been up this long when the step ended (`server_up_ms`).
+    up_ms: u64,
+}
+
+/// At most this many sessions may be in their expiry window at one step: the checker tries
+/// every subset of them.
+pub const OPEN_WINDOWS_MAX: usize = 4;
 
 /// Events collected per session during one step, with the acting session's reply position.
 #[derive(Default)]
@@ -42,6 +96,16 @@ struct Collected {
     reply: Option<Reply>,
     reply_zxid: Option<i64>,
     before_reply: Option<usize>,
+}
+
+/// What one step did: the observation, and the sessions the clock expired in it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stepped {
+    /// What the recording would show.
+    pub expect: Expect,
+    /// Sessions expired by the server's clock in this step (not by an `expire` step), in
+    /// order, by name.
+    pub expired: Vec<String>,
 }
 
 impl Harness {
@@ -56,6 +120,7 @@ impl Harness {
             clients: BTreeMap::new(),
             ids: BTreeMap::new(),
             ordinals: BTreeMap::new(),
+            heard: BTreeMap::new(),
             now_ms: 0,
             tick_ms,
         }
@@ -66,14 +131,134 @@ impl Harness {
         &self.server
     }
 
-    /// Runs one step. `in_flight` decides a `send_then_disconnect` and is ignored otherwise.
-    pub fn step(
-        &mut self,
+    /// Every way the real server may have taken `action` that the script does not decide,
+    /// in a fixed order: a `send_then_disconnect` request applied or lost, and each subset
+    /// of the silent sessions whose expiry window is open expired or not (see the module
+    /// doc). `expect` is the recording's, if any (a restart's `server_up_ms`). One fate when
+    /// nothing is open.
+    pub fn fates(
+        &self,
         action: &StepAction,
-        in_flight: InFlight,
-    ) -> Result<Expect, ScriptError> {
+        expect: Option<&Expect>,
+    ) -> Result<Vec<Fate>, ScriptError> {
+        let in_flight: &[InFlight] = match action {
+            StepAction::SendThenDisconnect { .. } => &[InFlight::Applied, InFlight::Lost],
+            _ => &[InFlight::Applied],
+        };
+        let restarted = match (action, expect) {
+            (StepAction::RestartServer {}, Some(e)) => Restarted {
+                stop_ms: e.server_stop_ms.unwrap_or(0),
+                up_ms: e.server_up_ms.unwrap_or(0),
+            },
+            _ => Restarted::default(),
+        };
+        let open = match action {
+            StepAction::Wait { ms } => {
+                self.open_windows(self.now_ms.saturating_add(u64::from(*ms)))
+            }
+            // The old server still ran while it stopped: a window that opened meanwhile was
+            // open to it, and one that closed meanwhile may have found it already stopping.
+            StepAction::RestartServer {} => {
+                self.windows_opening_before(self.now_ms.saturating_add(restarted.stop_ms), |_| true)
+            }
+            _ => self.open_windows(self.now_ms),
+        };
+        check_open(&open)?;
+        let server_up_ms = restarted.up_ms;
+        let mut fates = Vec::new();
+        for &fate in in_flight {
+            for expire in subsets(&open) {
+                // A restart starts every remaining session's timeout over, up to
+                // `server_up_ms` before the new server served: those shorter than that may
+                // be gone already.
+                let restored: Vec<String> = match action {
+                    StepAction::RestartServer {} => self
+                        .live()
+                        .filter(|(name, id)| {
+                            !expire.contains(name)
+                                && u64::from(self.server.sessions()[id].timeout_ms) < server_up_ms
+                        })
+                        .map(|(name, _)| name)
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                check_open(&restored)?;
+                for expire_in_restart in subsets(&restored) {
+                    fates.push(Fate {
+                        in_flight: fate,
+                        expire: expire.clone(),
+                        expire_in_restart,
+                        server_up_ms,
+                    });
+                }
+            }
+        }
+        Ok(fates)
+    }
+
+    /// The live sessions with no connection whose window is open at `until` and still open
+    /// after it (a window that closes by then is the step's to close), in the order their
+    /// windows open.
+    fn open_windows(&self, until: u64) -> Vec<String> {
+        self.windows_opening_before(until, |closes| closes > until)
+    }
+
+    /// The live sessions with no connection whose window opens before `until` and closes
+    /// as `keep` says, in the order their windows open.
+    fn windows_opening_before(&self, until: u64, keep: impl Fn(u64) -> bool) -> Vec<String> {
+        let mut open: Vec<(u64, String)> = self
+            .silent()
+            .filter_map(|(name, id)| {
+                let (opens, closes) = self.window(id)?;
+                (opens < until && keep(closes)).then_some((opens, name))
+            })
+            .collect();
+        open.sort();
+        open.into_iter().map(|(_, name)| name).collect()
+    }
+
+    /// The sessions the server knows whose client has no connection, by name, with ids.
+    fn silent(&self) -> impl Iterator<Item = (String, SessionId)> + '_ {
+        self.live().filter(|(name, _)| {
+            self.clients
+                .get(name)
+                .is_some_and(|c| c.state() != ClientState::Connected)
+        })
+    }
+
+    /// The sessions the server knows, by name, with ids.
+    fn live(&self) -> impl Iterator<Item = (String, SessionId)> + '_ {
+        self.ids
+            .iter()
+            .filter(|(_, id)| self.server.is_live(**id))
+            .map(|(name, id)| (name.clone(), *id))
+    }
+
+    /// A silent session's expiry window `(opens, closes]`: the server may expire it after
+    /// its timeout has passed since it was last heard from, and does within the tick after.
+    fn window(&self, id: SessionId) -> Option<(u64, u64)> {
+        let heard = self.heard.get(&id)?;
+        let timeout = u64::from(self.server.sessions().get(&id)?.timeout_ms);
+        let opens = heard.earliest_ms + timeout;
+        let closes = heard.latest_ms + timeout + u64::from(self.tick_ms.max(1));
+        // The model's own moment is one of those the comparison allows.
+        let deadline = self.server.sessions().get(&id)?.deadline_ms;
+        debug_assert!(
+            opens < deadline && deadline <= closes,
+            "the model expires session {id:#x} at {deadline}, outside ({opens}, {closes}]"
+        );
+        Some((opens, closes))
+    }
+
+    /// Runs one step as `fate` has it (one of [`Harness::fates`]).
+    pub fn step(&mut self, action: &StepAction, fate: &Fate) -> Result<Stepped, ScriptError> {
         let mut c = Collected::default();
         let mut expect = Expect::default();
+        let mut expired = Vec::new();
+        if !matches!(action, StepAction::Wait { .. }) {
+            self.expire_now(&mut c, &fate.expire, &mut expired)?;
+        }
+        let in_flight = fate.in_flight;
         match action {
             StepAction::Connect {
                 session,
@@ -171,7 +356,37 @@ impl Harness {
                 }
                 self.client(session)?.closed();
             }
-            StepAction::Wait { ms } => self.wait(&mut c, u64::from(*ms)),
+            StepAction::RestartServer {} => {
+                // Every connection closes with the old server; sessions and data survive, and
+                // every timeout starts over as the new server starts.
+                let frames = self.server.restart(self.now_ms);
+                self.deliver(&mut c, frames, None);
+                let since = self.now_ms.saturating_sub(fate.server_up_ms);
+                for heard in self.heard.values_mut() {
+                    *heard = Heard {
+                        earliest_ms: since,
+                        latest_ms: self.now_ms,
+                    };
+                }
+                self.expire_now(&mut c, &fate.expire_in_restart, &mut expired)?;
+                expect.zxid = Some(self.server.last_zxid());
+            }
+            StepAction::Wait { ms } => {
+                self.wait(&mut c, u64::from(*ms), &fate.expire, &mut expired)?
+            }
+        }
+        // The barrier: every connected session is heard from at the end of every step.
+        let now = self.now_ms;
+        for client in self.clients.values() {
+            if client.state() == ClientState::Connected {
+                let id = client.session();
+                self.server.touch(now, id);
+                let heard = Heard {
+                    earliest_ms: now,
+                    latest_ms: now,
+                };
+                self.heard.insert(id, heard);
+            }
         }
         // `before_reply` is written for requests whose session received events.
         let acting_got_events = action.session().is_some_and(|a| c.events.contains_key(a));
@@ -180,7 +395,23 @@ impl Harness {
         }
         expect.reply = c.reply.map(|r| self.normalize_reply(r));
         expect.events = c.events;
-        Ok(expect)
+        Ok(Stepped { expect, expired })
+    }
+
+    /// Expires the named sessions now, by the server's clock, in order.
+    fn expire_now(
+        &mut self,
+        c: &mut Collected,
+        names: &[String],
+        expired: &mut Vec<String>,
+    ) -> Result<(), ScriptError> {
+        for name in names {
+            let id = self.id(name)?;
+            let frames = self.server.expire(id);
+            self.deliver(c, frames, None);
+            expired.push(name.clone());
+        }
+        Ok(())
     }
 
     /// The client numbers and sends a request: `Some((session id, xid, request))` to hand to
@@ -274,44 +505,37 @@ impl Harness {
         }
     }
 
-    /// Lets `ms` pass in quarter ticks: connected clients ping each quarter tick (so a
-    /// connected session never expires), and the server expires sessions as deadlines pass.
-    /// Quarter ticks in which nothing can expire are skipped (the last ping of a run of them
-    /// sets the same deadline as all of them), so a long wait costs one pass an expiry.
-    fn wait(&mut self, c: &mut Collected, ms: u64) {
-        let end = self.now_ms + ms;
-        let quantum = u64::from(self.tick_ms / 4).max(1);
-        while self.now_ms < end {
-            let connected: Vec<SessionId> = self
-                .clients
-                .values()
-                .filter(|cl| cl.state() == ClientState::Connected)
-                .map(Client::session)
-                .collect();
-            // The earliest deadline of a session no ping renews: the first quarter tick at
-            // or after it is the next one at which anything can happen.
-            let silent = self
-                .server
-                .sessions()
-                .iter()
-                .filter(|(id, _)| !connected.contains(id))
-                .map(|(_, info)| info.deadline_ms)
-                .min();
-            let quanta = match silent {
-                None => u64::MAX,
-                Some(d) if d > self.now_ms => (d - self.now_ms).div_ceil(quantum),
-                Some(_) => 1,
-            };
-            self.now_ms = self
-                .now_ms
-                .saturating_add(quanta.max(1).saturating_mul(quantum))
-                .min(end);
-            for id in connected {
-                self.server.touch(self.now_ms, id);
-            }
-            let frames = self.server.expire_due(self.now_ms);
-            self.deliver(c, frames, None);
+    /// Lets `ms` pass. Connected sessions keep pinging, so only silent ones expire: those
+    /// whose window closes within the wait, at its close, and those `chosen` (their window
+    /// open within the wait) as it opens, all in the order of those moments.
+    fn wait(
+        &mut self,
+        c: &mut Collected,
+        ms: u64,
+        chosen: &[String],
+        expired: &mut Vec<String>,
+    ) -> Result<(), ScriptError> {
+        let end = self.now_ms.saturating_add(ms);
+        let mut due: Vec<(u64, String)> = self
+            .silent()
+            .filter_map(|(name, id)| {
+                let (opens, closes) = self.window(id)?;
+                if closes <= end {
+                    Some((closes, name))
+                } else if chosen.contains(&name) {
+                    Some((opens.max(self.now_ms), name))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        due.sort();
+        for (at, name) in due {
+            self.now_ms = at.max(self.now_ms);
+            self.expire_now(c, std::slice::from_ref(&name), expired)?;
         }
+        self.now_ms = end;
+        Ok(())
     }
 
     fn normalize_reply(&self, reply: Reply) -> Reply {
@@ -370,4 +594,31 @@ fn normalize_stat(s: Stat, ordinals: &BTreeMap<SessionId, i64>) -> Stat {
         },
         ..s
     }
+}
+
+/// Refuses a step at which more sessions may expire than the checker tries the subsets of.
+fn check_open(open: &[String]) -> Result<(), ScriptError> {
+    if open.len() > OPEN_WINDOWS_MAX {
+        return Err(ScriptError(format!(
+            "{} silent sessions ({}) may expire here, more than the {OPEN_WINDOWS_MAX} the \
+             checker tries every outcome of: let their timeouts end further apart",
+            open.len(),
+            open.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Every subset of `names`, the empty one first, each in the order of `names`.
+fn subsets(names: &[String]) -> Vec<Vec<String>> {
+    (0..1u32 << names.len())
+        .map(|mask| {
+            names
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, n)| n.clone())
+                .collect()
+        })
+        .collect()
 }

@@ -58,6 +58,14 @@ impl Transcript {
     /// `send_then_disconnect` steps), naming the step. A `fill` is bounded as it is read
     /// (`zksim_model::data::FILL_LEN_MAX`).
     pub fn validate(&self) -> Result<(), String> {
+        self.check_bounds().map_err(|(step, problem)| match step {
+            Some(i) => format!("step {i}: {problem}"),
+            None => problem,
+        })
+    }
+
+    /// [`Transcript::validate`], with the index of the step at fault apart.
+    pub fn check_bounds(&self) -> Result<(), (Option<usize>, String)> {
         let over = |what: &str, v: u64| {
             (v > Self::DURATION_MS_MAX).then(|| {
                 format!(
@@ -67,10 +75,10 @@ impl Transcript {
             })
         };
         if self.tick_ms == 0 {
-            return Err("tick_ms 0: a tick must last at least 1 ms".into());
+            return Err((None, "tick_ms 0: a tick must last at least 1 ms".into()));
         }
         if let Some(e) = over("tick_ms", u64::from(self.tick_ms)) {
-            return Err(e);
+            return Err((None, e));
         }
         let mut forks = 0;
         for (i, step) in self.steps.iter().enumerate() {
@@ -91,8 +99,13 @@ impl Transcript {
                 }
                 _ => None,
             };
-            if let Some(p) = problem {
-                return Err(format!("step {i}: {p}"));
+            // A restart's measured times bound the checker's windows.
+            let timed = step.expect.as_ref().and_then(|e| {
+                let stop = e.server_stop_ms.and_then(|v| over("server_stop_ms", v));
+                stop.or_else(|| e.server_up_ms.and_then(|v| over("server_up_ms", v)))
+            });
+            if let Some(p) = problem.or(timed) {
+                return Err((Some(i), p));
             }
         }
         Ok(())
@@ -177,6 +190,11 @@ pub enum StepAction {
         /// Session name.
         session: String,
     },
+    /// Stop the server and start it again on the same data directory and port. Every
+    /// connection is lost (each connected session's client sees `Disconnected` and stays
+    /// disconnected until its `reconnect`); the data, the zxid and the sessions survive, and
+    /// each session's timeout starts over when the new server starts.
+    RestartServer {},
     /// Let time pass; connected sessions keep sending heartbeats, disconnected ones do not.
     Wait {
         /// How long, in ms.
@@ -195,7 +213,7 @@ impl StepAction {
             | StepAction::Reconnect { session, .. }
             | StepAction::Expire { session }
             | StepAction::Close { session } => Some(session),
-            StepAction::Wait { .. } => None,
+            StepAction::RestartServer {} | StepAction::Wait { .. } => None,
         }
     }
 }
@@ -217,7 +235,8 @@ pub struct Expect {
     /// The reply to the step's request (`request`, `send_then_disconnect`, `close`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<Reply>,
-    /// The normalized zxid in the reply header (`request` only).
+    /// The normalized zxid in the reply header (`request`, `expire`), or the server's last
+    /// zxid once it is up again (`restart_server`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zxid: Option<i64>,
     /// The negotiated session timeout (`connect`, and `reconnect` unless expired).
@@ -232,4 +251,15 @@ pub struct Expect {
     /// written when the acting session received events).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before_reply: Option<usize>,
+    /// `restart_server` only: how long the old server took to exit after SIGTERM. It ran
+    /// until then and may have expired sessions. Not compared: the checker takes it as how
+    /// long after the step began a session may have expired on the old server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_stop_ms: Option<u64>,
+    /// `restart_server` only: how long the new server had been up (its `zk_uptime`) when the
+    /// recording went on. Its session tracker, which starts every session's timeout over, was
+    /// built at some moment within that time. Not compared: the checker takes it as how long
+    /// before the step a restored session's timeout may have started over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_up_ms: Option<u64>,
 }

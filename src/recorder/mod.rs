@@ -36,6 +36,7 @@ use zksim_sim::plural::count;
 
 pub use record::{record_transcript, RecordOptions};
 
+use crate::conformance::check::ParseError;
 use crate::conformance::transcript::Transcript;
 
 /// Arguments of `zksim record`.
@@ -128,7 +129,14 @@ fn record_file(script: &Path, out: &Path, opts: &RecordOptions) -> Result<(), St
     let started = Instant::now();
     let text = crate::files::read_text(script)?;
     let at = |e: String| format!("{}: {e}", script.display());
-    let parsed = parse_script(&text).map_err(|e| at(format!("not a valid script: {e}")))?;
+    let parsed = parse_script(&text).map_err(|e| match e.line {
+        Some(line) => format!(
+            "{}:{line}: not a valid script: {}",
+            script.display(),
+            e.problem
+        ),
+        None => at(format!("not a valid script: {}", e.problem)),
+    })?;
     let recorded = record_transcript(&parsed, opts).map_err(at)?;
     let mut json = serde_json::to_string_pretty(&recorded)
         .map_err(|e| at(format!("cannot serialize the transcript: {e}")))?;
@@ -143,9 +151,7 @@ fn record_file(script: &Path, out: &Path, opts: &RecordOptions) -> Result<(), St
     Ok(())
 }
 
-/// Reads a script (or a transcript) from JSON.
-pub fn parse_script(text: &str) -> Result<Transcript, String> {
-    let t: Transcript = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    t.validate()?;
-    Ok(t)
+/// Reads a script (or a transcript) from JSON, as `zksim conform` reads a transcript.
+pub fn parse_script(text: &str) -> Result<Transcript, ParseError> {
+    crate::conformance::check::parse_at(text)
 }

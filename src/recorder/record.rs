@@ -31,7 +31,7 @@ use zksim_model::{ErrorCode, Stat};
 
 use super::conn::{Conn, ConnError};
 use super::jute::{self, xid, ConnectRequest, ConnectResponse, Frame};
-use super::server::{four_letter_word, srvr_zxid, Server, ServerConfig};
+use super::server::{four_letter_word, mntr_uptime_ms, srvr_zxid, Server, ServerConfig};
 use crate::conformance::transcript::{Expect, Recorded, Resume, StepAction, Transcript};
 use zksim_model::client::ClientWatches;
 
@@ -94,7 +94,7 @@ pub fn record_transcript(script: &Transcript, opts: &RecordOptions) -> Result<Tr
     let version = super::server::srvr_version(&server.srvr_at_start)
         .unwrap_or_else(|| "(unknown version)".into());
     let deb = debian_package_version().unwrap_or_else(|| "unknown".into());
-    let mut runner = Runner::new(server.addr(), script.tick_ms);
+    let mut runner = Runner::new(server, script.tick_ms);
     let mut out = script.clone();
     for (i, step) in out.steps.iter_mut().enumerate() {
         if trace_enabled() {
@@ -105,14 +105,13 @@ pub fn record_transcript(script: &Transcript, opts: &RecordOptions) -> Result<Tr
             Err(e) => {
                 let mut msg = format!("step {i} ({}): {e}", describe(&step.action));
                 if e.contains("did not answer") || e.contains("handshake") {
-                    msg.push_str(&format!("\nserver log ends:\n{}", server.log_tail()));
+                    msg.push_str(&format!("\nserver log ends:\n{}", runner.server.log_tail()));
                 }
                 return Err(msg);
             }
         }
     }
     runner.shutdown();
-    drop(server);
     out.recorded = Some(Recorded {
         server: format!(
             "Apache ZooKeeper {version} (Debian package {deb}), standalone, tickTime={}",
@@ -138,6 +137,7 @@ pub fn describe(a: &StepAction) -> String {
         StepAction::Reconnect { session, .. } => format!("reconnect {session}"),
         StepAction::Expire { session } => format!("expire {session}"),
         StepAction::Close { session } => format!("close {session}"),
+        StepAction::RestartServer {} => "restart the server".into(),
         StepAction::Wait { ms } => format!("wait {ms} ms"),
     }
 }
@@ -191,6 +191,15 @@ enum Outcome {
 }
 
 struct Runner {
+    /// The server, which a `restart_server` step restarts (same address).
+    server: Server,
+    /// The transcript's clock: the script's time is `elapsed_ms` after the real instant
+    /// `since`. Only waits move it, and a wait ends at that instant, so the time the other
+    /// steps take is taken out of the next wait instead of adding up. It is set again where a
+    /// session falls silent and after a restart, so a session's silence lasts as long as the
+    /// waits since, plus the time of the steps since the last wait (about a millisecond each).
+    since: Instant,
+    elapsed_ms: u64,
     addr: SocketAddr,
     tick_ms: u32,
     /// The server's last zxid before the first session was created.
@@ -204,9 +213,14 @@ struct Runner {
 }
 
 impl Runner {
-    fn new(addr: SocketAddr, tick_ms: u32) -> Self {
+    // the recorder talks to a real server in real time
+    #[allow(clippy::disallowed_methods)]
+    fn new(server: Server, tick_ms: u32) -> Self {
         Runner {
-            addr,
+            addr: server.addr(),
+            server,
+            since: Instant::now(),
+            elapsed_ms: 0,
             tick_ms,
             base: None,
             sessions: Vec::new(),
@@ -216,6 +230,7 @@ impl Runner {
         }
     }
 
+    /// Closes the connections; the server stops when the runner is dropped.
     fn shutdown(&mut self) {
         for s in &mut self.sessions {
             if let Link::Connected(c) = std::mem::replace(&mut s.link, Link::Disconnected) {
@@ -247,6 +262,7 @@ impl Runner {
             }
             StepAction::Expire { session } => self.expire(session, &mut expect)?,
             StepAction::Close { session } => self.close(session, &mut expect)?,
+            StepAction::RestartServer {} => self.restart_server(&mut expect)?,
             StepAction::Wait { ms } => self.wait(*ms)?,
         }
         self.barrier()?;
@@ -293,9 +309,22 @@ impl Runner {
         self.events.get(&self.sessions[i].name).map_or(0, Vec::len)
     }
 
+    /// Makes now the script's present time: the time the steps since the last wait took is
+    /// not taken out of the next one. Called where a session falls silent, so that its
+    /// silence is measured from here.
+    // the recorder talks to a real server in real time
+    #[allow(clippy::disallowed_methods)]
+    fn set_clock(&mut self) {
+        let now = Instant::now();
+        self.since = now
+            .checked_sub(Duration::from_millis(self.elapsed_ms))
+            .unwrap_or(now);
+    }
+
     /// The connection is gone: the client fails the pending request with ConnectionLoss and
-    /// then delivers `(None, Disconnected)`.
+    /// then delivers `(None, Disconnected)`. The session falls silent from now on.
     fn drop_connection(&mut self, i: usize) {
+        self.set_clock();
         if let Link::Connected(c) =
             std::mem::replace(&mut self.sessions[i].link, Link::Disconnected)
         {
@@ -679,6 +708,49 @@ impl Runner {
         Ok(())
     }
 
+    /// Restarts the server on its data directory. Each connected session then reads what
+    /// its connection still holds up to the close (recorded as its events; nothing is
+    /// expected) and is disconnected; it stays so until its `reconnect`. The expect's zxid is
+    /// the last zxid the new server reports (`srvr`).
+    // the recorder talks to a real server in real time
+    #[allow(clippy::disallowed_methods)]
+    fn restart_server(&mut self, expect: &mut Expect) -> Result<(), String> {
+        let asked = Instant::now();
+        let stopped = self.server.restart()?;
+        expect.server_stop_ms = Some(stopped.as_millis() as u64);
+        if trace_enabled() {
+            eprintln!(
+                "[zksim record] the server stopped in {} ms and served again {} ms after",
+                stopped.as_millis(),
+                asked.elapsed().as_millis()
+            );
+        }
+        for i in 0..self.sessions.len() {
+            if !matches!(self.sessions[i].link, Link::Connected(_)) {
+                continue;
+            }
+            // The old server is gone, so this reads to the end of the connection at once.
+            match self.read_until(i, xid::PING)? {
+                Outcome::Lost => {}
+                Outcome::Reply(_) => {
+                    return Err(format!(
+                        "session {:?} got a ping reply from a stopped server",
+                        self.sessions[i].name
+                    ))
+                }
+            }
+            self.drop_connection(i);
+        }
+        let srvr = four_letter_word(self.addr, "srvr")?;
+        expect.zxid = Some(self.norm_zxid(srvr_zxid(&srvr)?));
+        let mntr = four_letter_word(self.addr, "mntr")?;
+        expect.server_up_ms = Some(mntr_uptime_ms(&mntr)?);
+        // The restart takes no time in the script: its clock goes on from the moment the new
+        // server serves (its sessions' timeouts started over at most `server_up_ms` before).
+        self.set_clock();
+        Ok(())
+    }
+
     fn close(&mut self, name: &str, expect: &mut Expect) -> Result<(), String> {
         let i = self.connected(name)?;
         let x = self.sessions[i].xid();
@@ -706,7 +778,8 @@ impl Runner {
     fn wait(&mut self, ms: u32) -> Result<(), String> {
         let tick = Duration::from_millis(u64::from(self.tick_ms));
         let start = Instant::now();
-        let end = start + Duration::from_millis(u64::from(ms));
+        self.elapsed_ms += u64::from(ms);
+        let end = self.since + Duration::from_millis(self.elapsed_ms);
         let mut next_ping = start;
         loop {
             let now = Instant::now();

@@ -9,12 +9,17 @@
 //! included, the pipe closes and the watchdog stops the server and removes its directory. So a
 //! real server never outlives the `zksim` that started it. (A parent-death signal would need
 //! `unsafe` and stops at the thread that spawned the child; a pipe's end is the process's.)
+//!
+//! [`Server::restart`] stops the server and starts a new one on the same directory and port
+//! through the same watchdog (a `restart` line on the pipe), so the guarantee holds across
+//! restarts too: at every moment one watchdog holds the pipe and the one server it runs.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How to start the server.
@@ -44,21 +49,32 @@ pub fn default_classpath() -> String {
 
 /// The watchdog: `$1` is the server's directory, the rest its command line. It starts the
 /// server, prints its PID, and waits for either to happen: the server exits (the watchdog then
-/// exits with its status), or its stdin reaches end of file (the `zksim` holding the other end
-/// asked it to stop, or is gone): then SIGTERM, SIGKILL 5 s later if need be, and the
-/// directory removed.
+/// exits with its status), or its stdin gives it a line or reaches end of file. End of file
+/// (the `zksim` holding the other end asked it to stop, or is gone): SIGTERM, SIGKILL 5 s
+/// later if need be, and the directory removed. The line `restart`: the same stop, but the
+/// directory is kept (a marker file tells the loop so) and, once the old server has exited, a
+/// new one is started with the same command line and its PID printed.
 /// (An asynchronous list's stdin is /dev/null in a shell without job control, so the pipe is
-/// kept as fd 3 for the guard that reads it.)
+/// kept as fd 3 for the guard that reads it. SIGPIPE is ignored while the PID is printed: a
+/// `zksim` that died during a restart must not kill the watchdog before its guard sees the end
+/// of file and stops the new server.)
 pub const WATCHDOG: &str = r#"dir=$1; shift
 exec 3<&0
-"$@" </dev/null 3<&- >>"$dir/server.log" 2>&1 &
-pid=$!
-echo "$pid"
-( read -r _ignored <&3; kill -TERM "$pid"; sleep 5; kill -KILL "$pid" ) >/dev/null 2>&1 &
-guard=$!
-wait "$pid"
-status=$?
-kill "$guard" 2>/dev/null
+while :; do
+  "$@" </dev/null 3<&- >>"$dir/server.log" 2>&1 &
+  pid=$!
+  trap '' PIPE
+  echo "$pid"
+  trap - PIPE
+  ( if read -r line <&3 && [ "$line" = restart ]; then : >"$dir/restarting"; fi
+    kill -TERM "$pid"; sleep 5; kill -KILL "$pid" ) >/dev/null 2>&1 &
+  guard=$!
+  wait "$pid"
+  status=$?
+  kill "$guard" 2>/dev/null
+  [ -e "$dir/restarting" ] || break
+  rm -f "$dir/restarting"
+done
 rm -rf "$dir"
 exit "$status"
 "#;
@@ -73,13 +89,19 @@ pub struct Server {
     _remove_on_interrupt: crate::interrupt::Guard,
     /// The watchdog ([`WATCHDOG`]); it exits when the server does.
     child: Option<Child>,
-    /// The write end of the watchdog's stdin: closing it stops the server.
+    /// The write end of the watchdog's stdin: closing it stops the server, a `restart` line
+    /// restarts it.
     stop_pipe: Option<ChildStdin>,
-    /// The server's own PID.
-    pid: u32,
+    /// The watchdog's stdout, where it prints each server's PID.
+    pids: Option<BufReader<ChildStdout>>,
+    /// The running server's own PID (shared with the interrupt cleanup, which must kill the
+    /// server running when the interruption comes, not the first one).
+    pid: Arc<AtomicU32>,
+    /// How long to wait for a server to serve.
+    start_timeout: Duration,
     dir: PathBuf,
     port: u16,
-    /// The `srvr` output seen when the server became ready.
+    /// The `srvr` output seen when the server (or, after a restart, the new one) became ready.
     pub srvr_at_start: String,
 }
 
@@ -114,7 +136,9 @@ impl Server {
             _remove_on_interrupt: remove_on_interrupt,
             child: None,
             stop_pipe: None,
-            pid: 0,
+            pids: None,
+            pid: Arc::new(AtomicU32::new(0)),
+            start_timeout: cfg.start_timeout,
             dir: dir.clone(),
             port,
             srvr_at_start: String::new(),
@@ -152,30 +176,16 @@ impl Server {
             .spawn()
             .map_err(|e| format!("cannot start the watchdog `sh` for `{}`: {e}", cfg.java))?;
         server.stop_pipe = child.stdin.take();
-        let mut line = String::new();
-        let read = child
-            .stdout
-            .take()
-            .map(|out| BufReader::new(out).read_line(&mut line));
+        server.pids = child.stdout.take().map(BufReader::new);
         server.child = Some(child);
-        let pid = match (read, line.trim().parse::<u32>()) {
-            (Some(Ok(_)), Ok(pid)) => pid,
-            _ => {
-                return Err(format!(
-                    "the watchdog did not report the server's PID (it printed {line:?})"
-                ))
-            }
-        };
-        server.pid = pid;
+        let pid = server.read_pid()?;
+        server.pid.store(pid, Ordering::SeqCst);
+        let running = Arc::clone(&server.pid);
         server._on_interrupt = Some(crate::interrupt::on_interrupt(move || {
             // SIGKILL by PID (the server needs no clean stop: it is thrown away); the other
             // guard then removes the directory. The watchdog would do both too, but only once
             // this process is gone.
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            kill_pid(running.load(Ordering::SeqCst));
             // A signal is delivered, not awaited: exit only once the port is closed (5 s at
             // most), so nothing listens after this process is gone.
             wait_closed(
@@ -185,6 +195,47 @@ impl Server {
         }));
         server.wait_ready(cfg.start_timeout)?;
         Ok(server)
+    }
+
+    /// Stops the server (SIGTERM, as an operator would; SIGKILL 5 s later if it is still up)
+    /// and, once its JVM has exited, starts a new one on the same data directory and port,
+    /// waiting until it serves. Every client connection dies with the old server. Returns
+    /// how long the old server took to exit (about 330 ms here): it runs, and may expire
+    /// sessions, until then.
+    // the recorder talks to a real server in real time
+    #[allow(clippy::disallowed_methods)]
+    pub fn restart(&mut self) -> Result<Duration, String> {
+        let asked = Instant::now();
+        let pipe = self
+            .stop_pipe
+            .as_mut()
+            .ok_or("the server was already stopped")?;
+        pipe.write_all(b"restart\n")
+            .and_then(|()| pipe.flush())
+            .map_err(|e| format!("cannot ask the watchdog to restart the server: {e}"))?;
+        // The watchdog prints the new PID only after the old server has exited.
+        let pid = self.read_pid().map_err(|e| {
+            format!(
+                "the ZooKeeper server did not start again: {e}; its log ends:\n{}",
+                self.log_tail()
+            )
+        })?;
+        self.pid.store(pid, Ordering::SeqCst);
+        let stopped = asked.elapsed();
+        self.wait_ready(self.start_timeout)?;
+        Ok(stopped)
+    }
+
+    /// The next PID the watchdog prints.
+    fn read_pid(&mut self) -> Result<u32, String> {
+        let mut line = String::new();
+        let read = self.pids.as_mut().map(|out| out.read_line(&mut line));
+        match (read, line.trim().parse::<u32>()) {
+            (Some(Ok(_)), Ok(pid)) => Ok(pid),
+            _ => Err(format!(
+                "the watchdog did not report the server's PID (it printed {line:?})"
+            )),
+        }
     }
 
     /// The client address.
@@ -239,7 +290,9 @@ impl Server {
                     self.log_tail()
                 ));
             }
-            std::thread::sleep(Duration::from_millis(50));
+            // Often, so that the time between the server's start (when a restarted server's
+            // sessions' timeouts start over) and the recording going on stays short.
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
@@ -256,16 +309,12 @@ impl Server {
             match child.try_wait() {
                 Ok(Some(_)) | Err(_) => break,
                 Ok(None) if Instant::now() >= deadline => {
+                    let pid = self.pid.load(Ordering::SeqCst);
                     eprintln!(
-                        "warning: the ZooKeeper server (pid {}) outlived SIGTERM and its \
-                         watchdog; sending SIGKILL",
-                        self.pid
+                        "warning: the ZooKeeper server (pid {pid}) outlived SIGTERM and its \
+                         watchdog; sending SIGKILL"
                     );
-                    let _ = Command::new("kill")
-                        .args(["-KILL", &self.pid.to_string()])
-                        .stdout(Stdio::null())
-                        .stderr(Stdio::null())
-                        .status();
+                    kill_pid(pid);
                     let _ = child.kill();
                     break;
                 }
@@ -281,6 +330,18 @@ impl Drop for Server {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Sends SIGKILL to `pid` (0: none yet), ignoring the outcome.
+fn kill_pid(pid: u32) {
+    if pid == 0 {
+        return;
+    }
+    let _ = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// Waits until nothing accepts connections at `addr`, for at most `within`.
@@ -326,6 +387,19 @@ pub fn srvr_zxid(srvr: &str) -> Result<i64, String> {
     i64::from_str_radix(hex, 16).map_err(|e| format!("bad zxid {line:?} in srvr: {e}"))
 }
 
+/// The `zk_uptime` line of a `mntr` answer: ms since the server object was made, which is
+/// before it loads its data and builds its session tracker.
+pub fn mntr_uptime_ms(mntr: &str) -> Result<u64, String> {
+    let value = mntr
+        .lines()
+        .find_map(|l| l.strip_prefix("zk_uptime"))
+        .ok_or_else(|| format!("no `zk_uptime` line in the mntr answer:\n{mntr}"))?;
+    value
+        .trim()
+        .parse()
+        .map_err(|e| format!("bad zk_uptime {value:?} in mntr: {e}"))
+}
+
 /// The version from the `Zookeeper version: 3.8.0-…, built on …` line of a `srvr` answer.
 pub fn srvr_version(srvr: &str) -> Option<String> {
     let line = srvr
@@ -347,5 +421,8 @@ mod tests {
         assert_eq!(srvr_zxid(s).unwrap(), 0x1a);
         assert_eq!(srvr_version(s).as_deref(), Some("3.8.0"));
         assert!(srvr_zxid("Mode: standalone").is_err());
+        let m = "zk_version\t3.8.0\nzk_uptime\t15685\nzk_avg_latency\t0.0\n";
+        assert_eq!(mntr_uptime_ms(m).unwrap(), 15685);
+        assert!(mntr_uptime_ms("zk_version\t3.8.0").is_err());
     }
 }
