@@ -136,6 +136,23 @@ impl Action {
     pub fn is_repair(&self) -> bool {
         matches!(self, Action::Restart { .. } | Action::Reconnect { .. })
     }
+
+    /// The process the action is about; `None` for an expiry (of a session), the stop of
+    /// faults and time advancing.
+    pub fn process(&self) -> Option<usize> {
+        match *self {
+            Action::ToServer { process }
+            | Action::ToClient { process }
+            | Action::Timer { process, .. }
+            | Action::Choose { process, .. }
+            | Action::Crash { process }
+            | Action::Kill { process }
+            | Action::Restart { process }
+            | Action::Disconnect { process }
+            | Action::Reconnect { process } => Some(process),
+            Action::Expire { .. } | Action::StopFaults | Action::Advance { .. } => None,
+        }
+    }
 }
 
 #[cfg(test)]

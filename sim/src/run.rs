@@ -134,18 +134,7 @@ impl Pct {
     /// The priority slot of an action: its process, or the last slot.
     fn slot(&self, a: &Action) -> usize {
         let last = self.priority.len() - 1;
-        match *a {
-            Action::ToServer { process }
-            | Action::ToClient { process }
-            | Action::Timer { process, .. }
-            | Action::Choose { process, .. }
-            | Action::Crash { process }
-            | Action::Kill { process }
-            | Action::Restart { process }
-            | Action::Disconnect { process }
-            | Action::Reconnect { process } => process.min(last),
-            _ => last,
-        }
+        a.process().map_or(last, |p| p.min(last))
     }
 
     /// After a step of `slot` taken by priority: at a change point it drops below all.

@@ -369,7 +369,7 @@ impl Shrinker {
                     let session = new_owners.nth(&n, k)?;
                     Some(Action::Expire { session })
                 }),
-                other => match process_of(other) {
+                other => match other.process() {
                     Some(p) => index(&new, &name(&old, p)).map(|q| with_process(other, q)),
                     None => Some(other.clone()),
                 },
@@ -406,14 +406,14 @@ impl Shrinker {
         let processes = self
             .best
             .iter()
-            .filter_map(process_of)
+            .filter_map(Action::process)
             .max()
             .map_or(0, |p| p + 1);
         for p in 0..processes {
             let mut keep = 0usize;
             loop {
                 let mine: Vec<usize> = (0..self.best.len())
-                    .filter(|&i| process_of(&self.best[i]) == Some(p))
+                    .filter(|&i| self.best[i].process() == Some(p))
                     .collect();
                 if keep >= mine.len() || self.exhausted {
                     break;
@@ -502,22 +502,6 @@ impl Shrinker {
                 self.try_candidate(&c);
             }
         }
-    }
-}
-
-/// The process an action is about, if one.
-fn process_of(a: &Action) -> Option<usize> {
-    match *a {
-        Action::ToServer { process }
-        | Action::ToClient { process }
-        | Action::Timer { process, .. }
-        | Action::Choose { process, .. }
-        | Action::Crash { process }
-        | Action::Kill { process }
-        | Action::Restart { process }
-        | Action::Disconnect { process }
-        | Action::Reconnect { process } => Some(process),
-        Action::Expire { .. } | Action::StopFaults | Action::Advance { .. } => None,
     }
 }
 
