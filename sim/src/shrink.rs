@@ -41,10 +41,11 @@ use zksim_model::stat::SessionId;
 use crate::action::Action;
 use crate::options::Options;
 use crate::property::Check;
-use crate::recipes::{self, BuiltinWorld, Recipe};
+use crate::recipes::{self, Recipe};
 use crate::run::{self, Outcome};
 use crate::trace;
 use crate::world::World;
+use zksim_model::role::Role;
 
 /// Faults in a list of actions, by kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -132,6 +133,23 @@ pub struct Shrunk {
 pub fn shrink(text: &str, replays_max: u64) -> Result<Shrunk, String> {
     let t = trace::parse(text)?;
     let recipe = recipes::find(&t.header.recipe).map_err(|e| format!("line 1: {e}"))?;
+    shrink_with(&recipe, text, replays_max)
+}
+
+/// [`shrink`] for a recipe that is not built in (a recipe of your own roles): the trace's
+/// header must name it.
+pub fn shrink_with<R: Role>(
+    recipe: &Recipe<R>,
+    text: &str,
+    replays_max: u64,
+) -> Result<Shrunk, String> {
+    let t = trace::parse(text)?;
+    if t.header.recipe != recipe.name {
+        return Err(format!(
+            "line 1: the trace is of recipe {:?}, not {:?}",
+            t.header.recipe, recipe.name
+        ));
+    }
     let end = t.end.as_ref().ok_or_else(|| {
         let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
         format!(
@@ -142,12 +160,12 @@ pub fn shrink(text: &str, replays_max: u64) -> Result<Shrunk, String> {
     let first = end.violations.first().ok_or_else(|| {
         "the trace breaks no property: there is nothing to shrink (every property held)".to_string()
     })?;
-    run::replay(text).map_err(|e| format!("the trace does not replay: {e}"))?;
+    run::replay_with(recipe, text).map_err(|e| format!("the trace does not replay: {e}"))?;
     let eventually = (recipe.properties)()
         .iter()
         .any(|p| p.name == first.property && matches!(p.check, Check::Eventually(_)));
     let actions: Vec<Action> = t.steps.iter().filter_map(|s| s.action.clone()).collect();
-    let shape_before = effective_shape(&recipe, &t.header.options, t.header.seed);
+    let shape_before = effective_shape(recipe, &t.header.options, t.header.seed);
     let mut s = Shrinker {
         recipe,
         options: t.header.options.clone(),
@@ -165,7 +183,7 @@ pub fn shrink(text: &str, replays_max: u64) -> Result<Shrunk, String> {
     let report = Report {
         property: s.property.clone(),
         before: Size::of(&actions, shape_before),
-        after: Size::of(&s.best, effective_shape(&s.recipe, &s.options, s.seed)),
+        after: Size::of(&s.best, effective_shape(s.recipe, &s.options, s.seed)),
         replays: s.replays,
         stopped_early: s.exhausted,
     };
@@ -176,8 +194,8 @@ pub fn shrink(text: &str, replays_max: u64) -> Result<Shrunk, String> {
 }
 
 /// The state of one shrink: the smallest failing list so far and the budget.
-struct Shrinker {
-    recipe: Recipe,
+struct Shrinker<'r, R> {
+    recipe: &'r Recipe<R>,
     options: Options,
     seed: u64,
     property: String,
@@ -210,7 +228,7 @@ fn measure(actions: &[Action]) -> (usize, u64, u64, usize) {
     (actions.len(), Faults::of(actions).total(), time, stop)
 }
 
-impl Shrinker {
+impl<R: Role> Shrinker<'_, R> {
     fn run_passes(&mut self) {
         loop {
             let before = (measure(&self.best), self.options.shape);
@@ -243,7 +261,7 @@ impl Shrinker {
         }
         self.replays += 1;
         let Ok(outcome) =
-            run::run_actions(&self.recipe, &self.options, self.seed, candidate.clone())
+            run::run_actions(self.recipe, &self.options, self.seed, candidate.clone())
         else {
             return false;
         };
@@ -305,7 +323,7 @@ impl Shrinker {
 
     /// Ends faults if they are still on, then takes the first enabled action by a fixed
     /// priority until nothing is enabled or the liveness bound is reached.
-    fn complete(&self, world: &mut BuiltinWorld, out: &mut Vec<Action>) {
+    fn complete(&self, world: &mut World<R>, out: &mut Vec<Action>) {
         if world.faults_on() {
             world
                 .step(&Action::StopFaults)
@@ -332,7 +350,7 @@ impl Shrinker {
     fn shrink_shape(&mut self) {
         for dim in [3, 2, 1, 0] {
             while !self.exhausted {
-                let Some(options) = smaller_shape(&self.recipe, &self.options, self.seed, dim)
+                let Some(options) = smaller_shape(self.recipe, &self.options, self.seed, dim)
                 else {
                     break;
                 };
@@ -357,8 +375,8 @@ impl Shrinker {
             World::new(o.clone(), roles, self.seed).0
         };
         let (mut old, mut new) = (start(&self.options), start(options));
-        let name = |w: &BuiltinWorld, p: usize| w.processes()[p].name.to_string();
-        let index = |w: &BuiltinWorld, n: &str| w.processes().iter().position(|p| *p.name == *n);
+        let name = |w: &World<R>, p: usize| w.processes()[p].name.to_string();
+        let index = |w: &World<R>, n: &str| w.processes().iter().position(|p| *p.name == *n);
         let (mut old_owners, mut new_owners) = (Sessions::default(), Sessions::default());
         old_owners.note(&old);
         new_owners.note(&new);
@@ -532,7 +550,7 @@ struct Sessions {
 }
 
 impl Sessions {
-    fn note(&mut self, world: &BuiltinWorld) {
+    fn note<R: Role>(&mut self, world: &World<R>) {
         for p in world.processes() {
             if let Some(s) = p.session() {
                 let list = self.by_process.entry(p.name.to_string()).or_default();
@@ -577,12 +595,12 @@ fn with_process(a: &Action, process: usize) -> Action {
 /// The shape as the recipe reads it: for each dimension (masters, workers, clients, tasks),
 /// the smallest value that gives the same processes as the options do (1 for a dimension
 /// the recipe ignores).
-fn effective_shape(recipe: &Recipe, options: &Options, seed: u64) -> [u32; 4] {
+fn effective_shape<R: Role>(recipe: &Recipe<R>, options: &Options, seed: u64) -> [u32; 4] {
     [0, 1, 2, 3].map(|dim| effective(recipe, options, seed, dim))
 }
 
 /// One dimension of [`effective_shape`].
-fn effective(recipe: &Recipe, options: &Options, seed: u64, dim: usize) -> u32 {
+fn effective<R: Role>(recipe: &Recipe<R>, options: &Options, seed: u64, dim: usize) -> u32 {
     let same = (recipe.processes)(options, seed);
     (1..=64)
         .find(|&v| (recipe.processes)(&with_dim(options, dim, v), seed) == same)
@@ -603,7 +621,12 @@ fn with_dim(options: &Options, dim: usize, value: u32) -> Options {
 }
 
 /// The options one smaller in a dimension, if it can be.
-fn smaller_shape(recipe: &Recipe, options: &Options, seed: u64, dim: usize) -> Option<Options> {
+fn smaller_shape<R: Role>(
+    recipe: &Recipe<R>,
+    options: &Options,
+    seed: u64,
+    dim: usize,
+) -> Option<Options> {
     let now = effective(recipe, options, seed, dim);
     (now > 1).then(|| with_dim(options, dim, now - 1))
 }

@@ -198,3 +198,28 @@ fn a_fault_plan_checks_ones_own_recipe_and_its_failure_replays() {
         "never both nodes"
     );
 }
+
+// Goal: a failing trace of one's own recipe shrinks with the recipe given (`shrink_with`):
+// the smaller trace still breaks the property, replays with the recipe, and is no longer;
+// `shrink` by name, which knows only the built-in recipes, refuses it.
+#[test]
+fn a_failing_trace_of_ones_own_recipe_shrinks() {
+    let never = recipe("creators-never-both", || {
+        vec![Property::always("never both nodes", |w| !both(w))]
+    });
+    let failing = (0..50)
+        .map(|seed| simulate(&never, &options(), seed, false, true).unwrap())
+        .filter(|o| !o.end.violations.is_empty())
+        .max_by_key(|o| o.end.steps)
+        .expect("both nodes get created on some seed");
+    let text = failing.text.unwrap();
+    let shrunk = zksim_sim::shrink::shrink_with(&never, &text, 3000).unwrap();
+    assert_eq!(shrunk.report.property, "never both nodes");
+    assert!(shrunk.report.after.steps < shrunk.report.before.steps);
+    assert_eq!(replay_with(&never, &shrunk.text).unwrap(), shrunk.text);
+    assert!(zksim_sim::shrink::shrink(&text, 3000).is_err());
+    let other = recipe("creators", Vec::new);
+    assert!(zksim_sim::shrink::shrink_with(&other, &text, 3000)
+        .unwrap_err()
+        .contains("line 1"));
+}
