@@ -8,6 +8,7 @@
 //! zksim::fuzz::trace(b"{\"header\":{}}\n\xff");
 //! zksim::fuzz::scenario(b"recipe = \"fixed\"\nseed = 1\nexpect = \"pass\"\n");
 //! zksim::fuzz::transcript(b"{\"schema\": 1, \"steps\": []}");
+//! zksim::fuzz::summary(b"{\"recipe\": \"fixed\"}");
 //! ```
 
 use zksim_sim::files;
@@ -68,4 +69,19 @@ pub fn transcript(bytes: &[u8]) -> bool {
         }
         Err(_) => script,
     }
+}
+
+/// A `simulate --json` summary: read as `zksim merge` reads it, then, if it parses, merged
+/// alone (its own shard, or the whole range) and with itself (a shard given twice, refused).
+/// Returns whether the input parsed as a summary.
+pub fn summary(bytes: &[u8]) -> bool {
+    let Ok(text) = files::utf8(bytes.to_vec(), FILE) else {
+        return false;
+    };
+    let Ok(s) = crate::merge_cmd::parse(FILE, &text) else {
+        return false;
+    };
+    let _ = crate::merge_cmd::merge(vec![(FILE.into(), s.clone())]);
+    let _ = crate::merge_cmd::merge(vec![(FILE.into(), s.clone()), ("again".into(), s)]);
+    true
 }

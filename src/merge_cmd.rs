@@ -105,7 +105,7 @@ pub fn parse(name: &str, text: &str) -> Result<Summary, String> {
              and runs at its top level)"
         ));
     }
-    serde_json::from_str(text).map_err(|e| {
+    let summary: Summary = serde_json::from_str(text).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             invalid(e)
         } else {
@@ -115,7 +115,18 @@ pub fn parse(name: &str, text: &str) -> Result<Summary, String> {
                 without_place(&e.to_string())
             )
         }
-    })
+    })?;
+    // The range as `--seeds` takes it: B above A, at most SEEDS_MAX seeds (an edited file can
+    // say anything).
+    let (start, end) = (summary.seed_start, summary.seed_end);
+    if end <= start || end - start > SeedRange::SEEDS_MAX {
+        return Err(format!(
+            "{name}: seeds {start}..{end}: not a range `simulate --seeds` runs (B above A, at \
+             most {} seeds)",
+            SeedRange::SEEDS_MAX
+        ));
+    }
+    Ok(summary)
 }
 
 /// A serde_json message without the ` at line L column C` it ends with (the caller says the

@@ -188,6 +188,14 @@ fn the_trace_target_never_panics_on_the_corpus_and_its_mutations() {
     fuzz("trace", zksim::fuzz::trace, &seeds, 1000, 50);
 }
 
+// Goal: no `simulate --json` summary, committed or mutated, makes the reader `zksim merge`
+// uses (parse, then merge) panic.
+#[test]
+fn the_summary_target_never_panics_on_the_corpus_and_its_mutations() {
+    let seeds = corpus(&["tests/fixtures/summaries"], ".json");
+    fuzz("summary", zksim::fuzz::summary, &seeds, 1500, 50);
+}
+
 // Goal: no conformance script or transcript, committed or mutated, makes the transcript
 // reader (parse, validate, check against the model) panic.
 #[test]

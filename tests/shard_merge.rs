@@ -500,3 +500,22 @@ fn coverage_counts_points_and_faults_after_them_and_merges() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+// Goal: a summary whose range `--seeds` could not have run (edited: B not above A) is refused
+// naming the file, not a panic (the summary fuzz target found it subtracting with overflow).
+#[test]
+fn merge_refuses_a_summary_with_a_range_no_run_has() {
+    let dir = scratch("merge-bad-range");
+    let f = shards(&dir, &["--recipe", "election", "--seeds", "0..8"], 1);
+    for (name, start, end) in [("backwards.json", 8, 0), ("empty.json", 5, 5)] {
+        let bad = edited(&dir, &f[0], name, |v| {
+            v["seed_start"] = start.into();
+            v["seed_end"] = end.into();
+        });
+        let err = refused(&[&bad]);
+        assert!(
+            err.contains(&format!("{name}: seeds {start}..{end}: not a range")),
+            "{err}"
+        );
+    }
+}
