@@ -314,25 +314,33 @@ fn nothing_lost(w: &BuiltinWorld) -> bool {
         .all(|tok| present.contains(tok) || w.noted("notified", tok))
 }
 
-/// The task name in an event that creates (`created`) or deletes a node `/assign/<w>/<task>`.
-fn assigned_path(e: &Event, created: bool) -> Option<&str> {
-    let path = match e {
-        Event::Changed {
-            change: Change::Created { path, .. },
-        } if created => path,
-        Event::Changed {
-            change: Change::Deleted { path, .. },
-        } if !created => path,
-        _ => return None,
-    };
-    let (_, task) = path.strip_prefix("/assign/")?.split_once('/')?;
-    (!task.contains('/')).then_some(task)
-}
-
 /// The child name of `dir` in `path`, if `path` is `dir/<name>`.
 fn child_of<'p>(path: &'p str, dir: &str) -> Option<&'p str> {
     let name = path.strip_prefix(dir)?.strip_prefix('/')?;
     (!name.contains('/')).then_some(name)
+}
+
+/// The task of an assignment, if `path` is `/assign/<w>/<task>`.
+fn assigned_task(path: &str) -> Option<&str> {
+    let (_, task) = path
+        .strip_prefix(ASSIGN)?
+        .strip_prefix('/')?
+        .split_once('/')?;
+    (!task.contains('/')).then_some(task)
+}
+
+/// The task a node stands for: `/tasks/<task>`, `/status/<task>`, `/assign/<w>/<task>`.
+fn task_node(path: &str) -> Option<&str> {
+    child_of(path, TASKS)
+        .or_else(|| child_of(path, STATUS))
+        .or_else(|| assigned_task(path))
+}
+
+/// Whether a step created an assignment (only that can assign a task twice).
+fn assigns(_: &BuiltinWorld, ev: &[Event]) -> bool {
+    ev.iter().any(|e| {
+        matches!(e, Event::Changed { change: Change::Created { path, .. } } if assigned_task(path).is_some())
+    })
 }
 
 /// Whether a step may have lost a task ([`nothing_lost`]), given that none was lost before: a
@@ -359,24 +367,16 @@ fn may_lose_a_task(w: &BuiltinWorld, ev: &[Event]) -> bool {
         ev.iter().any(|e| match e {
             Event::Changed {
                 change: Change::Created { path, .. },
-            } => [TASKS, STATUS]
-                .iter()
-                .filter_map(|dir| child_of(path, dir))
-                .chain(assigned_path(e, true))
-                .any(|name| token_of(name) == Some(tok) && tree.contains(path)),
+            } => task_node(path)
+                .is_some_and(|name| token_of(name) == Some(tok) && tree.contains(path)),
             _ => false,
         })
     };
     ev.iter().any(|e| match e {
         Event::Changed {
             change: Change::Deleted { path, .. },
-        } => {
-            let name = [TASKS, STATUS]
-                .iter()
-                .find_map(|dir| child_of(path, dir))
-                .or_else(|| assigned_path(e, false));
-            name.is_some_and(|name| !(somewhere(name) || token_of(name).is_some_and(notified)))
-        }
+        } => task_node(path)
+            .is_some_and(|name| !(somewhere(name) || token_of(name).is_some_and(notified))),
         Event::Changed {
             change: Change::Created { path, .. },
         } => child_of(path, CLIENTS).is_some_and(|tok| !(created_here(tok) || notified(tok))),
@@ -446,7 +446,7 @@ fn properties() -> Vec<Property<BuiltinRole>> {
             assignments(w).into_iter().all(|(_, t)| seen.insert(t))
         })
         .shared_state_only()
-        .broken_only_by(|_, ev| ev.iter().any(|e| assigned_path(e, true).is_some())),
+        .broken_only_by(assigns),
         Property::always(NO_LOST_TASK, nothing_lost)
             .shared_state_only()
             .broken_only_by(may_lose_a_task),
