@@ -302,19 +302,14 @@ impl Random {
         let pct = self
             .pct
             .get_or_insert_with(|| Pct::new(seed, processes, depth, steps));
-        let top = self
-            .enabled
-            .iter()
-            .filter(|a| is_other_rest(a))
-            .map(|a| pct.priority[pct.slot(a)])
-            .max()
-            .expect("a non-empty pool");
+        // Priorities are distinct, so the top slot is one.
         let slot = self
             .enabled
             .iter()
-            .find(|a| is_other_rest(a) && pct.priority[pct.slot(a)] == top)
+            .filter(|a| is_other_rest(a))
             .map(|a| pct.slot(a))
-            .expect("the top slot");
+            .max_by_key(|&s| pct.priority[s])
+            .expect("a non-empty pool");
         pct.stepped(slot);
         let of_top = |a: &Action| is_other_rest(a) && pct.slot(a) == slot;
         let n = self.enabled.iter().filter(|a| of_top(a)).count();
