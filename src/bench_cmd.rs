@@ -187,16 +187,16 @@ pub fn bench(args: &BenchArgs) -> Result<bool, String> {
         );
     } else {
         crate::say!(
-            "bench: {} per measurement (cluster-large: {} per thousand)",
-            count(args.seeds, "seed", "seeds"),
-            workloads()[2].seeds_per_mille
+            "bench: {} per measurement, fewer for long runs",
+            count(args.seeds, "seed", "seeds")
         );
         for m in &results {
             crate::say!(
-                "  {:<13} {:<9}: {:>6.0} events/run, {:>9.0} events/s, {:>9.0} steps/s, \
-                 {:>7.0} seeds/s ({:.2} s)",
+                "  {:<13} {:<9}: {:>6} runs, {:>6.0} events/run, {:>9.0} events/s, \
+                 {:>9.0} steps/s, {:>7.0} seeds/s ({:.2} s)",
                 m.workload,
                 count(m.threads, "thread", "threads"),
+                m.runs,
                 m.events_per_run,
                 m.events_per_s,
                 m.steps_per_s,
