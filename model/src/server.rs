@@ -439,11 +439,13 @@ impl Server {
     /// restored session, which sets its expiry as a ping would), so each session's timeout
     /// starts over at `now_ms`: the time the server was down does not count.
     ///
-    /// The child sets are kept as they are: a first restart rebuilds them by replaying the
-    /// whole log onto the empty tree, the same history in the same order. (A later restart
-    /// reads the snapshot the previous start wrote, whose `HashSet`s can iterate differently
-    /// once children were deleted; that is not modelled.)
+    /// The tree's `HashSet`s come back as the real server rebuilds them
+    /// ([`DataTree::restart`]): a first restart replays the whole log onto the initial tree,
+    /// the same history in the same order, so nothing changes; a later one reads the snapshot
+    /// the previous start wrote, whose sets can iterate differently once they held more names
+    /// than now (`tests/conformance/scripts/server_restart_child_order.json`).
     pub fn restart(&mut self, now_ms: u64) -> Vec<Outgoing> {
+        self.tree.restart();
         let tick_ms = self.config.tick_ms;
         let mut dropped = Vec::new();
         for (id, info) in &mut self.sessions {
@@ -1176,6 +1178,87 @@ mod tests {
             ToClient::Reply { zxid: z, reply: Ok(Response::Create { path, .. }), .. }
                 if *z == zxid + 2 && path == "/s-0000000002"
         ));
+    }
+
+    // Goal: the orders a real server shows after restarts (recorded in
+    // `server_restart_child_order`): the first restart keeps every HashSet's order; the second
+    // reads back the first one's snapshot, so a child set that grew to 32 bins and shrank
+    // lists its names in a fresh set's order, and a session's ephemerals, read back depth
+    // first, are deleted in that order.
+    #[test]
+    fn a_second_restart_reads_the_sets_back_from_the_first_ones_snapshot() {
+        let mut server = Server::new(ServerConfig::default());
+        let (a, _) = server.connect(0, 30000);
+        let (b, _) = server.connect(0, 30000);
+        let mut xid = 0;
+        let mut call = |server: &mut Server, s, r: Request| {
+            xid += 1;
+            server.handle(0, s, xid, &r)
+        };
+        call(&mut server, a, create("/q", CreateMode::Persistent));
+        let names: Vec<String> = ('a'..='x').map(String::from).collect();
+        for n in &names {
+            call(
+                &mut server,
+                a,
+                create(&format!("/q/{n}"), CreateMode::Persistent),
+            );
+        }
+        for n in names.iter().filter(|n| !["c", "i"].contains(&n.as_str())) {
+            call(
+                &mut server,
+                a,
+                Request::Delete {
+                    path: format!("/q/{n}"),
+                    version: -1,
+                },
+            );
+        }
+        for p in ["/a", "/b"] {
+            call(&mut server, a, create(p, CreateMode::Persistent));
+        }
+        for p in ["/b/a", "/a/b"] {
+            call(&mut server, b, create(p, CreateMode::Ephemeral));
+        }
+        let children = |server: &Server| {
+            server
+                .tree()
+                .get("/q")
+                .unwrap()
+                .children
+                .iter()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        };
+        let doomed = |server: &Server| server.tree().ephemerals_to_delete(b);
+        assert_eq!(children(&server), ["c", "i"]);
+        assert_eq!(doomed(&server), ["/b/a", "/a/b"]);
+        server.restart(0);
+        assert_eq!(
+            children(&server),
+            ["c", "i"],
+            "the first restart replays the log"
+        );
+        assert_eq!(doomed(&server), ["/b/a", "/a/b"]);
+        for n in ["y", "z"] {
+            call(
+                &mut server,
+                a,
+                create(&format!("/q/{n}"), CreateMode::Persistent),
+            );
+        }
+        assert_eq!(children(&server), ["c", "i", "y", "z"]);
+        server.restart(0);
+        assert_eq!(
+            children(&server),
+            ["i", "y", "z", "c"],
+            "read back into 8 bins"
+        );
+        assert_eq!(doomed(&server), ["/a/b", "/b/a"], "read back depth first");
+        server.restart(0);
+        assert_eq!(children(&server), ["i", "y", "z", "c"]);
+        assert_eq!(doomed(&server), ["/a/b", "/b/a"]);
+        server.tree().check_invariants();
     }
 
     // Goal: a restart starts every session's timeout over: the time before it, silent or not,

@@ -59,6 +59,12 @@ pub struct Node {
     pub child_creates: i32,
     /// Child names, in the order getChildren reports them.
     pub children: ChildSet,
+    /// What a server restart rebuilds `children` as, where that is not `children` itself:
+    /// the snapshot the server's last start wrote, read into a fresh set, with every create
+    /// and delete since replayed onto it ([`DataTree::restart`]). `None` while the two are
+    /// the same set (always, before a second restart can tell them apart). Boxed: it is
+    /// almost always `None`, and every node of every state the explorer keeps has one.
+    pub reloaded: Option<Box<ChildSet>>,
 }
 
 /// Every field, the zxids through `hash_zxid` (left out of a fingerprint
@@ -79,12 +85,14 @@ impl std::hash::Hash for Node {
             aversion,
             child_creates,
             children,
+            reloaded,
         } = self;
         (data, acl, kind).hash(h);
         hash_zxid(*czxid, h);
         hash_zxid(*mzxid, h);
         hash_zxid(*pzxid, h);
         (ctime, mtime, version, aversion, child_creates, children).hash(h);
+        reloaded.hash(h);
     }
 }
 
@@ -104,9 +112,49 @@ impl Node {
             aversion: 0,
             child_creates: 0,
             children: ChildSet::new(),
+            reloaded: None,
         }
     }
 
+    /// Adds a child name to the set and to what a restart would rebuild.
+    fn add_child(&mut self, name: &str) {
+        self.children.insert(name);
+        if let Some(r) = &mut self.reloaded {
+            r.insert(name);
+        }
+        self.settle();
+    }
+
+    /// Removes a child name from the set and from what a restart would rebuild.
+    fn remove_child(&mut self, name: &str) {
+        self.children.remove(name);
+        if let Some(r) = &mut self.reloaded {
+            r.remove(name);
+        }
+        self.settle();
+    }
+
+    /// One state, one value: a rebuilt set that became the live one again is `None`.
+    fn settle(&mut self) {
+        if self.reloaded.as_deref() == Some(&self.children) {
+            self.reloaded = None;
+        }
+    }
+}
+
+/// A set as a server's start reads it from a snapshot: the names in the order the snapshot
+/// wrote them (the set's iteration order), added to a fresh `new HashSet<String>(8)`
+/// (`DataNode.addChild`), or to a `new HashSet<String>()` for a session's ephemerals
+/// (`DataTree.deserialize`).
+fn read_back(names: impl Iterator<Item = impl AsRef<str>>, capacity: u32) -> ChildSet {
+    let mut set = ChildSet::with_capacity(capacity);
+    for name in names {
+        set.insert(name.as_ref());
+    }
+    set
+}
+
+impl Node {
     /// The owning session of an ephemeral.
     pub fn owner(&self) -> Option<SessionId> {
         match self.kind {
@@ -187,6 +235,9 @@ pub struct DataTree {
     /// Each session's ephemerals as the server keeps them, a `new HashSet<String>()`, whose
     /// iteration order decides the order a closing session's nodes are deleted in.
     ephemerals: BTreeMap<SessionId, Shared<ChildSet>>,
+    /// What a server restart rebuilds `ephemerals` as, where that is not `ephemerals`
+    /// itself (see [`Node::reloaded`]; `None` while they are the same).
+    reloaded_ephemerals: Option<Shared<BTreeMap<SessionId, Shared<ChildSet>>>>,
 }
 
 impl Default for DataTree {
@@ -205,6 +256,7 @@ impl DataTree {
         let mut t = DataTree {
             nodes: BTreeMap::new(),
             ephemerals: BTreeMap::new(),
+            reloaded_ephemerals: None,
         };
         let initial = |acl| Node::new(Data::bytes(""), acl, NodeKind::Persistent, 0, 0);
         t.nodes.insert("/".into(), initial(Acl::open()).into());
@@ -265,6 +317,72 @@ impl DataTree {
     pub fn forget_session(&mut self, session: SessionId) {
         debug_assert!(self.ephemerals.get(&session).is_none_or(|s| s.is_empty()));
         self.ephemerals.remove(&session);
+        self.on_reloaded_ephemerals(|e| {
+            e.remove(&session);
+        });
+    }
+
+    /// Applies `change` to what a restart would rebuild the ephemerals as, if that differs
+    /// from them; `None` again once it is the same.
+    fn on_reloaded_ephemerals(
+        &mut self,
+        change: impl FnOnce(&mut BTreeMap<SessionId, Shared<ChildSet>>),
+    ) {
+        if let Some(r) = &mut self.reloaded_ephemerals {
+            change(r);
+            if **r == self.ephemerals {
+                self.reloaded_ephemerals = None;
+            }
+        }
+    }
+
+    /// The server restarts on its data directory: it reads the snapshot its last start
+    /// wrote and replays the transactions logged since, then writes a snapshot of its own
+    /// (`ZooKeeperServer.loadData`, then `takeSnapshot`). Nodes, data and Stats come back as
+    /// they were; the `HashSet`s do not always: a set read back from a snapshot is a fresh
+    /// one filled in the old one's iteration order, whose table is sized for the names it
+    /// holds now, so a set that once held more (or lost names) can iterate differently.
+    /// What each set comes back as is kept beside it ([`Node::reloaded`]) from the restart
+    /// before, so each restart makes the order the real server shows: the first (replaying
+    /// the whole log onto the initial tree) changes nothing, later ones can. A session's
+    /// ephemerals set is read back the same way, in the snapshot's order (depth first, each
+    /// node's children in their iteration order), and only for sessions that still own a
+    /// node.
+    pub fn restart(&mut self) {
+        for node in self.nodes.values_mut() {
+            let live = node.reloaded.as_deref().unwrap_or(&node.children).clone();
+            let snapshot = read_back(live.iter(), 8);
+            let reloaded = (snapshot != live).then(|| Box::new(snapshot));
+            if live != node.children || reloaded != node.reloaded {
+                // A write through the handle copies a node another tree shares.
+                let node: &mut Node = node;
+                node.children = live;
+                node.reloaded = reloaded;
+            }
+        }
+        if let Some(r) = self.reloaded_ephemerals.take() {
+            self.ephemerals = (*r).clone();
+        }
+        let mut snapshot: BTreeMap<SessionId, ChildSet> = BTreeMap::new();
+        let mut stack = vec![String::from("/")];
+        while let Some(p) = stack.pop() {
+            let node = self.get(&p).expect("a listed child exists");
+            if let Some(owner) = node.owner() {
+                snapshot
+                    .entry(owner)
+                    .or_insert_with(|| ChildSet::with_capacity(16))
+                    .insert(&p);
+            }
+            let children: Vec<String> = node.children.iter().map(|n| path::join(&p, n)).collect();
+            stack.extend(children.into_iter().rev());
+        }
+        let snapshot: BTreeMap<SessionId, Shared<ChildSet>> = snapshot
+            .into_iter()
+            .map(|(s, set)| (s, set.into()))
+            .collect();
+        if snapshot != self.ephemerals {
+            self.reloaded_ephemerals = Some(snapshot.into());
+        }
     }
 
     /// Every session that owns (or owned) an ephemeral and is not forgotten.
@@ -277,13 +395,17 @@ impl DataTree {
         let parent = path::node_key(path::parent_of(p).expect("validated")).to_string();
         let name = path::name_of(p);
         let parent_node = self.nodes.get_mut(&*parent).expect("validated parent");
-        parent_node.children.insert(name);
+        parent_node.add_child(name);
         parent_node.child_creates = parent_node.child_creates.wrapping_add(1);
         parent_node.pzxid = zxid;
         if let Some(owner) = node.owner() {
-            let set = self.ephemerals.entry(owner);
-            set.or_insert_with(|| ChildSet::with_capacity(16).into())
-                .insert(p);
+            let add = |e: &mut BTreeMap<SessionId, Shared<ChildSet>>| {
+                e.entry(owner)
+                    .or_insert_with(|| ChildSet::with_capacity(16).into())
+                    .insert(p);
+            };
+            add(&mut self.ephemerals);
+            self.on_reloaded_ephemerals(add);
         }
         let (data, owner) = (node.data.clone(), node.owner());
         self.nodes.insert(p.into(), node.into());
@@ -302,12 +424,15 @@ impl DataTree {
         if let Some(owner) = node.owner() {
             // The (possibly now empty) set stays until the session ends, as in ZooKeeper: its
             // table size shapes the order of later ephemerals.
-            let set = self.ephemerals.get_mut(&owner).expect("indexed ephemeral");
-            set.remove(p);
+            let remove = |e: &mut BTreeMap<SessionId, Shared<ChildSet>>| {
+                e.get_mut(&owner).expect("indexed ephemeral").remove(p);
+            };
+            remove(&mut self.ephemerals);
+            self.on_reloaded_ephemerals(remove);
         }
         let parent = path::node_key(path::parent_of(p).expect("validated")).to_string();
         let parent_node = self.nodes.get_mut(&*parent).expect("parent of a node");
-        parent_node.children.remove(path::name_of(p));
+        parent_node.remove_child(path::name_of(p));
         parent_node.pzxid = parent_node.pzxid.max(zxid);
         Trigger::Deleted {
             path: p.to_string(),
@@ -373,6 +498,13 @@ impl DataTree {
                 assert!(
                     pn.children.contains(path::name_of(p)),
                     "{parent} does not list {p}"
+                );
+            }
+            if let Some(r) = &node.reloaded {
+                assert_eq!(
+                    r.sorted(),
+                    node.children.sorted(),
+                    "{p}: the set a restart rebuilds holds other names"
                 );
             }
             if let Some(owner) = node.owner() {
