@@ -84,6 +84,9 @@ pub struct CheckArgs {
     /// Silent sessions expired in a run, at most 10000.
     #[arg(long, default_value_t = 0, value_parser = ranged!(u32, 0, Options::FAULTS_MAX))]
     pub expiries_max: u32,
+    /// Server restarts on the same data directory in a run, at most 10000.
+    #[arg(long, default_value_t = 0, value_parser = ranged!(u32, 0, Options::FAULTS_MAX))]
+    pub server_restarts_max: u32,
     /// The knobs of the model (time is always abstract here).
     #[command(flatten)]
     pub model: ModelKnobs,
@@ -284,6 +287,7 @@ impl CheckArgs {
             kills_max: self.kills_max,
             disconnects_max: self.disconnects_max,
             expiries_max: self.expiries_max,
+            server_restarts_max: self.server_restarts_max,
             shape: self.shape.shape(&self.recipe)?,
             ..Options::default()
         };

@@ -137,6 +137,8 @@ enum Want {
     Reconnect { at: Place, expired: bool },
     /// An expiry: the closeSession's zxid.
     Expired { at: Place, zxid: i64 },
+    /// A server restart: the last zxid the restarted server has.
+    Restarted { at: Place, zxid: i64 },
 }
 
 /// A frame on one connection, as the client received it.
@@ -179,6 +181,9 @@ struct Proc {
     last_zxid: i64,
     /// The current connection (index into `delivered`), while connected.
     connection: Option<usize>,
+    /// The server closed the current connection (a restart): the client still reads what
+    /// was on it, and its drop is no step of the script.
+    closing: bool,
 }
 
 struct Translator {
@@ -287,6 +292,7 @@ impl Translator {
         self.opens.insert(at, c);
         if let Some(p) = p {
             self.procs[p].connection = Some(c);
+            self.procs[p].closing = false;
             self.procs[p].handled.clear();
         }
     }
@@ -379,10 +385,25 @@ impl Translator {
                     }
                 }
             }
+            Event::ServerRestarted { zxid } => {
+                let at = Place {
+                    step,
+                    process: "the server".into(),
+                    what: "restart".into(),
+                };
+                self.push(
+                    StepAction::RestartServer {},
+                    Want::Restarted { at, zxid: *zxid },
+                );
+                for proc in &mut self.procs {
+                    proc.closing = proc.connection.is_some();
+                }
+            }
             Event::Crashed { process } | Event::Disconnected { process } => {
                 let p = *process;
                 self.process(p)?;
-                if self.procs[p].connection.take().is_some() {
+                let closing = std::mem::take(&mut self.procs[p].closing);
+                if self.procs[p].connection.take().is_some() && !closing {
                     let session = self.procs[p].session.clone().expect("a connected session");
                     self.push(StepAction::Disconnect { session }, Want::Nothing);
                 }
@@ -499,6 +520,7 @@ impl Translator {
                     let held = |p: usize| {
                         self.procs[p].session.as_ref() == Some(&name)
                             && self.procs[p].connection.is_some()
+                            && !self.procs[p].closing
                     };
                     if owner.is_some_and(held) {
                         return Err(format!(
@@ -638,7 +660,7 @@ fn compare(tr: &Translation, recorded: &Transcript, as_sets: bool) -> Compared {
                     diverge(i, at, "reconnect", says(real_expired), says(*expired));
                 }
             }
-            Want::Expired { at, zxid } => {
+            Want::Expired { at, zxid } | Want::Restarted { at, zxid } => {
                 if e.zxid != Some(*zxid) {
                     diverge(i, at, "zxid", show(&e.zxid), zxid.to_string());
                 }

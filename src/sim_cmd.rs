@@ -289,6 +289,10 @@ pub struct Knobs {
     /// Expiries allowed per run (abstract time), at most 10000 [default: 2].
     #[arg(long, value_parser = ranged!(u32, 0, Options::FAULTS_MAX))]
     pub expiries_max: Option<u32>,
+    /// Server restarts on the same data directory allowed per run, at most 10000 [default:
+    /// 0]; --swarm keeps it.
+    #[arg(long, value_parser = ranged!(u32, 0, Options::FAULTS_MAX))]
+    pub server_restarts_max: Option<u32>,
     /// Chance of a fault per step when one is enabled, per mille (0 to 1000) [default: 50].
     #[arg(long, value_parser = ranged!(u32, 0, Options::PER_MILLE_MAX))]
     pub fault_per_mille: Option<u32>,
@@ -361,6 +365,7 @@ impl Knobs {
             kills_max: self.kills_max.unwrap_or(d.kills_max),
             disconnects_max: self.disconnects_max.unwrap_or(d.disconnects_max),
             expiries_max: self.expiries_max.unwrap_or(d.expiries_max),
+            server_restarts_max: self.server_restarts_max.unwrap_or(d.server_restarts_max),
             fault_per_mille: self.fault_per_mille.unwrap_or(d.fault_per_mille),
             write_fault_per_mille: self
                 .write_fault_per_mille
@@ -413,7 +418,8 @@ impl Knobs {
             Some(flag) => Err(format!(
                 "{flag}: --swarm draws it from each seed, so the flag would be ignored; give \
                  one or the other (--swarm keeps --time, --tick-ms, the phase lengths, \
-                 --child-order, --at-least-once, --uncheck and the shape)"
+                 --server-restarts-max, --child-order, --at-least-once, --uncheck and the \
+                 shape)"
             )),
             None => Ok(()),
         }
@@ -467,6 +473,11 @@ pub fn replay_flags(options: &Options) -> String {
             "expiries-max",
             u64::from(options.expiries_max),
             u64::from(d.expiries_max),
+        ),
+        (
+            "server-restarts-max",
+            u64::from(options.server_restarts_max),
+            u64::from(d.server_restarts_max),
         ),
         (
             "fault-per-mille",
@@ -1231,6 +1242,7 @@ mod tests {
             kills_max: d.kills_max + 1,
             disconnects_max: d.disconnects_max + 1,
             expiries_max: d.expiries_max + 1,
+            server_restarts_max: d.server_restarts_max + 1,
             fault_per_mille: d.fault_per_mille + 1,
             repair_per_mille: d.repair_per_mille + 1,
             write_fault_per_mille: d.write_fault_per_mille + 1,

@@ -155,6 +155,80 @@ fn a_planted_wrong_answer_is_caught() {
     }
 }
 
+// Goal: a server restart in a trace is realized on the real server (stopped and started on
+// its data directory): every connection drops, each session comes back with its watches, and
+// the model's account of it (the zxid it kept, the sessions that survived) is confirmed; a
+// model that lost a session or moved the zxid at the restart is caught.
+#[test]
+fn server_restarts_are_confirmed_and_a_wrong_one_is_caught() {
+    if !zookeeper_available("server_restarts_are_confirmed_and_a_wrong_one_is_caught") {
+        return;
+    }
+    let dir = scratch("confirm-restart");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/server-restart.toml");
+    let base = dir.join("scenario.jsonl");
+    let out = zksim(&["run", s(&scenario), "--trace", s(&base)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut traces = vec![base.clone()];
+    for seed in ["0", "1"] {
+        let trace = dir.join(format!("seed-{seed}.jsonl"));
+        let out = zksim(&[
+            "simulate",
+            "--recipe",
+            "fixed",
+            "--seed",
+            seed,
+            "--server-restarts-max",
+            "1",
+            "--fault-per-mille",
+            "150",
+            "--trace",
+            s(&trace),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        traces.push(trace);
+    }
+    for t in &traces {
+        let text = std::fs::read_to_string(t).unwrap();
+        assert!(text.contains("\"server_restarted\""), "{}", t.display());
+    }
+    let args: Vec<&str> = traces.iter().map(|p| s(p)).collect();
+    let (code, json, err) = confirm_json(&args);
+    assert_eq!(code, Some(0), "{err}\n{json:#}");
+    for r in json.as_array().unwrap() {
+        assert_eq!(r["verdict"], "confirmed", "{r:#}");
+    }
+    let zxid = planted(&base, "restart-zxid", |l| {
+        edit_event(
+            l,
+            |e| e["what"] == "server_restarted",
+            |ev, i| {
+                let z = ev[i]["zxid"].as_i64().unwrap();
+                ev[i]["zxid"] = (z + 1).into();
+            },
+        )
+    });
+    let mut restarted = false;
+    let session = planted(&base, "restart-session", |l| {
+        restarted |= l.contains("\"server_restarted\"");
+        if !restarted {
+            return None;
+        }
+        edit_event(
+            l,
+            |e| e["what"] == "reconnected" && e["expired"] == false,
+            |ev, i| ev[i]["expired"] = true.into(),
+        )
+    });
+    for (file, field) in [(&zxid, "zxid"), (&session, "reconnect")] {
+        let (code, json, err) = confirm_json(&[s(file)]);
+        assert_eq!(code, Some(1), "{}: {err}\n{json:#}", file.display());
+        assert_eq!(json[0]["verdict"], "diverged", "{json:#}");
+        let d = &json[0]["divergence"];
+        assert_eq!(d["field"], field, "{d:#}");
+    }
+}
+
 // Goal: bad input to confirm is exit 2 with the file named, never a panic, and never needs a
 // server to say so.
 #[test]

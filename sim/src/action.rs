@@ -83,11 +83,17 @@ pub enum Action {
         /// How long.
         ms: u64,
     },
+    /// The server is stopped and started again on its data directory
+    /// ([`zksim_model::server::Server::restart`]): the tree, the zxid and every session
+    /// survive, every connection is closed and every watch is gone until its client
+    /// re-registers it. Each connected client reads what is already on its link, then the
+    /// close; requests still on the way to the server are lost unapplied.
+    RestartServer,
 }
 
 impl Action {
     /// Every kind of action, in the enum's order, as [`Action::kind`] names them.
-    pub const KINDS: [&'static str; 12] = [
+    pub const KINDS: [&'static str; 13] = [
         "to_server",
         "to_client",
         "timer",
@@ -100,6 +106,7 @@ impl Action {
         "expire",
         "stop_faults",
         "advance",
+        "restart_server",
     ];
 
     /// The action's kind, as a trace spells it (`to_server`, `crash`, ...): its index in
@@ -118,6 +125,7 @@ impl Action {
             Action::Expire { .. } => 9,
             Action::StopFaults => 10,
             Action::Advance { .. } => 11,
+            Action::RestartServer => 12,
         }
     }
 
@@ -129,6 +137,7 @@ impl Action {
                 | Action::Kill { .. }
                 | Action::Disconnect { .. }
                 | Action::Expire { .. }
+                | Action::RestartServer
         )
     }
 
@@ -138,7 +147,7 @@ impl Action {
     }
 
     /// The process the action is about; `None` for an expiry (of a session), the stop of
-    /// faults and time advancing.
+    /// faults, time advancing and a server restart.
     pub fn process(&self) -> Option<usize> {
         match *self {
             Action::ToServer { process }
@@ -150,7 +159,10 @@ impl Action {
             | Action::Restart { process }
             | Action::Disconnect { process }
             | Action::Reconnect { process } => Some(process),
-            Action::Expire { .. } | Action::StopFaults | Action::Advance { .. } => None,
+            Action::Expire { .. }
+            | Action::StopFaults
+            | Action::Advance { .. }
+            | Action::RestartServer => None,
         }
     }
 }
@@ -182,6 +194,7 @@ mod tests {
             Action::Expire { session: 1 },
             Action::StopFaults,
             Action::Advance { ms: 1 },
+            Action::RestartServer,
         ];
         for (i, action) in all.iter().enumerate() {
             let json = serde_json::to_value(action).unwrap();

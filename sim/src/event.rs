@@ -117,6 +117,11 @@ pub enum Event {
         /// Whether the same claim was made before in this run.
         repeat: bool,
     },
+    /// The server restarted on its data directory; every connection it had is closing.
+    ServerRestarted {
+        /// The last zxid the restarted server has (a restart writes none).
+        zxid: Zxid,
+    },
     /// A role's log line.
     Log {
         /// The process.

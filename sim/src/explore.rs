@@ -57,6 +57,7 @@ use std::hash::Hasher as _;
 use zksim_model::client::ClientState;
 use zksim_model::hash::Forget;
 use zksim_model::role::Role;
+use zksim_model::server::ToClient;
 
 use crate::action::Action;
 use crate::event::Event;
@@ -851,12 +852,10 @@ impl<'a, R: Role + Send + Sync> Explorer<'a, R> {
             Check::Step(holds) if !holds(&next, &events) => Some(p.name),
             _ => None,
         });
-        let zxids_needed = self.search.forget_zxids
-            && !remembers_zxids(world)
-            && next.processes().iter().any(|p| {
-                p.client()
-                    .is_some_and(|c| c.state() == ClientState::Disconnected)
-            });
+        // Only a connection the server drops makes a world that forgot zxids remember them
+        // again: every other way of reconnecting was foreseen (see `remembers_zxids`).
+        let zxids_needed =
+            self.search.forget_zxids && !remembers_zxids(world) && remembers_zxids(&next);
         let mut successor = Successor {
             index,
             kind: action.kind() as u8,
@@ -1167,6 +1166,7 @@ fn faults_spent<R: Role>(world: &World<R>) -> bool {
         && used.kills >= o.kills_max
         && used.disconnects >= o.disconnects_max
         && used.expiries >= o.expiries_max
+        && used.server_restarts >= o.server_restarts_max
 }
 
 /// Takes an enabled action as the search does: the step and, when it spent the last fault
@@ -1207,15 +1207,18 @@ pub fn state_fingerprint<R: Role>(world: &World<R>, forget: Forget) -> u64 {
 
 /// Whether a client may still reconnect, so zxids still matter: a SetWatches compares the
 /// client's last zxid with the nodes' (a watched node changed since fires). That is while a
-/// client is disconnected, or while faults may still disconnect one. (A connection the server
-/// drops is caught where it happens: [`Stop::ZxidsNeeded`].)
+/// client is disconnected or its connection's close is on the way to it, or while faults may
+/// still disconnect one (a disconnect, a server restart). (A connection the server drops for
+/// a request of its own is caught where it happens: [`Stop::ZxidsNeeded`].)
 fn remembers_zxids<R: Role>(world: &World<R>) -> bool {
-    let disconnects_left =
-        world.faults_on() && world.budget().disconnects < world.options().disconnects_max;
-    disconnects_left
+    let (used, o) = (world.budget(), world.options());
+    let faults_left = world.faults_on()
+        && (used.disconnects < o.disconnects_max || used.server_restarts < o.server_restarts_max);
+    faults_left
         || world.processes().iter().any(|p| {
             p.client()
                 .is_some_and(|c| c.state() == ClientState::Disconnected)
+                || p.to_client().any(|m| matches!(m, ToClient::Drop))
         })
 }
 

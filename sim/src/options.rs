@@ -153,6 +153,10 @@ pub struct Options {
     /// How many sessions may be expired by the explorer's abstraction of time (abstract mode;
     /// in timed mode sessions expire by the clock).
     pub expiries_max: u32,
+    /// How many times the server may be restarted on its data directory in a run
+    /// ([`crate::action::Action::RestartServer`]). 0 (the default) never restarts it.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub server_restarts_max: u32,
     /// The simulator's chance, per mille, of taking a fault when one is enabled.
     pub fault_per_mille: u32,
     /// The simulator's chance, per mille, of repairing (restart, reconnect) when something else
@@ -208,6 +212,7 @@ impl Default for Options {
             kills_max: 1,
             disconnects_max: 3,
             expiries_max: 2,
+            server_restarts_max: 0,
             fault_per_mille: 50,
             repair_per_mille: 200,
             write_fault_per_mille: 0,
@@ -260,6 +265,11 @@ impl Options {
             ("kills_max", self.kills_max, Self::FAULTS_MAX),
             ("disconnects_max", self.disconnects_max, Self::FAULTS_MAX),
             ("expiries_max", self.expiries_max, Self::FAULTS_MAX),
+            (
+                "server_restarts_max",
+                self.server_restarts_max,
+                Self::FAULTS_MAX,
+            ),
             ("fault_per_mille", self.fault_per_mille, Self::PER_MILLE_MAX),
             (
                 "repair_per_mille",
@@ -312,7 +322,9 @@ impl Options {
     /// different fault mixes (some none at all, some many, slow or fast links, short or long
     /// session timeouts). The fields of [`Options::SWARM_FIELDS`] are drawn; the others
     /// (time, tick, phase lengths, child order, shape, properties left unchecked) are kept
-    /// from `self`. Uses its own stream, so it never shifts the run's choices.
+    /// from `self`, and so is the server restarts' budget (a seed's runs stay what they
+    /// were unless restarts are asked for). Uses its own stream, so it never shifts the run's
+    /// choices.
     pub fn swarmed(&self, seed: u64) -> Self {
         let mut rng: ChaCha8Rng = rand::SeedableRng::seed_from_u64(seed ^ 0x5357_4152_4d00_0000);
         let pick = |rng: &mut ChaCha8Rng, xs: &[u64]| xs[rng.gen_range(0..xs.len())];

@@ -141,6 +141,7 @@ fn kind_name(kind: FaultKind) -> &'static str {
         FaultKind::Disconnect => "disconnect",
         FaultKind::Reconnect => "reconnect",
         FaultKind::Expire => "expire",
+        FaultKind::RestartServer => "restart_server",
     }
 }
 

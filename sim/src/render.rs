@@ -245,6 +245,10 @@ pub fn render(t: &Trace) -> String {
                     format!("connected: session {session:#x}, timeout {timeout_ms}ms"),
                 ),
                 Event::Disconnected { process } => line(name(process), "DISCONNECTED".into()),
+                Event::ServerRestarted { zxid } => line(
+                    "zk",
+                    format!("SERVER RESTART on its data directory (last zxid {zxid:#x})"),
+                ),
                 Event::Reconnected { process, expired } => line(
                     name(process),
                     if *expired {

@@ -68,15 +68,18 @@ pub enum FaultKind {
     Reconnect,
     /// [`Action::Expire`] of the process's session (abstract time only).
     Expire,
+    /// [`Action::RestartServer`]: names no process.
+    RestartServer,
 }
 
-const FAULT_KINDS: [(&str, FaultKind); 6] = [
+const FAULT_KINDS: [(&str, FaultKind); 7] = [
     ("crash", FaultKind::Crash),
     ("kill", FaultKind::Kill),
     ("restart", FaultKind::Restart),
     ("disconnect", FaultKind::Disconnect),
     ("reconnect", FaultKind::Reconnect),
     ("expire", FaultKind::Expire),
+    ("restart_server", FaultKind::RestartServer),
 ];
 
 /// Which process a fault or a trigger names.
@@ -203,8 +206,8 @@ pub struct EventMatch {
 pub struct Fault {
     /// What to inject.
     pub kind: FaultKind,
-    /// On which process.
-    pub target: Target,
+    /// On which process (`None` for a server restart).
+    pub target: Option<Target>,
     /// No earlier than this virtual time.
     pub at_ms: Option<u64>,
     /// Once this event has been seen (at or after `at_ms`).
@@ -252,7 +255,7 @@ struct FileSpec {
 #[serde(deny_unknown_fields)]
 struct FaultSpec {
     action: Spanned<String>,
-    process: Spanned<String>,
+    process: Option<Spanned<String>>,
     at_ms: Option<Spanned<u64>>,
     on: Option<Spanned<OnSpec>>,
 }
@@ -438,7 +441,24 @@ fn parse_picking<R: Role>(
                     .into(),
             ));
         }
-        let process = target(&f.process)?;
+        let process = match (&f.process, kind) {
+            (Some(p), FaultKind::RestartServer) => {
+                return Err(at(
+                    p.span(),
+                    "restart_server names no process: it restarts the server, and every \
+                     connection drops"
+                        .into(),
+                ))
+            }
+            (None, FaultKind::RestartServer) => None,
+            (Some(p), _) => Some(target(p)?),
+            (None, _) => {
+                return Err(at(
+                    f.action.span(),
+                    format!("{} needs a process", f.action.get_ref()),
+                ))
+            }
+        };
         if let Some(t) = &f.at_ms {
             Invalid::at_most("at_ms", *t.get_ref(), Options::DURATION_MS_MAX)
                 .map_err(|e| at(t.span(), e.to_string()))?;
@@ -462,7 +482,10 @@ fn parse_picking<R: Role>(
             ));
         }
         let line = text[..span.start].matches('\n').count() + 1;
-        let mut about = format!("{} {}", f.action.get_ref(), f.process.get_ref());
+        let mut about = f.action.get_ref().clone();
+        if let Some(p) = &f.process {
+            about.push_str(&format!(" {}", p.get_ref()));
+        }
         if let Some(t) = &f.at_ms {
             about.push_str(&format!(" at {}ms", t.get_ref()));
         }
@@ -488,6 +511,9 @@ fn parse_picking<R: Role>(
     options.kills_max = options.kills_max.max(count(FaultKind::Kill));
     options.disconnects_max = options.disconnects_max.max(count(FaultKind::Disconnect));
     options.expiries_max = options.expiries_max.max(count(FaultKind::Expire));
+    options.server_restarts_max = options
+        .server_restarts_max
+        .max(count(FaultKind::RestartServer));
     let name = spec.name.unwrap_or_else(|| {
         std::path::Path::new(file)
             .file_stem()
@@ -873,7 +899,10 @@ impl Fault {
         world: &World<R>,
         last_sessions: &[Option<SessionId>],
     ) -> Option<Action> {
-        let process = resolve(&self.target, world)?;
+        let Some(target) = &self.target else {
+            return Some(Action::RestartServer);
+        };
+        let process = resolve(target, world)?;
         Some(match self.kind {
             FaultKind::Crash => Action::Crash { process },
             FaultKind::Kill => Action::Kill { process },
@@ -887,6 +916,7 @@ impl Fault {
                     .session()
                     .or(*last_sessions.get(process)?)?,
             },
+            FaultKind::RestartServer => Action::RestartServer,
         })
     }
 }

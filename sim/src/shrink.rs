@@ -587,7 +587,10 @@ fn with_process(a: &Action, process: usize) -> Action {
         | Action::Restart { process: p }
         | Action::Disconnect { process: p }
         | Action::Reconnect { process: p } => *p = process,
-        Action::Expire { .. } | Action::StopFaults | Action::Advance { .. } => {}
+        Action::Expire { .. }
+        | Action::StopFaults
+        | Action::Advance { .. }
+        | Action::RestartServer => {}
     }
     a
 }

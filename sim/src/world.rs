@@ -208,6 +208,8 @@ pub struct Budget {
     pub disconnects: u32,
     /// Abstract-time expiries so far.
     pub expiries: u32,
+    /// Server restarts so far.
+    pub server_restarts: u32,
 }
 
 /// Why an action could not be applied.
@@ -578,6 +580,9 @@ impl<R: Role> World<R> {
                 );
             }
         }
+        if self.faults_on && self.budget.server_restarts < self.options.server_restarts_max {
+            out.push(Action::RestartServer);
+        }
         if self.faults_on {
             out.push(Action::StopFaults);
         }
@@ -722,6 +727,10 @@ impl<R: Role> World<R> {
             }
             Action::StopFaults => self.faults_on,
             Action::Advance { .. } => false,
+            Action::RestartServer => faults(
+                self.budget.server_restarts,
+                self.options.server_restarts_max,
+            ),
         }
     }
 
@@ -780,6 +789,10 @@ impl<R: Role> World<R> {
             }
             Action::StopFaults => self.faults_on = false,
             Action::Advance { ms } => self.advance(ms, &mut ev),
+            Action::RestartServer => {
+                self.budget.server_restarts += 1;
+                self.restart_server(&mut ev);
+            }
         }
         Ok(ev)
     }
@@ -1049,6 +1062,29 @@ impl<R: Role> World<R> {
             });
         }
         self.deliver(process, deliveries, ev);
+    }
+
+    /// The server restarts ([`Server::restart`]). The close of each connection goes behind
+    /// what is already on the link to its client, who reads that first (the old server wrote
+    /// it before it stopped); the server reads nothing more from the link to it, so requests
+    /// still on the way are lost when the client reads the close, as with any dropped
+    /// connection. A crashed process's session is not connected and only has its timeout
+    /// started over.
+    fn restart_server(&mut self, ev: &mut Vec<Event>) {
+        let frames = self.server.restart(self.now_ms);
+        for f in &frames {
+            if let Some(p) = self
+                .processes
+                .iter_mut()
+                .find(|p| p.session() == Some(f.session) && p.is_connected())
+            {
+                p.closed_by_server = true;
+            }
+        }
+        ev.push(Event::ServerRestarted {
+            zxid: self.server.last_zxid(),
+        });
+        self.route(frames, ev);
     }
 
     fn advance(&mut self, ms: u64, ev: &mut Vec<Event>) {

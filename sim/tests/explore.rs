@@ -745,6 +745,18 @@ fn every_reduction_reaches_the_verdict_and_the_terminal_states_of_the_whole_grap
         cluster("blind-master-retry"),
         with(budgets(0, 1, 0, 0), shape(1, 0, 0, 0)),
     ));
+    // A server restart closes every connection at once (the global step the reduction never
+    // takes alone), and the zxids it makes compared again.
+    let restart = |s: Options| Options {
+        server_restarts_max: 1,
+        ..with(budgets(0, 0, 0, 0), s)
+    };
+    for recipe in election_recipes() {
+        cases.push((recipe, restart(shape(2, 0, 0, 0))));
+    }
+    for s in [shape(2, 0, 0, 0), shape(1, 1, 0, 0), shape(1, 0, 1, 1)] {
+        cases.push((cluster("fixed"), restart(s)));
+    }
     for (recipe, options) in cases {
         let run = |mode: Search| {
             let mode = Search {
@@ -761,13 +773,14 @@ fn every_reduction_reaches_the_verdict_and_the_terminal_states_of_the_whole_grap
             ..Search::default()
         });
         let how = format!(
-            "{} {:?} c{} k{} d{} e{}",
+            "{} {:?} c{} k{} d{} e{} r{}",
             recipe.name,
             options.shape,
             options.crashes_max,
             options.kills_max,
             options.disconnects_max,
-            options.expiries_max
+            options.expiries_max,
+            options.server_restarts_max
         );
         assert!(whole.complete && reduced.complete, "{how}");
         let verdict = |r: &Report| r.violation.as_ref().map(|v| v.property.clone());

@@ -171,12 +171,18 @@ fn bad_faults_and_expectations_are_refused() {
         ),
         ("action = \"crash\"", "needs a trigger"),
         ("action = \"expire\"\nat_ms = 3", "abstract"),
+        ("action = \"restart_server\"\nat_ms = 3", "names no process"),
     ];
     for (body, problem) in cases {
         let e = error_of(&fault(body));
         assert!(e.starts_with("bad.toml:"), "{body}: {e}");
         assert!(e.contains(problem), "{body}: {e}");
     }
+    let e = error_of(&format!("{HEAD}[[fault]]\naction = \"crash\"\nat_ms = 3\n"));
+    assert!(
+        e.starts_with("bad.toml:") && e.contains("crash needs a process"),
+        "{e}"
+    );
     let e = error_of("recipe = \"fixed\"\nseed = 1\nexpect = \"no bugs\"\n");
     assert!(
         e.starts_with("bad.toml:3:") && e.contains("a status is written once"),

@@ -1103,6 +1103,148 @@ fn after_stop_faults_only_repairs_remain() {
     assert!(w.processes().iter().all(|p| p.is_up()));
 }
 
+// ---- RestartServer -----------------------------------------------------------------------
+
+fn restarts(n: u32, time: TimeMode) -> Options {
+    Options {
+        server_restarts_max: n,
+        crashes_max: 1,
+        ..base(time)
+    }
+}
+
+// Goal: a server restart keeps the tree, the zxid, every session and its ephemerals (a
+// crashed process's too), closes every connection and drops every watch; each client reads
+// the close, is disconnected, and gets its own session back with its watches re-registered.
+#[test]
+fn a_server_restart_keeps_data_and_sessions_and_closes_every_connection() {
+    let probes = vec![
+        Probe::new("a"),
+        Probe::new("b").choosing(1),
+        Probe::new("c"),
+    ];
+    let mut w = world(restarts(1, TimeMode::Abstract), probes);
+    deliver_all(&mut w);
+    let (a, b, c) = (session(&w, 0), session(&w, 1), session(&w, 2));
+    apply(&mut w, Action::Crash { process: 2 });
+    let zxid = w.server().last_zxid();
+    let tree = w.server().tree().clone();
+    let ev = apply(&mut w, Action::RestartServer);
+    assert!(ev.contains(&Event::ServerRestarted { zxid }));
+    assert_eq!(w.server().tree(), &tree, "the tree survives");
+    assert_eq!(w.server().last_zxid(), zxid, "a restart writes nothing");
+    assert_eq!(
+        [a, b, c].map(|s| w.server().is_live(s)),
+        [true; 3],
+        "every session survives, the crashed process's too"
+    );
+    assert_eq!(owner(&w, "/e-c"), Some(c));
+    assert!(
+        !w.server().watches().data.contains(SHARED, a),
+        "watches are gone"
+    );
+    assert!(
+        !w.enabled_actions().contains(&Action::RestartServer),
+        "the budget is spent"
+    );
+    // Each connected client has the close on its link; the crashed one has nothing.
+    for p in [0, 1] {
+        assert_eq!(
+            w.processes()[p].to_client().collect::<Vec<_>>(),
+            [&zksim_model::server::ToClient::Drop]
+        );
+    }
+    deliver_all(&mut w);
+    for p in [0, 1] {
+        assert_eq!(
+            last_inputs(&w, p, 1),
+            [session_input(KeeperState::Disconnected)]
+        );
+    }
+    apply(&mut w, Action::Reconnect { process: 0 });
+    apply(&mut w, Action::Reconnect { process: 1 });
+    assert_eq!(
+        (session(&w, 0), session(&w, 1)),
+        (a, b),
+        "the same sessions"
+    );
+    assert!(
+        w.server().watches().data.contains(SHARED, a),
+        "the watch is registered again by the reconnect"
+    );
+    apply(&mut w, choose(1, 0));
+    deliver_all(&mut w);
+    assert_eq!(
+        last_inputs(&w, 0, 1),
+        [node_input(EventType::NodeDataChanged, SHARED)]
+    );
+}
+
+// Goal: what the server wrote before it stopped reaches the client, before the close; a
+// request still on its way is lost unapplied and fails with ConnectionLoss.
+#[test]
+fn a_server_restart_delivers_what_was_sent_and_loses_what_was_on_the_way() {
+    let probes = vec![Probe::new("a").choosing(1).rearming()];
+    let mut w = world(restarts(1, TimeMode::Timed), probes);
+    deliver_all(&mut w);
+    apply(&mut w, choose(0, 0));
+    apply(&mut w, Action::ToServer { process: 0 });
+    assert_eq!(data(&w, SHARED), Some(Data::from("a:choice:0")));
+    apply(&mut w, choose(0, 0));
+    apply(&mut w, Action::RestartServer);
+    assert!(
+        !w.enabled_actions()
+            .contains(&Action::ToServer { process: 0 }),
+        "the stopped server reads nothing more"
+    );
+    let ev = deliver_all(&mut w);
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::Lost {
+            process: 0,
+            to_server: true,
+            ..
+        }
+    )));
+    assert_eq!(data(&w, SHARED), Some(Data::from("a:choice:0")));
+    assert_eq!(
+        last_inputs(&w, 0, 4),
+        [
+            // The watch event goes before the reply of the write that fired it.
+            node_input(EventType::NodeDataChanged, SHARED),
+            Input::Reply {
+                tag: SET_SHARED,
+                reply: Ok(Response::Stat {
+                    stat: w.server().tree().get(SHARED).unwrap().stat()
+                }),
+            },
+            Input::Reply {
+                tag: SET_SHARED,
+                reply: Err(ErrorCode::ConnectionLoss)
+            },
+            session_input(KeeperState::Disconnected),
+        ]
+    );
+}
+
+// Goal: server restarts are faults: as many as the budget, none once faults stop, and none
+// at all by default.
+#[test]
+fn server_restarts_are_bounded_by_their_budget() {
+    let mut w = world(base(TimeMode::Abstract), vec![Probe::new("a")]);
+    assert!(!w.enabled_actions().contains(&Action::RestartServer));
+    assert!(w.step(&Action::RestartServer).is_err());
+    let mut w = world(restarts(2, TimeMode::Abstract), vec![Probe::new("a")]);
+    assert!(Action::RestartServer.is_fault());
+    apply(&mut w, Action::RestartServer);
+    apply(&mut w, Action::RestartServer);
+    assert_eq!(w.budget().server_restarts, 2);
+    assert!(!w.enabled_actions().contains(&Action::RestartServer));
+    let mut w = world(restarts(2, TimeMode::Abstract), vec![Probe::new("a")]);
+    apply(&mut w, Action::StopFaults);
+    assert!(!w.enabled_actions().contains(&Action::RestartServer));
+}
+
 // ---- determinism ------------------------------------------------------------------------
 
 /// A fixed walk: at step `i`, the enabled action at a pseudo-random index (StopFaults only

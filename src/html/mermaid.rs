@@ -108,6 +108,7 @@ pub fn mermaid(t: &Trace) -> String {
                 Event::Disconnected { process } => {
                     format!("Note over {}: DISCONNECTED", name(process))
                 }
+                Event::ServerRestarted { .. } => "Note over zk: SERVER RESTART".to_string(),
                 Event::Reconnected { process, expired } => format!(
                     "Note over {}: {}",
                     name(process),

@@ -135,6 +135,7 @@ pub fn action_label(a: &Action, names: &[String]) -> String {
         Action::Expire { session } => format!("expire session {}", hex(*session)),
         Action::StopFaults => "faults stop".into(),
         Action::Advance { ms } => format!("time passes {ms}ms"),
+        Action::RestartServer => "restart the server".into(),
     }
 }
 
@@ -496,6 +497,14 @@ fn build(t: &Trace) -> Page {
                     if let Some(from) = open.remove(&(*process, "disconnected")) {
                         spans.push((from, r, *process, "disconnected"));
                     }
+                }
+                Event::ServerRestarted { zxid } => {
+                    push(
+                        &mut rows,
+                        zk,
+                        "crash",
+                        format!("SERVER RESTART (last zxid {zxid:#x})"),
+                    );
                 }
                 Event::Disconnected { process } => {
                     let r = push(&mut rows, pl(process), "disc", "DISCONNECTED".into());

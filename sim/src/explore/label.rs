@@ -156,6 +156,12 @@ fn faults<R: Role>(world: &World<R>) -> String {
             "disconnects",
         ),
         (o.expiries_max, used.expiries, "expiry", "expiries"),
+        (
+            o.server_restarts_max,
+            used.server_restarts,
+            "server restart",
+            "server restarts",
+        ),
     ];
     let counts = |n: fn(u32, u32) -> u32| -> Vec<String> {
         budgets
@@ -211,5 +217,6 @@ pub(super) fn action<R: Role>(world: &World<R>, action: &Action) -> String {
         },
         Action::StopFaults => "faults stop".into(),
         Action::Advance { ms } => format!("{ms} ms pass"),
+        Action::RestartServer => "restart the server".into(),
     }
 }
