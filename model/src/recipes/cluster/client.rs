@@ -1,5 +1,14 @@
 //! The cluster's client ([`Client`]): it submits its tasks one after another, each with a
 //! marker, waits for each one's status, reads it and cleans up.
+//!
+//! The client's mutant is a small difference from the correct client, in the section "how the
+//! mutants differ" at the end of this file, with the variants' differences:
+//! - `client-resubmits`: a submission lost to ConnectionLoss is made again without looking for
+//!   its marker (`after_lost_submission`), and it sends no marker (`submission_request`,
+//!   `clean_up`);
+//! - and the variants as written: `book` (the same client), `seed-naive` (the same, and the
+//!   status under the task (`status_path`, `status_watch`), no ConnectionLoss handled
+//!   (`retries_after_loss`)).
 
 use super::shared::{children, delete, get, list, Calls};
 use super::{Flavor, CLIENTS, STATUS, TASKS};
@@ -74,13 +83,7 @@ impl Client {
         }
         self.name = None;
         let [task, marker] = self.submission(self.current);
-        let req = if self.flavor.client_checks_marker {
-            Request::Multi {
-                ops: vec![task, marker],
-            }
-        } else {
-            task
-        };
+        let req = self.submission_request(task, marker);
         self.calls.call(ctx, COp::Submit, req);
     }
 
@@ -102,26 +105,10 @@ impl Client {
         [task, marker]
     }
 
-    fn status_path(&self, name: &str) -> String {
-        if self.flavor.status_under_task {
-            format!("{TASKS}/{name}/status")
-        } else {
-            format!("{STATUS}/{name}")
-        }
-    }
-
     fn wait_status(&mut self, ctx: &mut Ctx, name: String) {
         self.name = Some(name.clone());
-        if self.flavor.status_under_task {
-            let req = list(format!("{TASKS}/{name}"), true);
-            self.calls.call(ctx, COp::Watch(name), req);
-        } else {
-            let req = Request::Exists {
-                path: self.status_path(&name),
-                watch: true,
-            };
-            self.calls.call(ctx, COp::Watch(name), req);
-        }
+        let req = self.status_watch(&name);
+        self.calls.call(ctx, COp::Watch(name), req);
     }
 
     fn find(&mut self, ctx: &mut Ctx) {
@@ -133,7 +120,7 @@ impl Client {
         if reply == &Err(SessionExpired) {
             return;
         }
-        let handles = self.flavor.handles_connection_loss;
+        let handles = self.retries_after_loss();
         match op {
             COp::Submit => match reply {
                 Ok(Response::Create { path, .. }) => {
@@ -154,11 +141,7 @@ impl Client {
                     _ => {}
                 },
                 Err(NoNode) => self.wait_dir(ctx, TASKS),
-                Err(ConnectionLoss) if self.flavor.client_checks_marker => {
-                    ctx.note("connection loss", format!("/{}", self.id));
-                    self.check_marker(ctx);
-                }
-                Err(ConnectionLoss) if handles => self.submit(ctx),
+                Err(ConnectionLoss) => self.after_lost_submission(ctx),
                 _ => {}
             },
             COp::WaitDir(_) => match reply {
@@ -206,12 +189,8 @@ impl Client {
                 Ok(Response::Data { .. }) => {
                     self.reading = false;
                     ctx.note("notified", self.token(self.current));
-                    let marker = format!("{CLIENTS}/{}", self.token(self.current));
-                    let mut ops = vec![delete(self.status_path(&name))];
-                    if self.flavor.client_checks_marker {
-                        ops.push(delete(marker));
-                    }
-                    self.calls.call(ctx, COp::CleanUp, Request::Multi { ops });
+                    let req = self.clean_up(&name);
+                    self.calls.call(ctx, COp::CleanUp, req);
                     self.current += 1;
                     self.submit(ctx);
                 }
@@ -289,5 +268,77 @@ impl Role for Client {
 
     fn summary(&self) -> String {
         format!("task {}/{}", self.current.min(self.tasks), self.tasks)
+    }
+}
+
+// ---- how the mutants differ --------------------------------------------------------------
+
+/// Every [`Flavor`] switch the client reads, read here and nowhere else: each says what the
+/// correct client (`fixed`) does, and what the recipes that flip the switch do instead.
+impl Client {
+    /// The request that submits a task. The correct client sends the `task` and its `marker`
+    /// as one multi, so the marker tells later whether the task was created; `client-resubmits`
+    /// (and `book`, `seed-naive`) sends the task alone.
+    fn submission_request(&self, task: Request, marker: Request) -> Request {
+        if self.flavor.client_checks_marker {
+            Request::Multi {
+                ops: vec![task, marker],
+            }
+        } else {
+            task
+        }
+    }
+
+    /// Its submission ended in ConnectionLoss, applied or not. The correct client looks for
+    /// its marker; `client-resubmits` (and `book`) submits again, and when the first was
+    /// applied the task runs twice; `seed-naive` drops it.
+    fn after_lost_submission(&mut self, ctx: &mut Ctx) {
+        if self.flavor.client_checks_marker {
+            ctx.note("connection loss", format!("/{}", self.id));
+            self.check_marker(ctx);
+        } else if self.flavor.handles_connection_loss {
+            self.submit(ctx);
+        }
+    }
+
+    /// The clean-up once the status of task `name` is read. The correct client deletes the
+    /// status and the task's marker in one multi; a client that sent no marker
+    /// (`client-resubmits`, `book`, `seed-naive`) deletes the status alone.
+    fn clean_up(&self, name: &str) -> Request {
+        let marker = format!("{CLIENTS}/{}", self.token(self.current));
+        let mut ops = vec![delete(self.status_path(name))];
+        if self.flavor.client_checks_marker {
+            ops.push(delete(marker));
+        }
+        Request::Multi { ops }
+    }
+
+    /// Where task `name`'s status is. The correct client reads `/status/<name>`; `seed-naive`
+    /// reads `/tasks/<name>/status`, under the task (the seed's layout).
+    fn status_path(&self, name: &str) -> String {
+        if self.flavor.status_under_task {
+            format!("{TASKS}/{name}/status")
+        } else {
+            format!("{STATUS}/{name}")
+        }
+    }
+
+    /// The watch for task `name`'s status. The correct client watches `/status/<name>` come
+    /// into being; `seed-naive` watches the task's children.
+    fn status_watch(&self, name: &str) -> Request {
+        if self.flavor.status_under_task {
+            list(format!("{TASKS}/{name}"), true)
+        } else {
+            Request::Exists {
+                path: self.status_path(name),
+                watch: true,
+            }
+        }
+    }
+
+    /// Whether a call that ended in ConnectionLoss is made again. The correct client retries;
+    /// `seed-naive` (the seed's description handles no ConnectionLoss) drops it.
+    fn retries_after_loss(&self) -> bool {
+        self.flavor.handles_connection_loss
     }
 }

@@ -1,6 +1,26 @@
 //! The cluster's master candidate ([`Master`]): it runs for `/master`, and once leading
 //! bootstraps the directories, bumps the epoch and reconciles (assigns pending tasks, moves a
 //! dead worker's tasks back).
+//!
+//! The master's mutants are small differences from the correct master, every one in the
+//! section "how the mutants differ" at the end of this file, a method each:
+//! - `blind-master-retry`: a create of `/master` lost to ConnectionLoss is made again, not
+//!   read back (`after_lost_create`);
+//! - `leader-demoted`: a leader acts on a late answer to its own election
+//!   (`ignores_election_reply`);
+//! - `backup-misses-reelection`: a backup does not watch `/master` again after a reconnect
+//!   reports it changed (`rewatches_master`);
+//! - `no-fencing`: an expired master keeps serving (`reelects_after_expiry`), and its writes
+//!   check no epoch (`fenced`, `fenced_out`);
+//! - `sorted-children`: tasks before the last name seen are skipped (`pending_tasks`);
+//! - `no-reassignment`: a dead worker's tasks stay where they are (`reassigns_dead_workers`);
+//! - `empty-worker-list`: no live worker stops the assigning for good
+//!   (`no_worker_for_task`);
+//! - `assign-then-delete`, `delete-then-assign`: a move is two writes, in that order
+//!   (`move_writes`);
+//! - and the variants as written: `book` (two-step moves, no fencing, late election answers
+//!   acted on), `seed-naive` (besides, assigned tasks left in `/tasks` (`removal_of`,
+//!   `pending_tasks`) and no ConnectionLoss handled (`retries_after_loss`)).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -251,29 +271,9 @@ impl Master {
         }
     }
 
-    /// The tasks in `/tasks` this master will assign now.
-    fn pending_tasks(&mut self) -> Vec<String> {
-        let mut tasks = self.round.tasks.clone();
-        if self.flavor.assumes_sorted_children {
-            // Believes the list is sorted, so everything new comes after the last name seen.
-            if let Some(mark) = &self.seen_up_to {
-                if let Some(i) = tasks.iter().position(|t| t == mark) {
-                    tasks.drain(..=i);
-                }
-            }
-            if let Some(last) = self.round.tasks.last() {
-                self.seen_up_to = Some(last.clone());
-            }
-        }
-        if !self.flavor.removes_assigned_task {
-            tasks.retain(|t| !self.assigned.contains(t));
-        }
-        tasks
-    }
-
     /// Assignments of workers that are gone, not yet done.
     fn orphans(&self) -> Vec<(String, String)> {
-        if !self.flavor.reassigns_dead_workers {
+        if !self.reassigns_dead_workers() {
             return Vec::new();
         }
         let live: BTreeSet<&String> = self.round.workers.iter().collect();
@@ -292,19 +292,6 @@ impl Master {
         out
     }
 
-    fn fenced(&self, mut ops: Vec<Request>) -> Request {
-        if self.flavor.fencing {
-            ops.insert(
-                0,
-                Request::Check {
-                    path: EPOCH.into(),
-                    version: self.epoch,
-                },
-            );
-        }
-        Request::Multi { ops }
-    }
-
     /// One write (or, in the two-step flavors, two) per task to assign or move back.
     fn write_moves(&mut self, ctx: &mut Ctx) {
         let workers = self.round.workers.clone();
@@ -320,10 +307,7 @@ impl Master {
             match parts.as_slice() {
                 ["tasks", t] => {
                     if workers.is_empty() {
-                        if !self.flavor.waits_for_workers {
-                            ctx.log(format!("{} throws: no worker to pick from", self.id));
-                            self.stalled = true;
-                        }
+                        self.no_worker_for_task(ctx);
                         continue;
                     }
                     let w = &self.pick_worker(&workers, &mut load);
@@ -331,10 +315,7 @@ impl Master {
                         Request::create(format!("{ASSIGN}/{w}/{t}"), bytes, CreateMode::Persistent);
                     ctx.note("assigns", format!("{ASSIGN}/{w}/{t}"));
                     self.assigned.insert(t.to_string());
-                    let removal = self
-                        .flavor
-                        .removes_assigned_task
-                        .then(|| delete(format!("{TASKS}/{t}")));
+                    let removal = self.removal_of(t);
                     self.write(ctx, assign, removal);
                 }
                 ["assign", d, t] => {
@@ -349,36 +330,15 @@ impl Master {
         }
     }
 
-    /// A create and the delete that goes with it: one guarded multi when atomic, else two
-    /// writes (each fenced when the flavor fences).
+    /// A create and the delete that goes with it, as [`Master::move_writes`] makes them.
     fn write(&mut self, ctx: &mut Ctx, first: Request, then: Option<Request>) {
-        let (first, then) = match then {
-            Some(delete) if !self.flavor.creates_before_deleting && !self.flavor.atomic_assign => {
-                (delete, Some(first))
-            }
-            then => (first, then),
-        };
-        if self.flavor.atomic_assign || self.flavor.fencing {
-            let ops: Vec<Request> = std::iter::once(first).chain(then).collect();
-            if self.flavor.atomic_assign {
-                let m = self.fenced(ops);
-                self.calls.call(ctx, MOp::Write, m);
-            } else {
-                for op in ops {
-                    let m = self.fenced(vec![op]);
-                    self.calls.call(ctx, MOp::Write, m);
-                }
-            }
-            return;
-        }
-        self.calls.call(ctx, MOp::Write, first);
-        if let Some(t) = then {
-            self.calls.call(ctx, MOp::Write, t);
+        for request in self.move_writes(first, then) {
+            self.calls.call(ctx, MOp::Write, request);
         }
     }
 
     fn on_reply(&mut self, op: MOp, reply: &Reply, ctx: &mut Ctx) {
-        use ErrorCode::{BadVersion, ConnectionLoss, NoNode, NodeExists, SessionExpired};
+        use ErrorCode::{ConnectionLoss, NoNode, NodeExists, SessionExpired};
         if reply == &Err(SessionExpired) {
             return;
         }
@@ -388,20 +348,17 @@ impl Master {
         }
         match op {
             // Already leading: the answer to a second attempt meets this candidate's own
-            // /master (see `Flavor::ignores_stale_election_replies`).
-            MOp::Run | MOp::Watch | MOp::Check
-                if self.phase != MasterPhase::Electing
-                    && self.flavor.ignores_stale_election_replies => {}
+            // /master (see `ignores_election_reply`).
+            MOp::Run | MOp::Watch | MOp::Check if self.ignores_election_reply() => {}
             MOp::Run => match reply {
                 Ok(_) => self.lead(ctx),
                 Err(NodeExists) => self.watch(ctx),
-                Err(ConnectionLoss) if self.flavor.check_master_on_loss => self.check(ctx),
-                Err(ConnectionLoss) if self.flavor.handles_connection_loss => self.run(ctx),
+                Err(ConnectionLoss) => self.after_lost_create(ctx),
                 _ => {}
             },
             MOp::Watch => match reply {
                 Err(NoNode) => self.run(ctx),
-                Err(ConnectionLoss) if self.flavor.handles_connection_loss => self.watch(ctx),
+                Err(ConnectionLoss) if self.retries_after_loss() => self.watch(ctx),
                 _ => {}
             },
             MOp::Check => match reply {
@@ -414,7 +371,7 @@ impl Master {
                 _ => self.check(ctx),
             },
             MOp::Boot(dir) => {
-                if loss && self.flavor.handles_connection_loss {
+                if loss && self.retries_after_loss() {
                     self.calls.call(
                         ctx,
                         MOp::Boot(dir),
@@ -430,16 +387,12 @@ impl Master {
                     self.phase = MasterPhase::Serving;
                     self.reconcile(ctx);
                 }
-                Err(ConnectionLoss) if self.flavor.handles_connection_loss => self.bump(ctx),
+                Err(ConnectionLoss) if self.retries_after_loss() => self.bump(ctx),
                 _ => {}
             },
             MOp::Write => {
                 if let Ok(Response::Multi { results }) = reply {
-                    if results
-                        .iter()
-                        .any(|r| matches!(r, OpResult::Error { code: BadVersion }))
-                        && self.flavor.fencing
-                    {
+                    if self.fenced_out(results) {
                         // Another master bumped the epoch: this one is stale.
                         ctx.note("fenced", format!("/{}", self.id));
                         self.calls.clear();
@@ -525,7 +478,7 @@ impl Role for Master {
         match input {
             Input::Start { session } => {
                 self.session = *session;
-                if self.phase == MasterPhase::Serving && !self.flavor.reelect_after_expiry {
+                if self.phase == MasterPhase::Serving && !self.reelects_after_expiry() {
                     // The zombie: a new session, the old belief.
                     self.calls.new_session();
                     self.round = Round::default();
@@ -551,7 +504,7 @@ impl Role for Master {
                 (EventType::NodeDataChanged | EventType::NodeCreated, _)
                     if event.path == MASTER
                         && self.phase == MasterPhase::Electing
-                        && self.flavor.rewatches_master =>
+                        && self.rewatches_master() =>
                 {
                     self.watch(ctx)
                 }
@@ -560,7 +513,7 @@ impl Role for Master {
                     self.reconcile(ctx);
                 }
                 (EventType::None, KeeperState::Expired) => {
-                    if self.flavor.reelect_after_expiry {
+                    if self.reelects_after_expiry() {
                         self.reset();
                     }
                     ctx.new_session();
@@ -580,5 +533,153 @@ impl Role for Master {
 
     fn summary(&self) -> String {
         format!("{:?}", self.phase)
+    }
+}
+
+// ---- how the mutants differ --------------------------------------------------------------
+
+/// Every [`Flavor`] switch the master reads, read here and nowhere else: each says what the
+/// correct master (`fixed`) does, and what the recipes that flip the switch do instead.
+impl Master {
+    /// Whether an answer to an election call (a create, watch or read of `/master`) comes when
+    /// it leads already, and is ignored. Two attempts run at once after a ConnectionLoss on
+    /// the create (one reads the owner) when the reconnect also reports `/master` created (one
+    /// sets the watch again). The correct master ignores the late one; `leader-demoted` (and
+    /// `book`, `seed-naive`) acts on it, and a NodeExists meeting its own `/master` sends it
+    /// back to watching while it holds `/master`.
+    fn ignores_election_reply(&self) -> bool {
+        self.phase != MasterPhase::Electing && self.flavor.ignores_stale_election_replies
+    }
+
+    /// Its create of `/master` ended in ConnectionLoss, applied or not. The correct master
+    /// reads `/master` back and leads if its session owns it; `blind-master-retry` creates it
+    /// again, and when the first create was applied meets its own node and follows it.
+    fn after_lost_create(&mut self, ctx: &mut Ctx) {
+        if self.flavor.check_master_on_loss {
+            self.check(ctx);
+        } else if self.flavor.handles_connection_loss {
+            self.run(ctx);
+        }
+    }
+
+    /// Whether a watch of `/master`, a bootstrap create or the epoch bump that ended in
+    /// ConnectionLoss is sent again. The correct master retries; `seed-naive` (the seed's
+    /// description handles no ConnectionLoss) drops it.
+    fn retries_after_loss(&self) -> bool {
+        self.flavor.handles_connection_loss
+    }
+
+    /// Whether a candidate that hears NodeDataChanged or NodeCreated on `/master` (how
+    /// SetWatches reports a `/master` deleted and re-created while it was disconnected) sets
+    /// its spent watch again. The correct backup does; `backup-misses-reelection` does not,
+    /// and never hears the next deletion.
+    fn rewatches_master(&self) -> bool {
+        self.flavor.rewatches_master
+    }
+
+    /// Whether an expired session ends its belief that it leads. The correct master drops
+    /// everything and runs for master again on its new session; `no-fencing` keeps serving on
+    /// the new session, a zombie.
+    fn reelects_after_expiry(&self) -> bool {
+        self.flavor.reelect_after_expiry
+    }
+
+    /// The tasks in `/tasks` it will assign now, of those listed. The correct master takes
+    /// every one. `sorted-children` takes the listing as sorted and skips every name up to
+    /// the last one it saw, though in the server's (hash) order a new task can come earlier;
+    /// `seed-naive`, whose assigned tasks stay in `/tasks`, skips those it remembers
+    /// assigning.
+    fn pending_tasks(&mut self) -> Vec<String> {
+        let mut tasks = self.round.tasks.clone();
+        if self.flavor.assumes_sorted_children {
+            // Believes the list is sorted, so everything new comes after the last name seen.
+            if let Some(mark) = &self.seen_up_to {
+                if let Some(i) = tasks.iter().position(|t| t == mark) {
+                    tasks.drain(..=i);
+                }
+            }
+            if let Some(last) = self.round.tasks.last() {
+                self.seen_up_to = Some(last.clone());
+            }
+        }
+        if !self.flavor.removes_assigned_task {
+            tasks.retain(|t| !self.assigned.contains(t));
+        }
+        tasks
+    }
+
+    /// Whether it moves a dead worker's unfinished tasks back to `/tasks`. The correct master
+    /// does; `no-reassignment` leaves them under the dead worker for good.
+    fn reassigns_dead_workers(&self) -> bool {
+        self.flavor.reassigns_dead_workers
+    }
+
+    /// A pending task and no live worker to give it to. The correct master leaves it pending
+    /// (a worker's registration sends it round again); `empty-worker-list` stops assigning for
+    /// good, as the book's master does when `random.nextInt(0)` throws in its callback.
+    fn no_worker_for_task(&mut self, ctx: &mut Ctx) {
+        if !self.flavor.waits_for_workers {
+            ctx.log(format!("{} throws: no worker to pick from", self.id));
+            self.stalled = true;
+        }
+    }
+
+    /// What assigning task `t` deletes with it. The correct master deletes it from `/tasks`;
+    /// `seed-naive` leaves it there, and remembers what it assigned.
+    fn removal_of(&self, t: &str) -> Option<Request> {
+        self.flavor
+            .removes_assigned_task
+            .then(|| delete(format!("{TASKS}/{t}")))
+    }
+
+    /// The writes of a move: a create and the delete that goes with it. The correct master
+    /// sends one multi, guarded by [`Master::fenced`]. `assign-then-delete` (and `book`,
+    /// `seed-naive`) sends two plain writes, the create first; `delete-then-assign` sends the
+    /// delete first. Two writes in a flavor that fences are guarded one by one.
+    fn move_writes(&self, first: Request, then: Option<Request>) -> Vec<Request> {
+        let (first, then) = match then {
+            Some(delete) if !self.flavor.creates_before_deleting && !self.flavor.atomic_assign => {
+                (delete, Some(first))
+            }
+            then => (first, then),
+        };
+        let ops = std::iter::once(first).chain(then);
+        if self.flavor.atomic_assign {
+            vec![self.fenced(ops.collect())]
+        } else if self.flavor.fencing {
+            ops.map(|op| self.fenced(vec![op])).collect()
+        } else {
+            ops.collect()
+        }
+    }
+
+    /// `ops` as one multi, which the correct master opens with `check(/epoch, version)` of its
+    /// own bump, so its writes fail once another master has bumped the epoch; `no-fencing`
+    /// (and `book`, `seed-naive`, `assign-then-delete`, `delete-then-assign`) checks nothing.
+    fn fenced(&self, mut ops: Vec<Request>) -> Request {
+        if self.flavor.fencing {
+            ops.insert(
+                0,
+                Request::Check {
+                    path: EPOCH.into(),
+                    version: self.epoch,
+                },
+            );
+        }
+        Request::Multi { ops }
+    }
+
+    /// Whether a write's results say another master has bumped the epoch (its check met
+    /// BadVersion): the correct master then gives up its calls and runs for master again. A
+    /// master that does not fence checks no version.
+    fn fenced_out(&self, results: &[OpResult]) -> bool {
+        results.iter().any(|r| {
+            matches!(
+                r,
+                OpResult::Error {
+                    code: ErrorCode::BadVersion
+                }
+            )
+        }) && self.flavor.fencing
     }
 }

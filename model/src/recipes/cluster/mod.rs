@@ -45,7 +45,10 @@ pub const STATUS: &str = "/status";
 pub const CLIENTS: &str = "/clients";
 
 /// The choices that make a recipe what it is. `fixed` has every field true (and
-/// `assumes_sorted_children` false); each mutant flips one.
+/// `assumes_sorted_children` and `status_under_task` false); each mutant flips one (or a
+/// pair). A role reads its switches in one place, the section "how the mutants differ" at the
+/// end of its file, which says what the correct role does and what a flipped switch does
+/// instead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Flavor {
     /// Master: on ConnectionLoss for its create of `/master`, read the owner (else create

@@ -1,5 +1,13 @@
 //! The cluster's worker ([`Worker`]): it registers under `/workers`, runs the tasks assigned
 //! to it one at a time, and writes each one's status.
+//!
+//! The worker's mutant is a small difference from the correct worker, in the section "how the
+//! mutants differ" at the end of this file, with the variants' differences:
+//! - `status-then-delete`: the status and the assignment's removal are two writes
+//!   (`finish_writes`);
+//! - and the variants as written: `book` (two writes too), `seed-naive` (two writes, the
+//!   status under the task (`status_path`), no ConnectionLoss handled
+//!   (`retries_after_loss`)).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -137,30 +145,12 @@ impl Worker {
         );
     }
 
-    fn status_path(&self, t: &str) -> String {
-        if self.flavor.status_under_task {
-            format!("{TASKS}/{t}/status")
-        } else {
-            format!("{STATUS}/{t}")
-        }
-    }
-
     fn finish(&mut self, ctx: &mut Ctx, t: String, data: Data) {
         let status = Request::create(self.status_path(&t), data, CreateMode::Persistent);
         let unassign = delete(format!("{}/{t}", self.dir()));
         let already = self.finished.contains(&t);
-        if self.flavor.atomic_status {
-            let ops = if already {
-                vec![unassign]
-            } else {
-                vec![status, unassign]
-            };
-            self.calls.call(ctx, WOp::Finish(t), Request::Multi { ops });
-        } else {
-            if !already {
-                self.calls.call(ctx, WOp::Finish(t.clone()), status);
-            }
-            self.calls.call(ctx, WOp::Finish(t), unassign);
+        for request in self.finish_writes(status, unassign, already) {
+            self.calls.call(ctx, WOp::Finish(t.clone()), request);
         }
     }
 
@@ -169,7 +159,7 @@ impl Worker {
         if reply == &Err(SessionExpired) {
             return;
         }
-        let retry = is_loss(reply) && self.flavor.handles_connection_loss;
+        let retry = is_loss(reply) && self.retries_after_loss();
         if is_loss(reply) {
             ctx.note("connection loss", format!("/{}", self.id));
         }
@@ -332,5 +322,46 @@ impl Worker {
             self.results.insert(t.clone(), result.clone());
             self.finish(ctx, t, result);
         }
+    }
+}
+
+// ---- how the mutants differ --------------------------------------------------------------
+
+/// Every [`Flavor`] switch the worker reads, read here and nowhere else: each says what the
+/// correct worker (`fixed`) does, and what the recipes that flip the switch do instead.
+impl Worker {
+    /// Where task `t`'s status goes. The correct worker writes `/status/<t>`; `seed-naive`
+    /// writes `/tasks/<t>/status`, under the task (the seed's layout).
+    fn status_path(&self, t: &str) -> String {
+        if self.flavor.status_under_task {
+            format!("{TASKS}/{t}/status")
+        } else {
+            format!("{STATUS}/{t}")
+        }
+    }
+
+    /// The writes that finish a task: its `status` (unless written `already`) and the
+    /// `unassign` of its assignment. The correct worker sends one multi; `status-then-delete`
+    /// (and `book`, `seed-naive`) sends two writes, and a worker that dies between them leaves
+    /// a finished task assigned, which the master moves back to run again.
+    fn finish_writes(&self, status: Request, unassign: Request, already: bool) -> Vec<Request> {
+        if self.flavor.atomic_status {
+            let ops = if already {
+                vec![unassign]
+            } else {
+                vec![status, unassign]
+            };
+            vec![Request::Multi { ops }]
+        } else if already {
+            vec![unassign]
+        } else {
+            vec![status, unassign]
+        }
+    }
+
+    /// Whether a call that ended in ConnectionLoss is made again. The correct worker retries;
+    /// `seed-naive` (the seed's description handles no ConnectionLoss) drops it.
+    fn retries_after_loss(&self) -> bool {
+        self.flavor.handles_connection_loss
     }
 }
