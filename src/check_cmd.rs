@@ -448,7 +448,7 @@ pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
         Strategy::BreadthFirst => args.threads,
         Strategy::DepthFirst => 1,
     };
-    let roles = (recipe.processes)(&options, 0);
+    let (world, _) = recipe.world(&options, 0);
     let search = Search {
         limits: Limits {
             states_max: args.states_max,
@@ -493,7 +493,7 @@ pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
     };
     interrupt_status(&Progress::default(), &limits);
     let properties = (recipe.properties)();
-    let report = explore::search_with(roles, &options, &properties, &search, &mut show);
+    let report = explore::search_from(world, &properties, &search, &mut show);
     bar.finish_and_clear();
     crate::interrupt::set_status(None);
     let seconds = start.elapsed().as_secs_f64();

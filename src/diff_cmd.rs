@@ -9,7 +9,6 @@ use zksim_sim::plural::count;
 use zksim_sim::recipes;
 use zksim_sim::render;
 use zksim_sim::trace::{self, Header, StepLine, Trace};
-use zksim_sim::world::World;
 
 /// Steps of context shown before the first difference.
 const CONTEXT_STEPS: usize = 3;
@@ -214,8 +213,7 @@ fn print_tree(t: &Trace, i: usize, headers_differ: bool) {
         Ok(r) => r,
         Err(e) => return crate::say!("  cannot rebuild it: {e}"),
     };
-    let roles = (recipe.processes)(&t.header.options, t.header.seed);
-    let (mut world, _) = World::new(t.header.options.clone(), roles, t.header.seed);
+    let (mut world, _) = recipe.world(&t.header.options, t.header.seed);
     for s in &t.steps[1..=last] {
         let Some(a) = &s.action else { continue };
         if let Err(e) = world.step(a) {

@@ -12,7 +12,6 @@ use zksim_model::server::Change;
 use zksim_sim::event::Event;
 use zksim_sim::recipes;
 use zksim_sim::trace::{self, Trace};
-use zksim_sim::world::World;
 
 fn fixture(name: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
@@ -155,8 +154,7 @@ fn the_tree_rebuilt_from_snapshots_and_deltas_is_the_model_tree_at_every_step() 
     assert!(tree["error"].is_null(), "{}", tree["error"]);
     let every = tree["every"].as_u64().unwrap() as usize;
     let recipe = recipes::find(&t.header.recipe).unwrap();
-    let roles = (recipe.processes)(&t.header.options, t.header.seed);
-    let (mut world, _) = World::new(t.header.options.clone(), roles, t.header.seed);
+    let (mut world, _) = recipe.world(&t.header.options, t.header.seed);
     let mut rebuilt = std::collections::BTreeMap::<String, serde_json::Value>::new();
     for (i, s) in t.steps.iter().enumerate() {
         if i > 0 {

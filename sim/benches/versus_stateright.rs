@@ -48,7 +48,7 @@ use stateright::{Checker, Model, Property as SrProperty};
 use zksim_model::recipes::BuiltinRole;
 use zksim_sim::action::Action;
 use zksim_sim::event::Event;
-use zksim_sim::explore::{self, search_with, Limits, Report, Search};
+use zksim_sim::explore::{self, search_from, Limits, Report, Search};
 use zksim_sim::options::{Options, Shape, TimeMode};
 use zksim_sim::property::{Check, Property};
 use zksim_sim::recipes;
@@ -282,11 +282,10 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
     (out, started.elapsed().as_secs_f64())
 }
 
-fn start(config: &Config) -> (Wrld, Vec<(String, BuiltinRole)>, Vec<Property<BuiltinRole>>) {
+fn start(config: &Config) -> (Wrld, Vec<Property<BuiltinRole>>) {
     let recipe = recipes::find(config.recipe).expect("a built-in recipe");
-    let roles = (recipe.processes)(&config.options, 0);
-    let (world, _events) = World::new(config.options.clone(), roles.clone(), 0);
-    (world, roles, (recipe.properties)())
+    let (world, _events) = recipe.world(&config.options, 0);
+    (world, (recipe.properties)())
 }
 
 fn run_zksim(config: &Config, threads: usize) -> Run {
@@ -309,9 +308,9 @@ fn run_zksim(config: &Config, threads: usize) -> Run {
 }
 
 fn run_zksim_with(config: &Config, search: &Search) -> Run {
-    let (_, roles, properties) = start(config);
+    let (world, properties) = start(config);
     let (report, seconds): (Report, f64) =
-        timed(|| search_with(roles, &config.options, &properties, search, &mut |_| {}));
+        timed(|| search_from(world, &properties, search, &mut |_| {}));
     let trouble = match (&report.violation, report.complete) {
         (Some(v), _) => Some(format!("zksim: {} violated", v.property)),
         (None, false) => Some("zksim: incomplete (a limit was hit)".into()),
@@ -331,7 +330,7 @@ fn run_stateright(config: &Config, threads: usize) -> Run {
 }
 
 fn run_stateright_capped(config: &Config, threads: usize, cap: usize) -> Run {
-    let (world, _, properties) = start(config);
+    let (world, properties) = start(config);
     let model = WorldModel::new(world, properties);
     let (checker, seconds) = timed(|| {
         model

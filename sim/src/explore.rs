@@ -341,7 +341,8 @@ pub fn explore<R: Role + Send + Sync>(
 }
 
 /// Explores as `search` says, calling `progress` every 4,096 new states; the callback may
-/// answer [`Flow::Stop`] to end the search there (returning nothing goes on).
+/// answer [`Flow::Stop`] to end the search there (returning nothing goes on). The start is
+/// [`World::new`] of `roles`: a recipe with a set-up is searched with [`search_from`].
 pub fn search_with<R: Role + Send + Sync, F: Into<Flow>>(
     roles: Vec<(String, R)>,
     options: &Options,
@@ -349,13 +350,25 @@ pub fn search_with<R: Role + Send + Sync, F: Into<Flow>>(
     search: &Search,
     progress: &mut dyn FnMut(&Progress) -> F,
 ) -> Report {
+    let (start, _) = World::new(options.clone(), roles, 0);
+    search_from(start, properties, search, progress)
+}
+
+/// [`search_with`] from the world `start`, such as a recipe's
+/// ([`crate::recipes::Recipe::world`] with seed 0, its set-up applied). Its options' time
+/// must be abstract.
+pub fn search_from<R: Role + Send + Sync, F: Into<Flow>>(
+    start: World<R>,
+    properties: &[Property<R>],
+    search: &Search,
+    progress: &mut dyn FnMut(&Progress) -> F,
+) -> Report {
     let progress = &mut |p: &Progress| progress(p).into();
     assert_eq!(
-        options.time,
+        start.options().time,
         TimeMode::Abstract,
         "the explorer needs abstract time"
     );
-    let (start, _) = World::new(options.clone(), roles, 0);
     let mut explorer = Explorer::new(start, properties, search);
     let outcome = match search.strategy {
         Strategy::BreadthFirst => explorer.breadth_first(progress),

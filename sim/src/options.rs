@@ -39,9 +39,9 @@ pub struct Shape {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tasks: Option<u32>,
     /// Tasks already queued when the cluster starts, as a client that has since gone left
-    /// them: each in `/tasks` with its marker in `/clients` (see
-    /// [`crate::recipes::cluster::queued_tasks`]). The cluster then has work without a client
-    /// process, a much smaller space to search.
+    /// them: each in `/tasks` with its marker in `/clients`, put there by the cluster recipes'
+    /// set-up (see [`crate::recipes::cluster::queued_tasks`]). The cluster then has work
+    /// without a client process, a much smaller space to search.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queued: Option<u32>,
 }

@@ -660,7 +660,8 @@ pub(crate) fn run<R: Role>(
         processes: roles.iter().map(|(n, _)| n.clone()).collect(),
     };
     let properties = checked_properties(recipe, &options)?;
-    let (mut world, start) = World::new(options, roles, seed);
+    let set_up = (recipe.set_up)(&options);
+    let (mut world, start) = World::with_set_up(options, &set_up, roles, seed);
     source.observe(&world, &start);
     let mut points = cover.then(coverage::Tracker::default);
     if let Some(points) = &mut points {

@@ -298,8 +298,7 @@ impl<R: Role> Shrinker<'_, R> {
     /// Drops the actions not enabled in their turn and cuts `Advance` to what time may
     /// advance by; completes the liveness phase for a liveness property.
     fn normalize(&self, candidate: &[Action]) -> Vec<Action> {
-        let roles = (self.recipe.processes)(&self.options, self.seed);
-        let (mut world, _) = World::new(self.options.clone(), roles, self.seed);
+        let (mut world, _) = self.recipe.world(&self.options, self.seed);
         let mut out = Vec::with_capacity(candidate.len());
         for a in candidate {
             let a = match a {
@@ -370,10 +369,7 @@ impl<R: Role> Shrinker<'_, R> {
     /// expiries by (process name, which of its sessions), both worlds stepped side by side
     /// (an action the smaller world does not allow is dropped, as normalizing would).
     fn carry_over(&self, options: &Options) -> Vec<Action> {
-        let start = |o: &Options| {
-            let roles = (self.recipe.processes)(o, self.seed);
-            World::new(o.clone(), roles, self.seed).0
-        };
+        let start = |o: &Options| self.recipe.world(o, self.seed).0;
         let (mut old, mut new) = (start(&self.options), start(options));
         let name = |w: &World<R>, p: usize| w.processes()[p].name.to_string();
         let index = |w: &World<R>, n: &str| w.processes().iter().position(|p| *p.name == *n);

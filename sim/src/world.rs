@@ -296,6 +296,23 @@ impl<R: Role> World<R> {
     /// A world where every process has just connected and started. `seed` feeds BUGGIFY
     /// (when `options.buggify` is on); the returned events are the starts.
     pub fn new(options: Options, roles: Vec<(String, R)>, seed: u64) -> (Self, Vec<Event>) {
+        Self::with_set_up(options, &[], roles, seed)
+    }
+
+    /// A world where a session of its own has applied `set_up` and closed, as a script run
+    /// against the server before the processes start would, and then every process has
+    /// just connected and started: how a recipe's set-up runs
+    /// ([`crate::recipes::Recipe::world`]). The returned events are the set-up's changes,
+    /// then the starts; with no set-up, the world of [`World::new`].
+    ///
+    /// # Panics
+    /// If a set-up request fails: a set-up is made for an empty tree.
+    pub fn with_set_up(
+        options: Options,
+        set_up: &[Request],
+        roles: Vec<(String, R)>,
+        seed: u64,
+    ) -> (Self, Vec<Event>) {
         let config = ServerConfig {
             tick_ms: options.tick_ms,
             child_order: options.child_order,
@@ -318,8 +335,7 @@ impl<R: Role> World<R> {
             notes: Shared::default(),
         };
         let mut events = Vec::new();
-        let queued = crate::recipes::cluster::queued_tasks(world.options.shape.queued.unwrap_or(0));
-        world.set_up(&queued, &mut events);
+        world.set_up(set_up, &mut events);
         for p in 0..world.processes.len() {
             world.open_session(p, &mut events);
         }
@@ -327,12 +343,12 @@ impl<R: Role> World<R> {
     }
 
     /// Before any process starts: a session of its own applies `requests` and closes, as a
-    /// script run against the server before the cluster is started would (its changes are
+    /// script run against the server before the processes start would (its changes are
     /// among the start's events).
     ///
     /// # Panics
-    /// If a request fails: they are the world's own (the shape's queued tasks), made for an
-    /// empty tree.
+    /// If a request fails: they are the recipe's own (the cluster's queued tasks), made for
+    /// an empty tree.
     fn set_up(&mut self, requests: &[Request], ev: &mut Vec<Event>) {
         if requests.is_empty() {
             return;

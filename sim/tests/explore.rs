@@ -3,10 +3,13 @@
 use zksim_model::op::{CreateMode, Request};
 use zksim_model::role::{Ctx, Input, Role};
 use zksim_model::Data;
-use zksim_sim::explore::{explore, search_with, Limits, Report, Search, Stop, Strategy};
+use zksim_sim::explore::{
+    explore, search_from, search_with, Limits, Report, Search, Stop, Strategy,
+};
 use zksim_sim::options::{Options, Shape, TimeMode};
 use zksim_sim::property::Property;
 use zksim_sim::recipes::cluster::DEAD_WORKERS_DRAINED;
+use zksim_sim::recipes::Recipe;
 use zksim_sim::world::World;
 
 /// A role that creates one persistent node when it starts, and nothing else.
@@ -80,6 +83,12 @@ fn modes() -> Vec<Search> {
             ..full()
         },
     ]
+}
+
+/// A search of a recipe from the world it starts in (its set-up applied).
+fn search_recipe(recipe: &Recipe, options: &Options, search: &Search) -> Report {
+    let (start, _) = recipe.world(options, 0);
+    search_from(start, &(recipe.properties)(), search, &mut |_| {})
 }
 
 fn search<R: zksim_model::role::Role + Send + Sync>(
@@ -322,8 +331,7 @@ fn the_parallel_search_equals_the_single_threaded_one() {
                 threads,
                 ..Search::default()
             };
-            let roles = (recipe.processes)(&options, 0);
-            search(roles, &options, &(recipe.properties)(), &mode)
+            search_recipe(&recipe, &options, &mode)
         };
         assert_eq!(run(1), run(2), "{}", recipe.name);
     }
@@ -469,8 +477,7 @@ fn the_election_state_counts_are_pinned() {
             threads: 2,
             ..Search::default()
         };
-        let roles = (recipe.processes)(&options, 0);
-        let r = search(roles, &options, &(recipe.properties)(), &mode);
+        let r = search_recipe(&recipe, &options, &mode);
         let config = (disconnects_max, crashes_max, expiries_max);
         assert!(
             r.complete && r.violation.is_none(),
@@ -684,8 +691,7 @@ fn reduction_and_forgotten_zxids_never_change_a_verdict() {
                 forget_zxids,
                 ..full()
             };
-            let roles = (recipe.processes)(&options, 0);
-            search(roles, &options, &(recipe.properties)(), &mode)
+            search_recipe(&recipe, &options, &mode)
         };
         let whole = run(false, false);
         assert!(whole.complete, "{name}: {:?}", whole.stopped);
@@ -764,8 +770,7 @@ fn every_reduction_reaches_the_verdict_and_the_terminal_states_of_the_whole_grap
                 terminals: true,
                 ..mode
             };
-            let roles = (recipe.processes)(&options, 0);
-            search(roles, &options, &(recipe.properties)(), &mode)
+            search_recipe(&recipe, &options, &mode)
         };
         let whole = run(full());
         let reduced = run(Search {
@@ -817,8 +822,7 @@ fn reduction_never_changes_a_verdict_with_a_crash() {
                 forget_zxids: true,
                 ..full()
             };
-            let roles = (recipe.processes)(&options, 0);
-            search(roles, &options, &(recipe.properties)(), &mode)
+            search_recipe(&recipe, &options, &mode)
         };
         let (whole, reduced) = (run(false), run(true));
         let how = format!("{name} {:?}", options.shape);
@@ -986,8 +990,7 @@ fn pinned(cases: &[(&str, Options, Option<u64>)], mode: &Search) {
     let mut moved = Vec::new();
     for (i, (name, options, states)) in cases.iter().cloned().enumerate() {
         let recipe = cluster(name);
-        let roles = (recipe.processes)(&options, 0);
-        let r = search(roles, &options, &(recipe.properties)(), mode);
+        let r = search_recipe(&recipe, &options, mode);
         match states {
             Some(states) => {
                 assert!(
@@ -1046,8 +1049,7 @@ fn the_reduced_parallel_search_equals_the_single_threaded_one() {
                 forget_zxids: true,
                 ..Search::default()
             };
-            let roles = (recipe.processes)(&options, 0);
-            search(roles, &options, &(recipe.properties)(), &mode)
+            search_recipe(&recipe, &options, &mode)
         };
         let one = run(1);
         assert!(one.reduced > 0, "{name}");
@@ -1107,8 +1109,7 @@ fn found(h: &Hunt) {
         },
         ..Search::default()
     };
-    let roles = (recipe.processes)(&h.options, 0);
-    let r = search(roles, &h.options, &(recipe.properties)(), &mode);
+    let r = search_recipe(&recipe, &h.options, &mode);
     let v = r
         .violation
         .unwrap_or_else(|| panic!("{} not found: {:?}", h.recipe, r.stopped));

@@ -6,7 +6,7 @@ use zksim_model::role::{Ctx, Input, Role};
 use zksim_model::{Data, ErrorCode};
 use zksim_sim::options::Options;
 use zksim_sim::property::Property;
-use zksim_sim::recipes::{Recipe, RecipeKind};
+use zksim_sim::recipes::{no_set_up, Recipe, RecipeKind};
 use zksim_sim::run::{replay, replay_with, simulate};
 use zksim_sim::world::World;
 
@@ -57,6 +57,7 @@ fn recipe(name: &'static str, properties: fn() -> Vec<Property<Creator>>) -> Rec
         verified: false,
         baseline: None,
         about: "two processes create a node each",
+        set_up: no_set_up,
         processes,
         properties,
     }

@@ -8,7 +8,6 @@
 use zksim_sim::options::{Options, Shape, TimeMode};
 use zksim_sim::property::Check;
 use zksim_sim::recipes;
-use zksim_sim::world::World;
 
 /// A fixed generator (splitmix64), so the runs are the same on every machine.
 fn next(state: &mut u64) -> u64 {
@@ -54,8 +53,7 @@ fn the_shortcut_after_a_step_agrees_with_the_whole_predicate() {
         let properties = (recipe.properties)();
         for seed in 0..40u64 {
             let options = options(recipe.name, seed);
-            let roles = (recipe.processes)(&options, seed);
-            let (mut world, _) = World::new(options, roles, seed);
+            let (mut world, _) = recipe.world(&options, seed);
             let mut rng = seed ^ 0x5EED;
             let mut held: Vec<bool> = properties
                 .iter()
@@ -105,8 +103,7 @@ fn compare_along(name: &str, text: &str) -> u64 {
     let t = zksim_sim::trace::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
     let recipe = recipes::find(&t.header.recipe).unwrap();
     let properties = (recipe.properties)();
-    let roles = (recipe.processes)(&t.header.options, t.header.seed);
-    let (mut world, _) = World::new(t.header.options.clone(), roles, t.header.seed);
+    let (mut world, _) = recipe.world(&t.header.options, t.header.seed);
     let mut held: Vec<bool> = properties
         .iter()
         .map(|p| matches!(p.check, Check::Always(holds) if holds(&world)))

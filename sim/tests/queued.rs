@@ -4,10 +4,9 @@
 use zksim_model::server::Change;
 use zksim_model::Data;
 use zksim_sim::event::Event;
-use zksim_sim::explore::{search_with, Search};
+use zksim_sim::explore::{search_from, Search};
 use zksim_sim::options::{Options, Shape, TimeMode};
 use zksim_sim::recipes::cluster::{queued_token, ALL_TASKS_DONE};
-use zksim_sim::world::World;
 
 fn options(masters: u32, workers: u32, queued: u32) -> Options {
     Options {
@@ -36,7 +35,7 @@ fn recipe(name: &str) -> zksim_sim::recipes::Recipe {
 #[test]
 fn queued_tasks_are_in_the_tree_when_the_processes_start() {
     let o = options(1, 1, 2);
-    let (world, events) = World::new(o.clone(), (recipe("fixed").processes)(&o, 0), 0);
+    let (world, events) = recipe("fixed").world(&o, 0);
     let tree = world.server().tree();
     let tasks: Vec<&str> = tree.get("/tasks").unwrap().children.iter().collect();
     assert_eq!(tasks.len(), 2, "{tasks:?}");
@@ -84,13 +83,7 @@ fn a_queued_task_must_be_done() {
     };
     let run = |name: &str| {
         let r = recipe(name);
-        search_with(
-            (r.processes)(&o, 0),
-            &o,
-            &(r.properties)(),
-            &search,
-            &mut |_| {},
-        )
+        search_from(r.world(&o, 0).0, &(r.properties)(), &search, &mut |_| {})
     };
     let fixed = run("fixed");
     assert!(fixed.complete && fixed.violation.is_none(), "{fixed:?}");
@@ -104,7 +97,7 @@ fn a_queued_task_must_be_done() {
 #[test]
 fn no_queued_tasks_adds_nothing() {
     let o = options(1, 1, 0);
-    let (world, events) = World::new(o.clone(), (recipe("fixed").processes)(&o, 0), 0);
+    let (world, events) = recipe("fixed").world(&o, 0);
     assert!(world.server().tree().get("/tasks").is_none());
     assert!(!events.iter().any(|e| matches!(
         e,

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use zksim_sim::explore::{search_with, Search};
+use zksim_sim::explore::{search_from, Search};
 use zksim_sim::options::{Options, TimeMode};
 use zksim_sim::recipes::{self, RecipeKind};
 use zksim_sim::run::{replay, simulate};
@@ -89,14 +89,8 @@ fn every_mutant_is_caught_breaking_its_named_property() {
                 forget_zxids: true,
                 ..Search::default()
             };
-            let roles = (baseline.processes)(options, 0);
-            let r = search_with(
-                roles,
-                options,
-                &(baseline.properties)(),
-                &search,
-                &mut |_| {},
-            );
+            let (start, _) = baseline.world(options, 0);
+            let r = search_from(start, &(baseline.properties)(), &search, &mut |_| {});
             assert!(
                 r.complete && r.violation.is_none(),
                 "{} is not verified in the shape of {}: {:?}",

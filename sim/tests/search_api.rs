@@ -1,9 +1,9 @@
-//! `search_with` as a library: a caller can stop it (a wall-clock limit, or its progress
+//! `search_from` as a library: a caller can stop it (a wall-clock limit, or its progress
 //! callback), and its report says which sometimes-properties the search reached.
 
 use std::time::Duration;
 
-use zksim_sim::explore::{search_with, Flow, Limits, Search, Stop};
+use zksim_sim::explore::{search_from, Flow, Limits, Search, Stop};
 use zksim_sim::options::{Options, Shape, TimeMode};
 use zksim_sim::recipes;
 
@@ -35,9 +35,8 @@ fn the_progress_callback_can_stop_the_search() {
     let options = cluster(2, 1, 1, [0, 1, 1, 0]);
     let mut calls = 0;
     let mut seen = 0;
-    let report = search_with(
-        (recipe.processes)(&options, 0),
-        &options,
+    let report = search_from(
+        recipe.world(&options, 0).0,
         &(recipe.properties)(),
         &Search::default(),
         &mut |p| {
@@ -73,9 +72,8 @@ fn a_time_limit_stops_the_search() {
         },
         ..Search::default()
     };
-    let report = search_with(
-        (recipe.processes)(&options, 0),
-        &options,
+    let report = search_from(
+        recipe.world(&options, 0).0,
         &(recipe.properties)(),
         &search,
         &mut |_| {},
@@ -91,9 +89,8 @@ fn a_time_limit_stops_the_search() {
 fn the_report_says_which_sometimes_properties_were_reached() {
     let recipe = recipes::find("fixed").unwrap();
     let reached = |options: &Options| {
-        let report = search_with(
-            (recipe.processes)(options, 0),
-            options,
+        let report = search_from(
+            recipe.world(options, 0).0,
             &(recipe.properties)(),
             &Search {
                 forget_zxids: true,

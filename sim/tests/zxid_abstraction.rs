@@ -61,7 +61,7 @@ fn reached_exactly(
 
 fn start(recipe: &str, options: &Options) -> World<BuiltinRole> {
     let recipe = zksim_sim::recipes::find(recipe).unwrap();
-    World::new(options.clone(), (recipe.processes)(options, 0), 0).0
+    recipe.world(options, 0).0
 }
 
 fn shape(masters: u32, workers: u32, clients: u32, tasks: u32, disconnects_max: u32) -> Options {

@@ -22,7 +22,6 @@ use zksim_sim::plural::count;
 use zksim_sim::recipes;
 use zksim_sim::render;
 use zksim_sim::trace::Trace;
-use zksim_sim::world::World;
 
 const JS: &str = include_str!("page.js");
 const CSS: &str = include_str!("page.css");
@@ -210,9 +209,7 @@ fn tree_data(t: &Trace, owners: &Owners) -> TreeData {
             return data;
         }
     };
-    let options = t.header.options.clone();
-    let roles = (recipe.processes)(&options, t.header.seed);
-    let (mut world, _) = World::new(options, roles, t.header.seed);
+    let (mut world, _) = recipe.world(&t.header.options, t.header.seed);
     let view = |world: &zksim_sim::recipes::BuiltinWorld, path: &str| -> Option<NodeView> {
         let n = world.server().tree().get(path)?;
         let st = n.stat();

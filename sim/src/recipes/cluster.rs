@@ -75,6 +75,7 @@ macro_rules! recipe {
                 None
             },
             about: $about,
+            set_up: |options| queued_tasks(options.shape.queued.unwrap_or(0)),
             processes: |options, seed| cluster($flavor, options, seed),
             properties,
         }
@@ -254,11 +255,11 @@ pub fn queued_token(n: u32) -> String {
     Client::new(QUEUED_BY, n, Flavor::FIXED).token(n)
 }
 
-/// The requests that queue `n` tasks before the cluster starts (the shape's `queued`): the
-/// two directories they need, then each task as a client submits it (a sequential node under
-/// `/tasks` holding its token, and the token's marker under `/clients`), as a client that has
-/// since gone would leave them. The master's own creates of those directories then meet
-/// NodeExists, as after a failover.
+/// The requests that queue `n` tasks before the cluster starts (the shape's `queued`; every
+/// cluster recipe's set-up): the two directories they need, then each task as a client
+/// submits it (a sequential node under `/tasks` holding its token, and the token's marker
+/// under `/clients`), as a client that has since gone would leave them. The master's own
+/// creates of those directories then meet NodeExists, as after a failover.
 pub fn queued_tasks(n: u32) -> Vec<Request> {
     if n == 0 {
         return Vec::new();

@@ -1,9 +1,12 @@
 //! The built-in recipes, selectable by name, with the properties each is checked against.
 
 use serde::Serialize;
+use zksim_model::op::Request;
 use zksim_model::recipes::election::ElectionVariant;
 use zksim_model::recipes::BuiltinRole;
+use zksim_model::role::Role;
 
+use crate::event::Event;
 use crate::options::{Invalid, Options, Shape};
 use crate::property::Property;
 use crate::world::World;
@@ -23,10 +26,10 @@ pub enum RecipeKind {
     Mutant,
 }
 
-/// A recipe: how to build its processes and what must hold. The built-in ones run
-/// [`BuiltinRole`]s; a recipe of your own roles is a `Recipe<YourRole>`, which
-/// [`crate::run::simulate`], [`crate::run::run_actions`] and [`crate::run::replay_with`] run
-/// like any other.
+/// A recipe: what the server holds before it starts, how to build its processes, and what
+/// must hold. The built-in ones run [`BuiltinRole`]s; a recipe of your own roles is a
+/// `Recipe<YourRole>`, which [`crate::run::simulate`], [`crate::run::run_actions`] and
+/// [`crate::run::replay_with`] run like any other, from the world [`Recipe::world`] builds.
 pub struct Recipe<R = BuiltinRole> {
     /// Its name (`--recipe`).
     pub name: &'static str,
@@ -41,6 +44,10 @@ pub struct Recipe<R = BuiltinRole> {
     pub baseline: Option<&'static str>,
     /// One line on what it is.
     pub about: &'static str,
+    /// The requests applied before any process starts, for these options, by a session of
+    /// their own that closes ([`World::with_set_up`]): the cluster's queued tasks; none
+    /// ([`no_set_up`]) for most recipes. They must succeed on an empty tree.
+    pub set_up: fn(&Options) -> Vec<Request>,
     /// The processes, named, for these options and the run's seed.
     pub processes: fn(&Options, u64) -> Vec<(String, R)>,
     /// The properties checked.
@@ -57,10 +64,26 @@ impl<R> Clone for Recipe<R> {
             verified: self.verified,
             baseline: self.baseline,
             about: self.about,
+            set_up: self.set_up,
             processes: self.processes,
             properties: self.properties,
         }
     }
+}
+
+impl<R: Role> Recipe<R> {
+    /// The world a run of this recipe starts in, for these options and seed: its set-up
+    /// applied, then its processes started. The events are the set-up's changes and the
+    /// starts.
+    pub fn world(&self, options: &Options, seed: u64) -> (World<R>, Vec<Event>) {
+        let roles = (self.processes)(options, seed);
+        World::with_set_up(options.clone(), &(self.set_up)(options), roles, seed)
+    }
+}
+
+/// The set-up of a recipe that needs none: the server starts empty.
+pub fn no_set_up(_: &Options) -> Vec<Request> {
+    Vec::new()
 }
 
 /// The world every built-in recipe runs in.
@@ -77,6 +100,7 @@ pub fn all() -> Vec<Recipe> {
             baseline: None,
             about: "three candidates race for the ephemeral /master; a ConnectionLoss on the \
                     create is resolved by reading /master's owner",
+            set_up: no_set_up,
             processes: |o, _| candidates(ElectionVariant::Correct, o),
             properties: election_properties,
         },
@@ -88,6 +112,7 @@ pub fn all() -> Vec<Recipe> {
             baseline: Some("election"),
             about: "a candidate whose create ends in ConnectionLoss assumes it won: when the \
                     create was not applied and another candidate won, two live leaders",
+            set_up: no_set_up,
             processes: |o, _| candidates(ElectionVariant::AssumeLeader, o),
             properties: election_properties,
         },
@@ -100,6 +125,7 @@ pub fn all() -> Vec<Recipe> {
             about: "a candidate whose create ends in ConnectionLoss creates again: when the \
                     first create was applied it finds its own /master, follows it, and no one \
                     ever leads",
+            set_up: no_set_up,
             processes: |o, _| candidates(ElectionVariant::BlindRetry, o),
             properties: election_properties,
         },
@@ -111,6 +137,7 @@ pub fn all() -> Vec<Recipe> {
             baseline: Some("election"),
             about: "a resigning leader whose delete of /master ends in ConnectionLoss runs \
                     again instead of retrying: its surviving /master blocks everyone",
+            set_up: no_set_up,
             processes: |o, _| candidates(ElectionVariant::ResignNoRetry, o),
             properties: election_properties,
         },
@@ -122,6 +149,7 @@ pub fn all() -> Vec<Recipe> {
             baseline: Some("election"),
             about: "a resigning leader whose delete of /master ends in ConnectionLoss deletes \
                     again without looking: it can delete the next leader's /master",
+            set_up: no_set_up,
             processes: |o, _| candidates(ElectionVariant::ResignBlindDelete, o),
             properties: election_properties,
         },
