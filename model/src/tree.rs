@@ -140,21 +140,7 @@ impl Node {
             self.reloaded = None;
         }
     }
-}
 
-/// A set as a server's start reads it from a snapshot: the names in the order the snapshot
-/// wrote them (the set's iteration order), added to a fresh `new HashSet<String>(8)`
-/// (`DataNode.addChild`), or to a `new HashSet<String>()` for a session's ephemerals
-/// (`DataTree.deserialize`).
-fn read_back(names: impl Iterator<Item = impl AsRef<str>>, capacity: u32) -> ChildSet {
-    let mut set = ChildSet::with_capacity(capacity);
-    for name in names {
-        set.insert(name.as_ref());
-    }
-    set
-}
-
-impl Node {
     /// The owning session of an ephemeral.
     pub fn owner(&self) -> Option<SessionId> {
         match self.kind {
@@ -224,6 +210,17 @@ pub enum Trigger {
         /// The new version.
         version: i32,
     },
+}
+
+/// A child set as a server's start reads it from a snapshot: the names in the order the
+/// snapshot wrote them (the set's iteration order), added to a fresh `new HashSet<String>(8)`
+/// (`DataNode.addChild`).
+fn read_back(set: &ChildSet) -> ChildSet {
+    let mut fresh = ChildSet::new();
+    for name in set.iter() {
+        fresh.insert(name);
+    }
+    fresh
 }
 
 /// The tree of znodes, keyed by full path (`/` for the root). Nodes and ephemeral sets are
@@ -351,7 +348,7 @@ impl DataTree {
     pub fn restart(&mut self) {
         for node in self.nodes.values_mut() {
             let live = node.reloaded.as_deref().unwrap_or(&node.children).clone();
-            let snapshot = read_back(live.iter(), 8);
+            let snapshot = read_back(&live);
             let reloaded = (snapshot != live).then(|| Box::new(snapshot));
             if live != node.children || reloaded != node.reloaded {
                 // A write through the handle copies a node another tree shares.

@@ -883,17 +883,21 @@ impl<R: Role> World<R> {
         self.changes(ev);
         for f in frames {
             let now_ms = self.now_ms;
-            let target = self
-                .processes
-                .iter_mut()
-                .find(|p| p.session() == Some(f.session) && p.is_connected());
-            if let Some(p) = target {
+            if let Some(p) = self.connected_holder(f.session) {
                 p.to_client.push_back(Msg {
                     sent_ms: now_ms,
                     item: f.message,
                 });
             }
         }
+    }
+
+    /// The process that holds `session` connected, which frames for the session reach.
+    fn connected_holder(&mut self, session: SessionId) -> Option<&mut Process<R>> {
+        self.processes
+            .iter_mut()
+            .find(|p| p.session() == Some(session) && p.is_connected())
+            .map(|p| &mut **p)
     }
 
     fn receive_next(&mut self, process: ProcessId, ev: &mut Vec<Event>) {
@@ -1089,11 +1093,7 @@ impl<R: Role> World<R> {
     fn restart_server(&mut self, ev: &mut Vec<Event>) {
         let frames = self.server.restart(self.now_ms);
         for f in &frames {
-            if let Some(p) = self
-                .processes
-                .iter_mut()
-                .find(|p| p.session() == Some(f.session) && p.is_connected())
-            {
+            if let Some(p) = self.connected_holder(f.session) {
                 p.closed_by_server = true;
             }
         }
