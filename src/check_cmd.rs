@@ -182,6 +182,10 @@ pub struct SimulatorOnly {
     repair_per_mille: Option<Refused>,
     #[arg(long, hide = true, value_parser = every_fault)]
     write_fault_per_mille: Option<Refused>,
+    #[arg(long, hide = true, value_parser = every_fault)]
+    notify_fault_per_mille: Option<Refused>,
+    #[arg(long, hide = true, value_parser = every_fault)]
+    leader_fault_per_mille: Option<Refused>,
     #[arg(long, hide = true, value_parser = every_schedule)]
     pct_depth: Option<Refused>,
     #[arg(long, hide = true, value_parser = every_step)]

@@ -305,6 +305,15 @@ pub struct Knobs {
     /// points) [default: 0].
     #[arg(long, value_parser = ranged!(u32, 0, Options::PER_MILLE_MAX))]
     pub write_fault_per_mille: Option<u32>,
+    /// Chance, per mille (0 to 1000), that right after the server queued a watch
+    /// notification to a process the next step drops that process's connection or crashes it
+    /// (faults at protocol points) [default: 0].
+    #[arg(long, value_parser = ranged!(u32, 0, Options::PER_MILLE_MAX))]
+    pub notify_fault_per_mille: Option<u32>,
+    /// Chance, per mille (0 to 1000), that a fault strikes the leader (the process that last
+    /// claimed to lead) when it has one enabled [default: 0].
+    #[arg(long, value_parser = ranged!(u32, 0, Options::PER_MILLE_MAX))]
+    pub leader_fault_per_mille: Option<u32>,
     /// Schedule the safety phase by PCT of this depth (1 to 16): processes in a random
     /// priority order that changes at depth - 1 random steps; 0 picks uniformly [default: 0].
     #[arg(long, value_parser = ranged!(u32, 0, Options::PCT_DEPTH_MAX))]
@@ -370,6 +379,12 @@ impl Knobs {
             write_fault_per_mille: self
                 .write_fault_per_mille
                 .unwrap_or(d.write_fault_per_mille),
+            notify_fault_per_mille: self
+                .notify_fault_per_mille
+                .unwrap_or(d.notify_fault_per_mille),
+            leader_fault_per_mille: self
+                .leader_fault_per_mille
+                .unwrap_or(d.leader_fault_per_mille),
             pct_depth: self.pct_depth.unwrap_or(d.pct_depth),
             repair_per_mille: self.repair_per_mille.unwrap_or(d.repair_per_mille),
             steps_max: self.steps_max.unwrap_or(d.steps_max),
@@ -400,6 +415,14 @@ impl Knobs {
                 self.write_fault_per_mille.is_some(),
             ),
             ("pct_depth", self.pct_depth.is_some()),
+            (
+                "notify_fault_per_mille",
+                self.notify_fault_per_mille.is_some(),
+            ),
+            (
+                "leader_fault_per_mille",
+                self.leader_fault_per_mille.is_some(),
+            ),
         ];
         debug_assert!(given
             .iter()
@@ -493,6 +516,16 @@ pub fn replay_flags(options: &Options) -> String {
             "write-fault-per-mille",
             u64::from(options.write_fault_per_mille),
             u64::from(d.write_fault_per_mille),
+        ),
+        (
+            "notify-fault-per-mille",
+            u64::from(options.notify_fault_per_mille),
+            u64::from(d.notify_fault_per_mille),
+        ),
+        (
+            "leader-fault-per-mille",
+            u64::from(options.leader_fault_per_mille),
+            u64::from(d.leader_fault_per_mille),
         ),
         (
             "pct-depth",
@@ -1246,6 +1279,8 @@ mod tests {
             fault_per_mille: d.fault_per_mille + 1,
             repair_per_mille: d.repair_per_mille + 1,
             write_fault_per_mille: d.write_fault_per_mille + 1,
+            notify_fault_per_mille: d.notify_fault_per_mille + 1,
+            leader_fault_per_mille: d.leader_fault_per_mille + 1,
             pct_depth: d.pct_depth + 1,
             steps_max: d.steps_max + 1,
             liveness_steps_max: d.liveness_steps_max + 1,

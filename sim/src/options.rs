@@ -171,6 +171,25 @@ pub struct Options {
     /// rarely do. 0 (the default) leaves faults to `fault_per_mille` alone.
     #[serde(skip_serializing_if = "is_zero")]
     pub write_fault_per_mille: u32,
+    /// The simulator's chance, per mille, that the step right after the server queued a
+    /// watch notification to a process (a watched node created, changed or deleted, by a
+    /// write or a session's expiry; or a watch re-set on reconnect that fires at once) is a
+    /// fault of that process: its connection drops with the notification on the way (the
+    /// client re-sets its watches on reconnect and learns what changed meanwhile, as
+    /// ZooKeeper does), or it crashes before it reacts. The race between a change and its
+    /// notification is where watch-driven recipes go wrong; faults placed at these protocol
+    /// points (BUGGIFY-style, per site: the process, the event type and the path) reach it.
+    /// 0 (the default) places none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub notify_fault_per_mille: u32,
+    /// The simulator's chance, per mille, that a fault it takes (a crash, kill or
+    /// disconnect) strikes the leader, when the leader has one enabled: the process that
+    /// last claimed to lead (a role's `leads` claim) and has not crashed or lost its session
+    /// since. Jepsen's nemeses aim at the primary the same way: the bugs of failover need
+    /// the leader to fail, often more than once, and uniform targets spread the few faults
+    /// a run has over every process. 0 (the default) aims every fault uniformly.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub leader_fault_per_mille: u32,
     /// The simulator's schedule in the safety phase: 0 (the default) picks uniformly among the
     /// enabled steps; `d` above 0 is PCT (probabilistic concurrency testing, Burckhardt et al.,
     /// ASPLOS 2010): the processes get a random priority order, the highest-priority process
@@ -216,6 +235,8 @@ impl Default for Options {
             fault_per_mille: 50,
             repair_per_mille: 200,
             write_fault_per_mille: 0,
+            notify_fault_per_mille: 0,
+            leader_fault_per_mille: 0,
             pct_depth: 0,
             steps_max: 1000,
             liveness_steps_max: 2000,
@@ -281,6 +302,16 @@ impl Options {
                 self.write_fault_per_mille,
                 Self::PER_MILLE_MAX,
             ),
+            (
+                "notify_fault_per_mille",
+                self.notify_fault_per_mille,
+                Self::PER_MILLE_MAX,
+            ),
+            (
+                "leader_fault_per_mille",
+                self.leader_fault_per_mille,
+                Self::PER_MILLE_MAX,
+            ),
             ("pct_depth", self.pct_depth, Self::PCT_DEPTH_MAX),
             ("steps_max", self.steps_max, Self::STEPS_MAX),
             (
@@ -297,7 +328,7 @@ impl Options {
 
     /// The fields swarm testing draws from the seed ([`Options::swarmed`]), as a trace header
     /// spells them; the others keep the value they are given.
-    pub const SWARM_FIELDS: [&'static str; 12] = [
+    pub const SWARM_FIELDS: [&'static str; 14] = [
         "session_timeout_ms",
         "message_delay_ms_max",
         "crashes_max",
@@ -310,6 +341,8 @@ impl Options {
         "assign_policy",
         "write_fault_per_mille",
         "pct_depth",
+        "notify_fault_per_mille",
+        "leader_fault_per_mille",
     ];
 
     /// Swarm testing over the default options: [`Options::swarmed`] of
@@ -346,6 +379,9 @@ impl Options {
             // Drawn last, so the draws above are what they were before these two came in.
             write_fault_per_mille: pick(&mut rng, &[0, 0, 100, 300, 1000]) as u32,
             pct_depth: pick(&mut rng, &[0, 0, 1, 2, 3]) as u32,
+            // Drawn after those, for the same reason.
+            notify_fault_per_mille: pick(&mut rng, &[0, 100, 1000, 1000]) as u32,
+            leader_fault_per_mille: pick(&mut rng, &[0, 300, 1000, 1000]) as u32,
             ..self.clone()
         }
     }

@@ -21,9 +21,10 @@ use rand_chacha::ChaCha8Rng;
 
 use zksim_model::children::ChildOrder;
 use zksim_model::hash::{fnv_str, mix};
-use zksim_model::op::Request;
+use zksim_model::op::{EventType, Request, WatchedEvent};
 use zksim_model::recipes::BuiltinRole;
 use zksim_model::role::Role;
+use zksim_model::server::ToClient;
 
 use crate::action::{Action, ProcessId};
 use crate::coverage::{self, RunCoverage};
@@ -68,7 +69,9 @@ pub(crate) trait Source<R = BuiltinRole> {
 /// `repair_per_mille / 1000` when one is enabled, else a uniformly chosen other action (time
 /// advancing by a uniform amount up to its limit); after `steps_max` steps, faults stop;
 /// in the liveness phase, repairs first, then other actions, until nothing is enabled or
-/// `liveness_steps_max` steps have passed.
+/// `liveness_steps_max` steps have passed. Faults may also be placed at protocol points (right
+/// after a process's write was handled, or a watch notification queued to it) and aimed at the
+/// leader, each with its own knob (see [`Options`]).
 pub(crate) struct Random {
     rng: ChaCha8Rng,
     safety_left: u32,
@@ -86,6 +89,17 @@ pub(crate) struct Random {
     seed: u64,
     /// Whether faults are placed after writes (`write_fault_per_mille` above 0).
     watch_writes: bool,
+    /// Whether faults are placed after watch notifications (`notify_fault_per_mille` above
+    /// 0), and the watch notifications on each process's link after the last step.
+    watch_notices: bool,
+    notices: Vec<usize>,
+    /// The process the server queued a watch notification to in the last step, at an
+    /// active site: a protocol point.
+    after_notice: Option<ProcessId>,
+    /// Whether faults aim at the leader (`leader_fault_per_mille` above 0), and the leader:
+    /// the process that last claimed to lead, until it crashes or its session expires.
+    aim_at_leader: bool,
+    leader: Option<ProcessId>,
     /// A process cut off at a protocol point and kept from reconnecting until its session
     /// has expired (a long partition: what makes a lost reply meet an expiry).
     held: Option<ProcessId>,
@@ -165,7 +179,25 @@ fn any(_: &Action) -> bool {
 }
 
 impl<R: Role> Source<R> for Random {
-    fn observe(&mut self, _world: &World<R>, events: &[Event]) {
+    fn observe(&mut self, world: &World<R>, events: &[Event]) {
+        if self.watch_notices {
+            self.observe_notices(world);
+        }
+        if self.aim_at_leader {
+            for e in events {
+                match e {
+                    Event::Noted { process, claim, .. } if claim == "leads" => {
+                        self.leader = Some(*process);
+                    }
+                    Event::Crashed { process }
+                    | Event::Reconnected {
+                        process,
+                        expired: true,
+                    } if self.leader == Some(*process) => self.leader = None,
+                    _ => {}
+                }
+            }
+        }
         if !self.watch_writes {
             return;
         }
@@ -216,20 +248,24 @@ impl<R: Role> Source<R> for Random {
             } else {
                 0
             };
-            let of_p = |a: &Action| matches!(a, Action::Disconnect { process } | Action::Crash { process } | Action::Kill { process } if *process == p);
-            if world.faults_on()
-                && self.safety_left > 0
-                && self.enabled.iter().any(of_p)
-                && self.rng.gen_ratio(per_mille, 1000)
-            {
-                self.safety_left -= 1;
-                let n = self.enabled.iter().filter(|a| of_p(a)).count();
-                let k = self.rng.gen_range(0..n);
-                let chosen = self.enabled.iter().filter(|a| of_p(a)).nth(k).cloned();
-                if chosen == Some(Action::Disconnect { process: p }) && self.rng.gen_ratio(1, 2) {
-                    self.held = Some(p);
+            if world.faults_on() && self.safety_left > 0 {
+                if let Some(chosen) = self.fault_of(p, per_mille) {
+                    self.safety_left -= 1;
+                    if chosen == (Action::Disconnect { process: p }) && self.rng.gen_ratio(1, 2) {
+                        self.held = Some(p);
+                    }
+                    return Ok(Some(chosen));
                 }
-                return Ok(chosen);
+            }
+        }
+        if let Some(p) = self.after_notice.take() {
+            // The site was active (`observe_notices` keeps only those).
+            let per_mille = world.options().notify_fault_per_mille.min(1000);
+            if world.faults_on() && self.safety_left > 0 {
+                if let Some(chosen) = self.fault_of(p, per_mille) {
+                    self.safety_left -= 1;
+                    return Ok(Some(chosen));
+                }
             }
         }
         let count = |pool: fn(&Action) -> bool| self.enabled.iter().filter(|a| pool(a)).count();
@@ -244,6 +280,9 @@ impl<R: Role> Source<R> for Random {
             let pool: fn(&Action) -> bool = if faults > 0
                 && (others == 0 || self.rng.gen_ratio(per_mille, 1000))
             {
+                if let Some(fault) = self.leader_fault(world) {
+                    return Ok(Some(fault));
+                }
                 Action::is_fault
             } else {
                 let repairs = count(is_other_repair);
@@ -288,11 +327,71 @@ impl Random {
             after_write: None,
             seed,
             watch_writes: options.write_fault_per_mille > 0,
+            watch_notices: options.notify_fault_per_mille > 0,
+            notices: Vec::new(),
+            after_notice: None,
+            aim_at_leader: options.leader_fault_per_mille > 0,
+            leader: None,
             held: None,
             pct: None,
             pct_depth: options.pct_depth,
             pct_steps: options.steps_max,
         }
+    }
+
+    /// With `leader_fault_per_mille`, and its chance: one of the leader's enabled faults,
+    /// uniformly.
+    fn leader_fault<R: Role>(&mut self, world: &World<R>) -> Option<Action> {
+        let leader = self.leader.filter(|_| self.aim_at_leader)?;
+        self.fault_of(leader, world.options().leader_fault_per_mille.min(1000))
+    }
+
+    /// One of `p`'s enabled faults (a disconnect, crash or kill), uniformly, with chance
+    /// `per_mille / 1000`; `None` (and nothing drawn) when it has none.
+    fn fault_of(&mut self, p: ProcessId, per_mille: u32) -> Option<Action> {
+        let of_p = |a: &&Action| matches!(a, Action::Disconnect { process } | Action::Crash { process } | Action::Kill { process } if *process == p);
+        let n = self.enabled.iter().filter(of_p).count();
+        if n == 0 || !self.rng.gen_ratio(per_mille, 1000) {
+            return None;
+        }
+        let k = self.rng.gen_range(0..n);
+        self.enabled.iter().filter(of_p).nth(k).cloned()
+    }
+
+    /// Notes a watch notification the last step queued to a process, at an active site (a
+    /// quarter of the sites, by the seed, as for writes): one of them, uniformly, when the
+    /// step notified several (a session's expiry deleting a node many watch). Counting the
+    /// events on each link costs a pass over the links per step, paid only with
+    /// `notify_fault_per_mille` above 0.
+    fn observe_notices<R: Role>(&mut self, world: &World<R>) {
+        let processes = world.processes();
+        self.notices.resize(processes.len(), 0);
+        let mut chosen = None;
+        let mut active = 0u32;
+        for (p, process) in processes.iter().enumerate() {
+            let mut count = 0;
+            let mut last = None;
+            for frame in process.to_client() {
+                if let ToClient::Event { event } = frame {
+                    if event.kind != EventType::None {
+                        count += 1;
+                        last = Some(event);
+                    }
+                }
+            }
+            let before = std::mem::replace(&mut self.notices[p], count);
+            let Some(event) = last.filter(|_| count > before) else {
+                continue;
+            };
+            if mix(self.seed ^ notice_site(p, event)) % 4 != 0 {
+                continue;
+            }
+            active += 1;
+            if active == 1 || self.rng.gen_ratio(1, active) {
+                chosen = Some(p);
+            }
+        }
+        self.after_notice = chosen;
     }
 
     /// PCT's step: of the enabled steps that are neither faults nor repairs, one of the
@@ -360,6 +459,13 @@ fn write_site(process: ProcessId, request: &Request) -> Option<u64> {
     Some(mix(fnv_str(op)
         ^ fnv_str(stem).rotate_left(17)
         ^ process as u64))
+}
+
+/// The protocol point a watch notification is, as a hash: the process, the event type and
+/// the path without its trailing sequence number.
+fn notice_site(process: ProcessId, event: &WatchedEvent) -> u64 {
+    let stem = event.path.trim_end_matches(|c: char| c.is_ascii_digit());
+    mix((event.kind.code() as u64) << 40 ^ fnv_str(stem).rotate_left(23) ^ (process as u64) << 8)
 }
 
 /// The actions of a recorded trace, in order.

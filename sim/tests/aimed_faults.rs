@@ -1,0 +1,180 @@
+//! Faults aimed where failover goes wrong: right after the server queued a watch notification
+//! to a process (`Options::notify_fault_per_mille`), and at the leader
+//! (`Options::leader_fault_per_mille`). Each test compares the same seeds with and without
+//! the knob, so it fails if the knob does nothing.
+
+use zksim_sim::action::Action;
+use zksim_sim::event::Event;
+use zksim_sim::options::Options;
+use zksim_sim::recipes;
+use zksim_sim::run;
+use zksim_sim::trace::{self, Trace};
+
+fn traces(recipe: &str, options: &Options, seeds: std::ops::Range<u64>) -> Vec<Trace> {
+    let recipe = recipes::find(recipe).unwrap();
+    seeds
+        .map(|seed| {
+            let text = run::simulate(&recipe, options, seed, false, true)
+                .unwrap()
+                .text
+                .unwrap();
+            trace::parse(&text).unwrap()
+        })
+        .collect()
+}
+
+fn faulted(action: &Option<Action>) -> Option<usize> {
+    match action {
+        Some(
+            Action::Disconnect { process } | Action::Crash { process } | Action::Kill { process },
+        ) => Some(*process),
+        _ => None,
+    }
+}
+
+/// Faults, and faults that lost a watch notification on its way to the faulted process.
+fn notifications_lost(traces: &[Trace]) -> (usize, usize) {
+    let (mut faults, mut lost) = (0, 0);
+    for t in traces {
+        for line in &t.steps {
+            let Some(p) = faulted(&line.action) else {
+                continue;
+            };
+            faults += 1;
+            lost += usize::from(line.events.iter().any(
+                |e| matches!(e, Event::Lost { process, xid: 0, to_server: false } if *process == p),
+            ));
+        }
+    }
+    (faults, lost)
+}
+
+// Goal: with the knob, faults come while a watch notification is on its way to the faulted
+// process (the fault loses it) far more often than without it.
+#[test]
+fn faults_after_notifications_lose_the_notification() {
+    let base = Options {
+        fault_per_mille: 5,
+        ..Options::default()
+    };
+    let aimed = Options {
+        notify_fault_per_mille: 1000,
+        ..base.clone()
+    };
+    let (_, with_knob) = notifications_lost(&traces("fixed", &aimed, 0..60));
+    let (_, without) = notifications_lost(&traces("fixed", &base, 0..60));
+    assert!(
+        with_knob >= 15 && with_knob > 4 * without,
+        "faults losing a notification: {with_knob} with the knob, {without} without"
+    );
+}
+
+/// Faults taken while there was a leader (the process that last claimed to lead and has not
+/// crashed or lost its session since), and those that struck it.
+fn faults_on_the_leader(traces: &[Trace]) -> (usize, usize) {
+    let (mut faults, mut on_leader) = (0, 0);
+    for t in traces {
+        let mut leader = None;
+        for line in &t.steps {
+            if let (Some(p), Some(l)) = (faulted(&line.action), leader) {
+                faults += 1;
+                on_leader += usize::from(l == p);
+            }
+            for e in &line.events {
+                match e {
+                    Event::Noted { process, claim, .. } if claim == "leads" => {
+                        leader = Some(*process)
+                    }
+                    Event::Crashed { process }
+                    | Event::Reconnected {
+                        process,
+                        expired: true,
+                    } if leader == Some(*process) => leader = None,
+                    _ => {}
+                }
+            }
+        }
+    }
+    (faults, on_leader)
+}
+
+// Goal: with the knob at certainty most faults taken while there is a leader strike it
+// (the others are faults at the leader's kinds' exhausted budgets); without it, about one in
+// the cluster's six processes does.
+#[test]
+fn faults_aimed_at_the_leader_strike_it() {
+    let base = Options::default();
+    let aimed = Options {
+        leader_fault_per_mille: 1000,
+        ..base.clone()
+    };
+    let (faults, with_knob) = faults_on_the_leader(&traces("fixed", &aimed, 0..40));
+    let (base_faults, without) = faults_on_the_leader(&traces("fixed", &base, 0..40));
+    assert!(
+        with_knob * 2 > faults && without * 4 < base_faults,
+        "faults on the leader: {with_knob} of {faults} with the knob, {without} of \
+         {base_faults} without"
+    );
+}
+
+// Goal: the two together find the backup that misses a re-election (a NodeDeleted lost in a
+// disconnect, then the master it watched killed) in a few hundred default-shape seeds where
+// neither alone, nor neither, does; and a run with them replays byte for byte from its header.
+#[test]
+fn aimed_faults_find_the_backup_that_misses_a_reelection() {
+    let recipe = recipes::find("backup-misses-reelection").unwrap();
+    let base = Options {
+        fault_per_mille: 10,
+        repair_per_mille: 100,
+        ..Options::default()
+    };
+    let found = |o: &Options| {
+        (0..400u64)
+            .filter(|&seed| {
+                run::simulate(&recipe, o, seed, false, false)
+                    .unwrap()
+                    .end
+                    .violations
+                    .first()
+                    .map(|v| v.property.as_str())
+                    == recipe.breaks
+            })
+            .collect::<Vec<_>>()
+    };
+    let both = Options {
+        notify_fault_per_mille: 1000,
+        leader_fault_per_mille: 1000,
+        ..base.clone()
+    };
+    let failing = found(&both);
+    assert!(!failing.is_empty(), "not found with both knobs");
+    assert_eq!(found(&base), Vec::<u64>::new());
+    assert_eq!(
+        found(&Options {
+            notify_fault_per_mille: 1000,
+            ..base.clone()
+        }),
+        Vec::<u64>::new()
+    );
+    let text = run::simulate(&recipe, &both, failing[0], false, true)
+        .unwrap()
+        .text
+        .unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(header.contains("\"notify_fault_per_mille\":1000"));
+    assert!(header.contains("\"leader_fault_per_mille\":1000"));
+    assert_eq!(run::replay(&text).unwrap(), text);
+}
+
+// Goal: swarm draws both knobs from the seed, so some seeds run with each and some without.
+#[test]
+fn swarm_draws_the_aimed_faults() {
+    let drawn: Vec<Options> = (0..64).map(Options::swarm).collect();
+    for pick in [
+        |o: &Options| o.notify_fault_per_mille,
+        |o: &Options| o.leader_fault_per_mille,
+    ] {
+        assert!(drawn.iter().any(|o| pick(o) == 0));
+        assert!(drawn.iter().any(|o| pick(o) == 1000));
+    }
+}
