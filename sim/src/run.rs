@@ -90,7 +90,7 @@ pub(crate) struct Random {
     /// Whether faults are placed after writes (`write_fault_per_mille` above 0).
     watch_writes: bool,
     /// Whether faults are placed after watch notifications (`notify_fault_per_mille` above
-    /// 0), and the watch notifications on each process's link after the last step.
+    /// 0), and the length of each process's link from the server after the last step.
     watch_notices: bool,
     notices: Vec<usize>,
     /// The process the server queued a watch notification to in the last step, at an
@@ -181,7 +181,7 @@ fn any(_: &Action) -> bool {
 impl<R: Role> Source<R> for Random {
     fn observe(&mut self, world: &World<R>, events: &[Event]) {
         if self.watch_notices {
-            self.observe_notices(world);
+            self.observe_notices(world, events);
         }
         if self.aim_at_leader {
             for e in events {
@@ -360,27 +360,33 @@ impl Random {
 
     /// Notes a watch notification the last step queued to a process, at an active site (a
     /// quarter of the sites, by the seed, as for writes): one of them, uniformly, when the
-    /// step notified several (a session's expiry deleting a node many watch). Counting the
-    /// events on each link costs a pass over the links per step, paid only with
-    /// `notify_fault_per_mille` above 0.
-    fn observe_notices<R: Role>(&mut self, world: &World<R>) {
+    /// step notified several (a session's expiry deleting a node many watch). Only a step
+    /// that committed a change or reconnected a client queues notifications, at the end of
+    /// a link, so only those steps look, and only at the frames past each link's length
+    /// after the step before; the others just note the lengths (this runs every step of
+    /// every run that has `notify_fault_per_mille` above 0).
+    fn observe_notices<R: Role>(&mut self, world: &World<R>, events: &[Event]) {
         let processes = world.processes();
         self.notices.resize(processes.len(), 0);
+        let queues = events
+            .iter()
+            .any(|e| matches!(e, Event::Changed { .. } | Event::Reconnected { .. }));
         let mut chosen = None;
         let mut active = 0u32;
         for (p, process) in processes.iter().enumerate() {
-            let mut count = 0;
-            let mut last = None;
-            for frame in process.to_client() {
-                if let ToClient::Event { event } = frame {
-                    if event.kind != EventType::None {
-                        count += 1;
-                        last = Some(event);
-                    }
-                }
+            let before = std::mem::replace(&mut self.notices[p], process.to_client().len());
+            if !queues {
+                continue;
             }
-            let before = std::mem::replace(&mut self.notices[p], count);
-            let Some(event) = last.filter(|_| count > before) else {
+            let last = process
+                .to_client()
+                .skip(before)
+                .filter_map(|frame| match frame {
+                    ToClient::Event { event } if event.kind != EventType::None => Some(event),
+                    _ => None,
+                })
+                .last();
+            let Some(event) = last else {
                 continue;
             };
             if mix(self.seed ^ notice_site(p, event)) % 4 != 0 {

@@ -176,7 +176,7 @@ impl<R> Process<R> {
     }
 
     /// Frames on the server's link to it (replies, watch events, a drop), oldest first.
-    pub fn to_client(&self) -> impl Iterator<Item = &ToClient> {
+    pub fn to_client(&self) -> impl ExactSizeIterator<Item = &ToClient> {
         self.to_client.iter().map(|m| &m.item)
     }
 
