@@ -496,7 +496,7 @@ pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
         ));
     };
     interrupt_status(&Progress::default(), &limits);
-    let properties = (recipe.properties)();
+    let properties = recipe.properties();
     let report = explore::search_from(world, &properties, &search, &mut show);
     bar.finish_and_clear();
     crate::interrupt::set_status(None);

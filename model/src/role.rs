@@ -111,11 +111,12 @@ pub enum Effect {
     /// Drop the current (expired or closed) handle and open a new session; the role then gets
     /// [`Input::Start`] again.
     NewSession,
-    /// A claim for the properties to check, such as `("runs", "/assign/w1/task-0000000001")`:
-    /// the world records which it has seen, so a repeated claim can be told apart.
+    /// A claim for the properties to check, such as [`Claim::Runs`] about
+    /// `/assign/w1/task-0000000001`: the world records which it has seen, so a repeated claim
+    /// can be told apart.
     Note {
         /// What is claimed.
-        claim: String,
+        claim: Claim,
         /// About which path.
         path: String,
     },
@@ -124,6 +125,156 @@ pub enum Effect {
         /// The text.
         line: String,
     },
+}
+
+/// What a role claims happened, about a path (or a token), for the properties to check. The
+/// recipe properties of `zksim_sim::properties` read these: a role of your own that makes the
+/// claims a property needs (each property's documentation names them) is checked by it as the
+/// built-in roles are. Each claim has a fixed name ([`Claim::name`]), which is how traces
+/// write it.
+#[derive(Clone, Debug)]
+pub enum Claim {
+    /// I lead (path: the leader's node as the role names itself, `/master/<id>`). Two of them
+    /// in a run are a failover.
+    Leads,
+    /// I assigned a task (path: the assignment, `/assign/<worker>/<task>`).
+    Assigns,
+    /// I moved a dead worker's task back to be assigned again (path: the assignment it was).
+    MovesBack,
+    /// I run a task (path: the assignment I read it from, `/assign/<me>/<task>`).
+    Runs,
+    /// I wrote a task's result (path: the task's token); made twice, the task ran twice.
+    Status,
+    /// I submitted a task (path: its token): from then on the task must not be lost.
+    Submitted,
+    /// I was told my task's result (path: its token).
+    Notified,
+    /// A call of mine ended in ConnectionLoss (path: `/<me>`).
+    ConnectionLoss,
+    /// I resolved a ConnectionLoss by reading back what happened (path: the node I read).
+    Recovered,
+    /// A write of mine was refused by the fence (path: `/<me>`).
+    Fenced,
+    /// A claim of a recipe of your own, by its name.
+    Own(String),
+}
+
+impl Claim {
+    /// Every built-in claim, for reading a name back.
+    pub const BUILT_IN: [Claim; 10] = [
+        Claim::Leads,
+        Claim::Assigns,
+        Claim::MovesBack,
+        Claim::Runs,
+        Claim::Status,
+        Claim::Submitted,
+        Claim::Notified,
+        Claim::ConnectionLoss,
+        Claim::Recovered,
+        Claim::Fenced,
+    ];
+
+    /// Its name, as traces write it (`leads`, `moves back`, ...).
+    pub fn name(&self) -> &str {
+        match self {
+            Claim::Leads => "leads",
+            Claim::Assigns => "assigns",
+            Claim::MovesBack => "moves back",
+            Claim::Runs => "runs",
+            Claim::Status => "status",
+            Claim::Submitted => "submitted",
+            Claim::Notified => "notified",
+            Claim::ConnectionLoss => "connection loss",
+            Claim::Recovered => "recovered",
+            Claim::Fenced => "fenced",
+            Claim::Own(name) => name,
+        }
+    }
+
+    /// The claim of that name: a built-in one, else [`Claim::Own`].
+    pub fn named(name: &str) -> Claim {
+        Claim::BUILT_IN
+            .into_iter()
+            .find(|c| c.name() == name)
+            .unwrap_or_else(|| Claim::Own(name.to_string()))
+    }
+}
+
+// Equality, order and hash are those of the name, by hand: `Own("leads")` is `Leads`, and a
+// world's claims keep the order and fingerprint they had as strings, so every pinned state
+// count and trace is as before.
+impl PartialEq for Claim {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for Claim {}
+
+impl PartialOrd for Claim {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Claim {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.name().cmp(other.name())
+    }
+}
+
+impl Hash for Claim {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.name().hash(h);
+    }
+}
+
+impl std::fmt::Display for Claim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Claim {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Claim {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(Claim::named(&name))
+    }
+}
+
+/// A role's part in its recipe, for properties that ask whether some process of a part is
+/// left (a master is owed only to a cluster with a candidate not killed for good).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    /// None the properties ask about.
+    #[default]
+    Other,
+    /// A candidate for leadership (an election candidate, a master or backup master).
+    Candidate,
+    /// A worker.
+    Worker,
+    /// A client.
+    Client,
+}
+
+/// What a role says of itself now, for the properties: its [`Part`], whether it believes it
+/// leads, whether it has nothing left to wait for. Unlike a [`Claim`], which says what
+/// happened once, this is read from the role's state whenever a property looks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Standing {
+    /// Its part.
+    pub part: Part,
+    /// It believes it is the leader (and acts as one).
+    pub leads: bool,
+    /// It has done all it came to do (a client: every task's result read).
+    pub done: bool,
 }
 
 /// BUGGIFY: fault points role code may call. A point is enabled for a whole run with
@@ -183,10 +334,10 @@ impl Ctx {
         self.effects.push(Effect::NewSession);
     }
 
-    /// Claims something for the properties (`ctx.note("runs", "/assign/w1/t")`).
-    pub fn note(&mut self, what: impl Into<String>, path: impl Into<String>) {
+    /// Claims something for the properties (`ctx.note(Claim::Runs, "/assign/w1/t")`).
+    pub fn note(&mut self, claim: Claim, path: impl Into<String>) {
         self.effects.push(Effect::Note {
-            claim: what.into(),
+            claim,
             path: path.into(),
         });
     }
@@ -227,5 +378,45 @@ pub trait Role: Clone + Debug + Eq + Hash {
     /// A short summary of what the role believes (for renderings and state labels).
     fn summary(&self) -> String {
         String::new()
+    }
+
+    /// Where the role stands now, for the properties ([`Standing`]); by default a part no
+    /// property asks about.
+    fn standing(&self) -> Standing {
+        Standing::default()
+    }
+}
+
+/// Two role types as one, so a recipe can run roles of your own beside the built-in ones
+/// (`Either<BuiltinRole, MyWorker>`): each input goes to the role the process holds, and its
+/// summary and standing are that role's.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Either<A, B> {
+    /// A role of the first type.
+    Left(A),
+    /// A role of the second type.
+    Right(B),
+}
+
+impl<A: Role, B: Role> Role for Either<A, B> {
+    fn handle(&mut self, input: &Input, ctx: &mut Ctx) {
+        match self {
+            Either::Left(a) => a.handle(input, ctx),
+            Either::Right(b) => b.handle(input, ctx),
+        }
+    }
+
+    fn summary(&self) -> String {
+        match self {
+            Either::Left(a) => a.summary(),
+            Either::Right(b) => b.summary(),
+        }
+    }
+
+    fn standing(&self) -> Standing {
+        match self {
+            Either::Left(a) => a.standing(),
+            Either::Right(b) => b.standing(),
+        }
     }
 }

@@ -285,7 +285,7 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
 fn start(config: &Config) -> (Wrld, Vec<Property<BuiltinRole>>) {
     let recipe = recipes::find(config.recipe).expect("a built-in recipe");
     let (world, _events) = recipe.world(&config.options, 0);
-    (world, (recipe.properties)())
+    (world, recipe.properties())
 }
 
 fn run_zksim(config: &Config, threads: usize) -> Run {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use zksim_model::op::{Reply, Request, WatchedEvent};
-use zksim_model::role::{ChoiceId, TimerId};
+use zksim_model::role::{ChoiceId, Claim, TimerId};
 use zksim_model::server::Change;
 use zksim_model::stat::{SessionId, Zxid};
 
@@ -111,7 +111,7 @@ pub enum Event {
         /// The process.
         process: ProcessId,
         /// What is claimed.
-        claim: String,
+        claim: Claim,
         /// About which path.
         path: String,
         /// Whether the same claim was made before in this run.

@@ -46,8 +46,8 @@
 //!     shape: zksim_sim::options::Shape { masters: Some(2), ..Default::default() },
 //!     ..Options::default()
 //! };
-//! let roles = (recipe.processes)(&options, 0);
-//! let report = explore(roles, &options, &(recipe.properties)(), &Limits::default());
+//! let roles = recipe.processes(&options, 0);
+//! let report = explore(roles, &options, &recipe.properties(), &Limits::default());
 //! assert!(report.complete && report.violation.is_none());
 //! ```
 

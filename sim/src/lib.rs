@@ -3,7 +3,9 @@
 //! - [`world::World`]: server, processes, links, clock, fault budgets; [`action::Action`] is
 //!   every nondeterministic choice and [`event::Event`] what a step did;
 //! - [`options::Options`]: the knobs of a run, with a seeded `swarm` constructor;
-//! - [`recipes`]: the built-in recipes and their [`property`]s;
+//! - [`recipes`]: the built-in recipes, and [`Recipe`](recipes::Recipe), built for one's own;
+//! - [`property`]: what a property is; [`properties`]: the recipe properties, over the roles'
+//!   typed claims and the tree, for any recipe's roles;
 //! - [`run`]: seeded simulation and replay; [`trace`]: the JSON-lines trace format;
 //! - [`coverage`]: the protocol points runs reached, and the faults right after them;
 //! - [`scenario`]: scripted scenarios (TOML) with expectations;
@@ -21,6 +23,7 @@ pub mod explore;
 pub mod files;
 pub mod options;
 pub mod plural;
+pub mod properties;
 pub mod property;
 #[cfg(feature = "proptest")]
 pub mod proptest;

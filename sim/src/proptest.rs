@@ -250,7 +250,8 @@ impl Plan {
             shape,
             ..Options::default()
         };
-        let names: Vec<String> = (r.processes)(&options, seed)
+        let names: Vec<String> = r
+            .processes(&options, seed)
             .into_iter()
             .map(|(n, _)| n)
             .collect();

@@ -23,7 +23,7 @@ use zksim_model::children::ChildOrder;
 use zksim_model::hash::{fnv_str, mix};
 use zksim_model::op::{EventType, Request, WatchedEvent};
 use zksim_model::recipes::BuiltinRole;
-use zksim_model::role::Role;
+use zksim_model::role::{Claim, Role};
 use zksim_model::server::ToClient;
 
 use crate::action::{Action, ProcessId};
@@ -186,7 +186,7 @@ impl<R: Role> Source<R> for Random {
         if self.aim_at_leader {
             for e in events {
                 match e {
-                    Event::Noted { process, claim, .. } if claim == "leads" => {
+                    Event::Noted { process, claim, .. } if *claim == Claim::Leads => {
                         self.leader = Some(*process);
                     }
                     Event::Crashed { process }
@@ -590,7 +590,8 @@ pub fn replay_with<R: Role>(recipe: &Recipe<R>, text: &str) -> Result<String, St
         .collect();
     // The processes first: an edited shape or name would otherwise show as a step that
     // cannot be taken.
-    let processes: Vec<String> = (recipe.processes)(&h.options, h.seed)
+    let processes: Vec<String> = recipe
+        .processes(&h.options, h.seed)
         .into_iter()
         .map(|(n, _)| n)
         .collect();
@@ -729,7 +730,7 @@ fn checked_properties<R>(
     recipe: &Recipe<R>,
     options: &Options,
 ) -> Result<Vec<crate::property::Property<R>>, String> {
-    let all = (recipe.properties)();
+    let all = recipe.properties();
     for name in &options.unchecked {
         if !all.iter().any(|p| p.name == name) {
             let known: Vec<&str> = all.iter().map(|p| p.name).collect();
@@ -760,7 +761,7 @@ pub(crate) fn run<R: Role>(
 ) -> Result<Outcome, String> {
     // Checked before the processes are built: a shape out of range would not fit in memory.
     crate::recipes::validate(recipe.name, &options).map_err(|e| format!("options.{e}"))?;
-    let roles = (recipe.processes)(&options, seed);
+    let roles = recipe.processes(&options, seed);
     let header = Header {
         schema: trace::SCHEMA.into(),
         version: trace::VERSION,
@@ -772,7 +773,7 @@ pub(crate) fn run<R: Role>(
         processes: roles.iter().map(|(n, _)| n.clone()).collect(),
     };
     let properties = checked_properties(recipe, &options)?;
-    let set_up = (recipe.set_up)(&options);
+    let set_up = recipe.set_up(&options);
     let (mut world, start) = World::with_set_up(options, &set_up, roles, seed);
     source.observe(&world, &start);
     let mut points = cover.then(coverage::Tracker::default);

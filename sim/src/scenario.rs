@@ -354,7 +354,7 @@ fn parse_picking<R: Role>(
             ),
         ));
     }
-    let properties: Vec<&'static str> = (recipe.properties)().iter().map(|p| p.name).collect();
+    let properties: Vec<&'static str> = recipe.properties().iter().map(|p| p.name).collect();
     for name in &options.unchecked {
         if !properties.contains(&name.as_str()) {
             return Err(at(
@@ -389,7 +389,8 @@ fn parse_picking<R: Role>(
             ))
         }
     };
-    let names: Vec<String> = (recipe.processes)(&options, spec.seed)
+    let names: Vec<String> = recipe
+        .processes(&options, spec.seed)
         .into_iter()
         .map(|(n, _)| n)
         .collect();
@@ -748,7 +749,7 @@ fn holder<R: Role>(world: &World<R>, session: SessionId) -> Option<ProcessId> {
 fn resolve<R: Role>(target: &Target, world: &World<R>) -> Option<ProcessId> {
     match target {
         Target::Process(p) => Some(*p),
-        Target::Master => recipes::master_owner(world).and_then(|s| holder(world, s)),
+        Target::Master => crate::properties::master_owner(world).and_then(|s| holder(world, s)),
     }
 }
 
@@ -881,7 +882,7 @@ impl EventMatch {
                     path,
                     ..
                 },
-            ) => by(Some(*process)) && self.op_is(claim) && self.path_matches(path),
+            ) => by(Some(*process)) && self.op_is(claim.name()) && self.path_matches(path),
             (K::Log, Event::Log { process, line }) => {
                 by(Some(*process)) && self.text.as_deref().is_none_or(|g| glob(g, line))
             }

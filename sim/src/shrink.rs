@@ -161,7 +161,8 @@ pub fn shrink_with<R: Role>(
         "the trace breaks no property: there is nothing to shrink (every property held)".to_string()
     })?;
     run::replay_with(recipe, text).map_err(|e| format!("the trace does not replay: {e}"))?;
-    let eventually = (recipe.properties)()
+    let eventually = recipe
+        .properties()
         .iter()
         .any(|p| p.name == first.property && matches!(p.check, Check::Eventually(_)));
     let actions: Vec<Action> = t.steps.iter().filter_map(|s| s.action.clone()).collect();
@@ -600,9 +601,9 @@ fn effective_shape<R: Role>(recipe: &Recipe<R>, options: &Options, seed: u64) ->
 
 /// One dimension of [`effective_shape`].
 fn effective<R: Role>(recipe: &Recipe<R>, options: &Options, seed: u64, dim: usize) -> u32 {
-    let same = (recipe.processes)(options, seed);
+    let same = recipe.processes(options, seed);
     (1..=64)
-        .find(|&v| (recipe.processes)(&with_dim(options, dim, v), seed) == same)
+        .find(|&v| recipe.processes(&with_dim(options, dim, v), seed) == same)
         .unwrap_or(1)
 }
 

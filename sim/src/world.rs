@@ -29,7 +29,7 @@ use std::sync::Arc;
 use zksim_model::client::{Call, Client, ClientState, Compared, Delivery};
 use zksim_model::error::ErrorCode;
 use zksim_model::op::Request;
-use zksim_model::role::{Buggify, ChoiceId, Ctx, Effect, Input, Role, Tag, TimerId};
+use zksim_model::role::{Buggify, ChoiceId, Claim, Ctx, Effect, Input, Role, Tag, TimerId};
 use zksim_model::server::{Outgoing, Server, ServerConfig, ToClient};
 use zksim_model::shared::{Interner, Shared};
 use zksim_model::stat::SessionId;
@@ -237,7 +237,7 @@ pub struct World<R> {
     faults_on: bool,
     /// Every claim the roles made so far (what, path): part of the state, so properties over
     /// the history (a status written twice) are properties of the state.
-    notes: Shared<BTreeSet<(String, String)>>,
+    notes: Shared<BTreeSet<(Claim, String)>>,
 }
 
 /// A world's identity (its fingerprint): every field, except that once faults have stopped
@@ -275,7 +275,7 @@ pub struct Interners<R> {
     processes: Interner<Process<R>>,
     roles: Interner<R>,
     clients: Interner<Client>,
-    notes: Interner<BTreeSet<(String, String)>>,
+    notes: Interner<BTreeSet<(Claim, String)>>,
 }
 
 impl<R> Default for Interners<R> {
@@ -394,23 +394,23 @@ impl<R: Role> World<R> {
         self.budget
     }
 
-    /// Whether a role has claimed `what` about `path` in this run.
-    pub fn noted(&self, what: &str, path: &str) -> bool {
-        self.notes.contains(&(what.to_string(), path.to_string()))
+    /// Whether a role has made `claim` about `path` in this run.
+    pub fn noted(&self, claim: Claim, path: &str) -> bool {
+        self.notes.contains(&(claim, path.to_string()))
     }
 
     /// The paths of every `claim` made so far, in order.
-    pub fn notes_about<'a>(&'a self, claim: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        let from = (claim.to_string(), String::new());
+    pub fn notes_about(&self, claim: Claim) -> impl Iterator<Item = &str> + '_ {
+        let from = (claim.clone(), String::new());
         self.notes
             .range(from..)
-            .take_while(move |(c, _)| c == claim)
+            .take_while(move |(c, _)| *c == claim)
             .map(|(_, p)| p.as_str())
     }
 
     /// The claims made so far.
-    pub fn notes(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.notes.iter().map(|(w, p)| (w.as_str(), p.as_str()))
+    pub fn notes(&self) -> impl Iterator<Item = (&Claim, &str)> {
+        self.notes.iter().map(|(w, p)| (w, p.as_str()))
     }
 
     /// Makes this world's parts share the allocations of equal parts of worlds interned

@@ -3,6 +3,7 @@
 //! (`Options::leader_fault_per_mille`). Each test compares the same seeds with and without
 //! the knob, so it fails if the knob does nothing.
 
+use zksim_model::role::Claim;
 use zksim_sim::action::Action;
 use zksim_sim::event::Event;
 use zksim_sim::options::Options;
@@ -82,9 +83,11 @@ fn faults_on_the_leader(traces: &[Trace]) -> (usize, usize) {
             }
             for e in &line.events {
                 match e {
-                    Event::Noted { process, claim, .. } if claim == "leads" => {
-                        leader = Some(*process)
-                    }
+                    Event::Noted {
+                        process,
+                        claim: Claim::Leads,
+                        ..
+                    } => leader = Some(*process),
                     Event::Crashed { process }
                     | Event::Reconnected {
                         process,

@@ -88,7 +88,7 @@ fn modes() -> Vec<Search> {
 /// A search of a recipe from the world it starts in (its set-up applied).
 fn search_recipe(recipe: &Recipe, options: &Options, search: &Search) -> Report {
     let (start, _) = recipe.world(options, 0);
-    search_from(start, &(recipe.properties)(), search, &mut |_| {})
+    search_from(start, &recipe.properties(), search, &mut |_| {})
 }
 
 fn search<R: zksim_model::role::Role + Send + Sync>(
@@ -299,8 +299,8 @@ fn depth_and_frontier_limits_stop_the_search_and_say_so() {
 fn the_election_is_verified_and_its_mutants_are_found() {
     let options = two_candidates_one_disconnect();
     for recipe in election_recipes() {
-        let roles = (recipe.processes)(&options, 0);
-        let r = explore(roles, &options, &(recipe.properties)(), &Limits::default());
+        let roles = recipe.processes(&options, 0);
+        let r = explore(roles, &options, &recipe.properties(), &Limits::default());
         match recipe.breaks {
             None => {
                 assert!(

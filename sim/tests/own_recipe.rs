@@ -6,7 +6,7 @@ use zksim_model::role::{Ctx, Input, Role};
 use zksim_model::{Data, ErrorCode};
 use zksim_sim::options::Options;
 use zksim_sim::property::Property;
-use zksim_sim::recipes::{no_set_up, Recipe, RecipeKind};
+use zksim_sim::recipes::Recipe;
 use zksim_sim::run::{replay, replay_with, simulate};
 use zksim_sim::world::World;
 
@@ -50,17 +50,9 @@ fn both(w: &World<Creator>) -> bool {
 }
 
 fn recipe(name: &'static str, properties: fn() -> Vec<Property<Creator>>) -> Recipe<Creator> {
-    Recipe {
-        name,
-        kind: RecipeKind::Variant,
-        breaks: None,
-        verified: false,
-        baseline: None,
-        about: "two processes create a node each",
-        set_up: no_set_up,
-        processes,
-        properties,
-    }
+    Recipe::new(name, processes)
+        .about("two processes create a node each")
+        .with_properties(properties)
 }
 
 fn options() -> Options {

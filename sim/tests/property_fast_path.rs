@@ -50,7 +50,7 @@ fn the_shortcut_after_a_step_agrees_with_the_whole_predicate() {
     let mut compared = 0u64;
     let mut broken = 0u64;
     for recipe in recipes::all() {
-        let properties = (recipe.properties)();
+        let properties = recipe.properties();
         for seed in 0..40u64 {
             let options = options(recipe.name, seed);
             let (mut world, _) = recipe.world(&options, seed);
@@ -102,7 +102,7 @@ fn the_shortcut_after_a_step_agrees_with_the_whole_predicate() {
 fn compare_along(name: &str, text: &str) -> u64 {
     let t = zksim_sim::trace::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
     let recipe = recipes::find(&t.header.recipe).unwrap();
-    let properties = (recipe.properties)();
+    let properties = recipe.properties();
     let (mut world, _) = recipe.world(&t.header.options, t.header.seed);
     let mut held: Vec<bool> = properties
         .iter()

@@ -69,7 +69,9 @@ fn a_mutant_fails_with_a_shrunk_plan_and_a_replay_that_reproduces_it() {
         .and_then(|l| l.split('"').next())
         .unwrap()
         .to_string();
-    let properties: Vec<&str> = (recipes::find(recipe).unwrap().properties)()
+    let properties: Vec<&str> = recipes::find(recipe)
+        .unwrap()
+        .properties()
         .iter()
         .map(|p| p.name)
         .collect();

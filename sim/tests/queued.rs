@@ -83,7 +83,7 @@ fn a_queued_task_must_be_done() {
     };
     let run = |name: &str| {
         let r = recipe(name);
-        search_from(r.world(&o, 0).0, &(r.properties)(), &search, &mut |_| {})
+        search_from(r.world(&o, 0).0, &r.properties(), &search, &mut |_| {})
     };
     let fixed = run("fixed");
     assert!(fixed.complete && fixed.violation.is_none(), "{fixed:?}");

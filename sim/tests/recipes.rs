@@ -90,7 +90,7 @@ fn every_mutant_is_caught_breaking_its_named_property() {
                 ..Search::default()
             };
             let (start, _) = baseline.world(options, 0);
-            let r = search_from(start, &(baseline.properties)(), &search, &mut |_| {});
+            let r = search_from(start, &baseline.properties(), &search, &mut |_| {});
             assert!(
                 r.complete && r.violation.is_none(),
                 "{} is not verified in the shape of {}: {:?}",

@@ -37,7 +37,7 @@ fn the_progress_callback_can_stop_the_search() {
     let mut seen = 0;
     let report = search_from(
         recipe.world(&options, 0).0,
-        &(recipe.properties)(),
+        &recipe.properties(),
         &Search::default(),
         &mut |p| {
             calls += 1;
@@ -74,7 +74,7 @@ fn a_time_limit_stops_the_search() {
     };
     let report = search_from(
         recipe.world(&options, 0).0,
-        &(recipe.properties)(),
+        &recipe.properties(),
         &search,
         &mut |_| {},
     );
@@ -91,7 +91,7 @@ fn the_report_says_which_sometimes_properties_were_reached() {
     let reached = |options: &Options| {
         let report = search_from(
             recipe.world(options, 0).0,
-            &(recipe.properties)(),
+            &recipe.properties(),
             &Search {
                 forget_zxids: true,
                 ..Search::default()

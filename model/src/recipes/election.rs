@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::Data;
 use crate::error::ErrorCode;
 use crate::op::{Acl, CreateMode, EventType, KeeperState, Request, Response};
-use crate::role::{Ctx, Input, Role, Tag};
+use crate::role::{Ctx, Input, Part, Role, Standing, Tag};
 use crate::stat::SessionId;
 
 /// The path every candidate races for.
@@ -285,5 +285,13 @@ impl Role for Candidate {
         // A candidate that served its term behaves differently in the same phase.
         let resigned = if self.resigned { ", resigned" } else { "" };
         format!("{:?}{resigned}", self.phase)
+    }
+
+    fn standing(&self) -> Standing {
+        Standing {
+            part: Part::Candidate,
+            leads: self.is_leading(),
+            done: false,
+        }
     }
 }

@@ -3,7 +3,7 @@
 pub mod cluster;
 pub mod election;
 
-use crate::role::{Ctx, Input, Role};
+use crate::role::{Ctx, Input, Role, Standing};
 
 /// Every built-in role, so one world type can run any built-in recipe.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -34,6 +34,15 @@ impl Role for BuiltinRole {
             BuiltinRole::Master(m) => m.summary(),
             BuiltinRole::Worker(w) => w.summary(),
             BuiltinRole::Client(c) => c.summary(),
+        }
+    }
+
+    fn standing(&self) -> Standing {
+        match self {
+            BuiltinRole::Candidate(c) => c.standing(),
+            BuiltinRole::Master(m) => m.standing(),
+            BuiltinRole::Worker(w) => w.standing(),
+            BuiltinRole::Client(c) => c.standing(),
         }
     }
 }

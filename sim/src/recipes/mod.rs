@@ -1,5 +1,7 @@
 //! The built-in recipes, selectable by name, with the properties each is checked against.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use zksim_model::op::Request;
 use zksim_model::recipes::election::ElectionVariant;
@@ -14,7 +16,8 @@ use crate::world::World;
 pub mod cluster;
 pub mod election;
 
-use election::{candidates, election_properties, A_LEADER_IS_ELECTED, LEADER_OWNS_MASTER};
+use crate::properties::{self, A_LEADER_IS_ELECTED, LEADER_OWNS_MASTER};
+use election::candidates;
 
 /// Whether a recipe is a variant to check or a mutant carrying one known bug.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -26,10 +29,38 @@ pub enum RecipeKind {
     Mutant,
 }
 
+/// The processes of a recipe, named, for a run's options and seed.
+pub type Processes<R> = dyn Fn(&Options, u64) -> Vec<(String, R)> + Send + Sync;
+/// The requests a recipe applies before any process starts, for a run's options.
+pub type SetUp = dyn Fn(&Options) -> Vec<Request> + Send + Sync;
+/// The properties a recipe is checked against.
+pub type Properties<R> = dyn Fn() -> Vec<Property<R>> + Send + Sync;
+
 /// A recipe: what the server holds before it starts, how to build its processes, and what
-/// must hold. The built-in ones run [`BuiltinRole`]s; a recipe of your own roles is a
-/// `Recipe<YourRole>`, which [`crate::run::simulate`], [`crate::run::run_actions`] and
-/// [`crate::run::replay_with`] run like any other, from the world [`Recipe::world`] builds.
+/// must hold. A value, built by [`Recipe::new`] and the methods that follow it, so a variant
+/// can be made at run time from whatever its closures capture. The built-in ones run
+/// [`BuiltinRole`]s; a recipe of your own roles (or of built-in roles beside yours, with
+/// [`zksim_model::role::Either`]) is a `Recipe<YourRole>`, which [`crate::run::simulate`],
+/// [`crate::explore::search_from`], [`crate::scenario::Scenario::run_with`],
+/// [`crate::shrink::shrink_with`] and [`crate::run::replay_with`] run like any other, from the
+/// world [`Recipe::world`] builds.
+///
+/// ```
+/// use zksim_model::recipes::BuiltinRole;
+/// use zksim_sim::recipes::{self, Recipe};
+///
+/// // The cluster with one more worker than the shape asks for, checked against its
+/// // properties.
+/// let fixed = recipes::find("fixed").unwrap();
+/// let extra: Recipe<BuiltinRole> = Recipe::new("fixed-plus-one", move |options, seed| {
+///     let mut options = options.clone();
+///     options.shape.workers = Some(options.shape.workers.unwrap_or(2) + 1);
+///     fixed.processes(&options, seed)
+/// })
+/// .about("the fixed cluster with an extra worker")
+/// .with_properties(zksim_sim::properties::cluster);
+/// assert_eq!(extra.processes(&Default::default(), 0).len(), 7);
+/// ```
 pub struct Recipe<R = BuiltinRole> {
     /// Its name (`--recipe`).
     pub name: &'static str,
@@ -44,14 +75,9 @@ pub struct Recipe<R = BuiltinRole> {
     pub baseline: Option<&'static str>,
     /// One line on what it is.
     pub about: &'static str,
-    /// The requests applied before any process starts, for these options, by a session of
-    /// their own that closes ([`World::with_set_up`]): the cluster's queued tasks; none
-    /// ([`no_set_up`]) for most recipes. They must succeed on an empty tree.
-    pub set_up: fn(&Options) -> Vec<Request>,
-    /// The processes, named, for these options and the run's seed.
-    pub processes: fn(&Options, u64) -> Vec<(String, R)>,
-    /// The properties checked.
-    pub properties: fn() -> Vec<Property<R>>,
+    set_up: Arc<SetUp>,
+    processes: Arc<Processes<R>>,
+    properties: Arc<Properties<R>>,
 }
 
 // By hand: a derive would ask `R: Clone`, though only functions of `R` are held.
@@ -64,10 +90,90 @@ impl<R> Clone for Recipe<R> {
             verified: self.verified,
             baseline: self.baseline,
             about: self.about,
-            set_up: self.set_up,
-            processes: self.processes,
-            properties: self.properties,
+            set_up: Arc::clone(&self.set_up),
+            processes: Arc::clone(&self.processes),
+            properties: Arc::clone(&self.properties),
         }
+    }
+}
+
+impl<R: 'static> Recipe<R> {
+    /// A recipe of these processes: a variant, not claimed correct, with no set-up and no
+    /// properties until given.
+    pub fn new(
+        name: &'static str,
+        processes: impl Fn(&Options, u64) -> Vec<(String, R)> + Send + Sync + 'static,
+    ) -> Self {
+        Recipe {
+            name,
+            kind: RecipeKind::Variant,
+            breaks: None,
+            verified: false,
+            baseline: None,
+            about: "",
+            set_up: Arc::new(no_set_up),
+            processes: Arc::new(processes),
+            properties: Arc::new(Vec::new),
+        }
+    }
+
+    /// The same recipe with this line on what it is.
+    pub fn about(mut self, about: &'static str) -> Self {
+        self.about = about;
+        self
+    }
+
+    /// The same recipe, checked against these properties.
+    pub fn with_properties(
+        mut self,
+        properties: impl Fn() -> Vec<Property<R>> + Send + Sync + 'static,
+    ) -> Self {
+        self.properties = Arc::new(properties);
+        self
+    }
+
+    /// The same recipe, with these requests applied before any process starts, by a session
+    /// of their own that closes ([`World::with_set_up`]). They must succeed on an empty tree.
+    pub fn with_set_up(
+        mut self,
+        set_up: impl Fn(&Options) -> Vec<Request> + Send + Sync + 'static,
+    ) -> Self {
+        self.set_up = Arc::new(set_up);
+        self
+    }
+
+    /// The same recipe, claimed correct: every property is expected to hold.
+    pub fn verified(mut self) -> Self {
+        self.verified = true;
+        self
+    }
+
+    /// The same recipe as a mutant of `baseline` whose planted bug breaks the property
+    /// `breaks`.
+    pub fn mutant_of(mut self, baseline: &'static str, breaks: &'static str) -> Self {
+        self.kind = RecipeKind::Mutant;
+        self.baseline = Some(baseline);
+        self.breaks = Some(breaks);
+        self.verified = false;
+        self
+    }
+}
+
+impl<R> Recipe<R> {
+    /// The processes, named, for these options and the run's seed.
+    pub fn processes(&self, options: &Options, seed: u64) -> Vec<(String, R)> {
+        (self.processes)(options, seed)
+    }
+
+    /// The requests applied before any process starts, for these options: the cluster's
+    /// queued tasks; none for most recipes.
+    pub fn set_up(&self, options: &Options) -> Vec<Request> {
+        (self.set_up)(options)
+    }
+
+    /// The properties checked.
+    pub fn properties(&self) -> Vec<Property<R>> {
+        (self.properties)()
     }
 }
 
@@ -76,8 +182,8 @@ impl<R: Role> Recipe<R> {
     /// applied, then its processes started. The events are the set-up's changes and the
     /// starts.
     pub fn world(&self, options: &Options, seed: u64) -> (World<R>, Vec<Event>) {
-        let roles = (self.processes)(options, seed);
-        World::with_set_up(options.clone(), &(self.set_up)(options), roles, seed)
+        let roles = self.processes(options, seed);
+        World::with_set_up(options.clone(), &self.set_up(options), roles, seed)
     }
 }
 
@@ -89,82 +195,52 @@ pub fn no_set_up(_: &Options) -> Vec<Request> {
 /// The world every built-in recipe runs in.
 pub type BuiltinWorld = World<BuiltinRole>;
 
+/// An election recipe: the candidates of `variant`, checked against the election's
+/// properties.
+fn election_recipe(name: &'static str, variant: ElectionVariant) -> Recipe {
+    Recipe::new(name, move |o, _| candidates(variant, o)).with_properties(properties::election)
+}
+
 /// Every built-in recipe.
 pub fn all() -> Vec<Recipe> {
     let mut all = vec![
-        Recipe {
-            name: "election",
-            kind: RecipeKind::Variant,
-            breaks: None,
-            verified: true,
-            baseline: None,
-            about: "three candidates race for the ephemeral /master; a ConnectionLoss on the \
-                    create is resolved by reading /master's owner",
-            set_up: no_set_up,
-            processes: |o, _| candidates(ElectionVariant::Correct, o),
-            properties: election_properties,
-        },
-        Recipe {
-            name: "election-assume-leader",
-            kind: RecipeKind::Mutant,
-            breaks: Some(LEADER_OWNS_MASTER),
-            verified: false,
-            baseline: Some("election"),
-            about: "a candidate whose create ends in ConnectionLoss assumes it won: when the \
-                    create was not applied and another candidate won, two live leaders",
-            set_up: no_set_up,
-            processes: |o, _| candidates(ElectionVariant::AssumeLeader, o),
-            properties: election_properties,
-        },
-        Recipe {
-            name: "election-blind-retry",
-            kind: RecipeKind::Mutant,
-            breaks: Some(A_LEADER_IS_ELECTED),
-            verified: false,
-            baseline: Some("election"),
-            about: "a candidate whose create ends in ConnectionLoss creates again: when the \
-                    first create was applied it finds its own /master, follows it, and no one \
-                    ever leads",
-            set_up: no_set_up,
-            processes: |o, _| candidates(ElectionVariant::BlindRetry, o),
-            properties: election_properties,
-        },
-        Recipe {
-            name: "election-resign-no-retry",
-            kind: RecipeKind::Mutant,
-            breaks: Some(A_LEADER_IS_ELECTED),
-            verified: false,
-            baseline: Some("election"),
-            about: "a resigning leader whose delete of /master ends in ConnectionLoss runs \
-                    again instead of retrying: its surviving /master blocks everyone",
-            set_up: no_set_up,
-            processes: |o, _| candidates(ElectionVariant::ResignNoRetry, o),
-            properties: election_properties,
-        },
-        Recipe {
-            name: "election-resign-blind-delete",
-            kind: RecipeKind::Mutant,
-            breaks: Some(LEADER_OWNS_MASTER),
-            verified: false,
-            baseline: Some("election"),
-            about: "a resigning leader whose delete of /master ends in ConnectionLoss deletes \
-                    again without looking: it can delete the next leader's /master",
-            set_up: no_set_up,
-            processes: |o, _| candidates(ElectionVariant::ResignBlindDelete, o),
-            properties: election_properties,
-        },
+        election_recipe("election", ElectionVariant::Correct)
+            .about(
+                "three candidates race for the ephemeral /master; a ConnectionLoss on the \
+                 create is resolved by reading /master's owner",
+            )
+            .verified(),
+        election_recipe("election-assume-leader", ElectionVariant::AssumeLeader)
+            .about(
+                "a candidate whose create ends in ConnectionLoss assumes it won: when the \
+                 create was not applied and another candidate won, two live leaders",
+            )
+            .mutant_of("election", LEADER_OWNS_MASTER),
+        election_recipe("election-blind-retry", ElectionVariant::BlindRetry)
+            .about(
+                "a candidate whose create ends in ConnectionLoss creates again: when the \
+                 first create was applied it finds its own /master, follows it, and no one \
+                 ever leads",
+            )
+            .mutant_of("election", A_LEADER_IS_ELECTED),
+        election_recipe("election-resign-no-retry", ElectionVariant::ResignNoRetry)
+            .about(
+                "a resigning leader whose delete of /master ends in ConnectionLoss runs \
+                 again instead of retrying: its surviving /master blocks everyone",
+            )
+            .mutant_of("election", A_LEADER_IS_ELECTED),
+        election_recipe(
+            "election-resign-blind-delete",
+            ElectionVariant::ResignBlindDelete,
+        )
+        .about(
+            "a resigning leader whose delete of /master ends in ConnectionLoss deletes \
+                 again without looking: it can delete the next leader's /master",
+        )
+        .mutant_of("election", LEADER_OWNS_MASTER),
     ];
     all.extend(cluster::recipes());
     all
-}
-
-/// The session owning `/master` (both recipes race for the same node).
-pub(crate) fn master_owner<R: zksim_model::role::Role>(
-    w: &World<R>,
-) -> Option<zksim_model::SessionId> {
-    let master = zksim_model::recipes::cluster::MASTER;
-    debug_assert_eq!(master, zksim_model::recipes::election::MASTER);
-    w.server().tree().get(master).and_then(|n| n.owner())
 }
 
 /// The [`Shape`] fields a built-in recipe has roles for (`masters` alone for the election and

@@ -15,7 +15,7 @@ use super::{Flavor, CLIENTS, STATUS, TASKS};
 use crate::data::Data;
 use crate::error::ErrorCode;
 use crate::op::{CreateMode, EventType, KeeperState, OpResult, Reply, Request, Response};
-use crate::role::{Ctx, Input, Role};
+use crate::role::{Claim, Ctx, Input, Part, Role, Standing};
 use crate::stat::SessionId;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -124,12 +124,12 @@ impl Client {
         match op {
             COp::Submit => match reply {
                 Ok(Response::Create { path, .. }) => {
-                    ctx.note("submitted", self.token(self.current));
+                    ctx.note(Claim::Submitted, self.token(self.current));
                     self.wait_status(ctx, path.trim_start_matches("/tasks/").to_string());
                 }
                 Ok(Response::Multi { results }) => match results.as_slice() {
                     [OpResult::Create { path, .. }, OpResult::Create { .. }] => {
-                        ctx.note("submitted", self.token(self.current));
+                        ctx.note(Claim::Submitted, self.token(self.current));
                         self.wait_status(ctx, path.trim_start_matches("/tasks/").to_string());
                     }
                     [_, OpResult::Error { code: NodeExists }] => {
@@ -152,7 +152,7 @@ impl Client {
             COp::Marker => match reply {
                 Ok(_) => {
                     ctx.note(
-                        "recovered",
+                        Claim::Recovered,
                         format!("{CLIENTS}/{}", self.token(self.current)),
                     );
                     self.find(ctx)
@@ -188,7 +188,7 @@ impl Client {
             COp::Read(name) => match reply {
                 Ok(Response::Data { .. }) => {
                     self.reading = false;
-                    ctx.note("notified", self.token(self.current));
+                    ctx.note(Claim::Notified, self.token(self.current));
                     let req = self.clean_up(&name);
                     self.calls.call(ctx, COp::CleanUp, req);
                     self.current += 1;
@@ -269,6 +269,14 @@ impl Role for Client {
     fn summary(&self) -> String {
         format!("task {}/{}", self.current.min(self.tasks), self.tasks)
     }
+
+    fn standing(&self) -> Standing {
+        Standing {
+            part: Part::Client,
+            leads: false,
+            done: self.is_done(),
+        }
+    }
 }
 
 // ---- how the mutants differ --------------------------------------------------------------
@@ -294,7 +302,7 @@ impl Client {
     /// applied the task runs twice; `seed-naive` drops it.
     fn after_lost_submission(&mut self, ctx: &mut Ctx) {
         if self.flavor.client_checks_marker {
-            ctx.note("connection loss", format!("/{}", self.id));
+            ctx.note(Claim::ConnectionLoss, format!("/{}", self.id));
             self.check_marker(ctx);
         } else if self.flavor.handles_connection_loss {
             self.submit(ctx);

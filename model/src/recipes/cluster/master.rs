@@ -32,7 +32,7 @@ use crate::data::Data;
 use crate::error::ErrorCode;
 use crate::hash::splitmix;
 use crate::op::{CreateMode, EventType, KeeperState, OpResult, Reply, Request, Response};
-use crate::role::{Ctx, Input, Role};
+use crate::role::{Claim, Ctx, Input, Part, Role, Standing};
 use crate::stat::SessionId;
 
 /// What a master's call was for.
@@ -177,7 +177,7 @@ impl Master {
 
     fn lead(&mut self, ctx: &mut Ctx) {
         self.phase = MasterPhase::Bootstrapping;
-        ctx.note("leads", format!("{MASTER}/{}", self.id));
+        ctx.note(Claim::Leads, format!("{MASTER}/{}", self.id));
         for dir in [EPOCH, WORKERS, ASSIGN, TASKS, STATUS, CLIENTS] {
             self.calls.call(
                 ctx,
@@ -313,13 +313,13 @@ impl Master {
                     let w = &self.pick_worker(&workers, &mut load);
                     let assign =
                         Request::create(format!("{ASSIGN}/{w}/{t}"), bytes, CreateMode::Persistent);
-                    ctx.note("assigns", format!("{ASSIGN}/{w}/{t}"));
+                    ctx.note(Claim::Assigns, format!("{ASSIGN}/{w}/{t}"));
                     self.assigned.insert(t.to_string());
                     let removal = self.removal_of(t);
                     self.write(ctx, assign, removal);
                 }
                 ["assign", d, t] => {
-                    ctx.note("moves back", format!("{ASSIGN}/{d}/{t}"));
+                    ctx.note(Claim::MovesBack, format!("{ASSIGN}/{d}/{t}"));
                     let back =
                         Request::create(format!("{TASKS}/{t}"), bytes, CreateMode::Persistent);
                     self.assigned.remove(*t);
@@ -344,7 +344,7 @@ impl Master {
         }
         let loss = is_loss(reply);
         if loss {
-            ctx.note("connection loss", format!("/{}", self.id));
+            ctx.note(Claim::ConnectionLoss, format!("/{}", self.id));
         }
         match op {
             // Already leading: the answer to a second attempt meets this candidate's own
@@ -363,7 +363,7 @@ impl Master {
             },
             MOp::Check => match reply {
                 Ok(Response::Data { stat, .. }) if stat.ephemeral_owner == self.session => {
-                    ctx.note("recovered", format!("{MASTER}/{}", self.id));
+                    ctx.note(Claim::Recovered, format!("{MASTER}/{}", self.id));
                     self.lead(ctx)
                 }
                 Ok(_) => self.watch(ctx),
@@ -394,7 +394,7 @@ impl Master {
                 if let Ok(Response::Multi { results }) = reply {
                     if self.fenced_out(results) {
                         // Another master bumped the epoch: this one is stale.
-                        ctx.note("fenced", format!("/{}", self.id));
+                        ctx.note(Claim::Fenced, format!("/{}", self.id));
                         self.calls.clear();
                         return self.run(ctx);
                     }
@@ -533,6 +533,14 @@ impl Role for Master {
 
     fn summary(&self) -> String {
         format!("{:?}", self.phase)
+    }
+
+    fn standing(&self) -> Standing {
+        Standing {
+            part: Part::Candidate,
+            leads: self.is_master(),
+            done: false,
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use super::{Flavor, ASSIGN, STATUS, TASKS, WORKERS};
 use crate::data::Data;
 use crate::error::ErrorCode;
 use crate::op::{CreateMode, EventType, KeeperState, OpResult, Reply, Request, Response};
-use crate::role::{Ctx, Input, Role};
+use crate::role::{Claim, Ctx, Input, Part, Role, Standing};
 use crate::stat::SessionId;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -161,7 +161,7 @@ impl Worker {
         }
         let retry = is_loss(reply) && self.retries_after_loss();
         if is_loss(reply) {
-            ctx.note("connection loss", format!("/{}", self.id));
+            ctx.note(Claim::ConnectionLoss, format!("/{}", self.id));
         }
         match op {
             WOp::MakeDir => match reply {
@@ -190,7 +190,7 @@ impl Worker {
             },
             WOp::ReadOwn => match reply {
                 Ok(Response::Data { stat, .. }) if stat.ephemeral_owner == self.session => {
-                    ctx.note("recovered", format!("{WORKERS}/{}", self.id));
+                    ctx.note(Claim::Recovered, format!("{WORKERS}/{}", self.id));
                     self.registered = true;
                     self.list(ctx);
                 }
@@ -223,7 +223,7 @@ impl Worker {
             },
             WOp::Read(t) => match reply {
                 Ok(Response::Data { data, .. }) => {
-                    ctx.note("runs", format!("{}/{t}", self.dir()));
+                    ctx.note(Claim::Runs, format!("{}/{t}", self.dir()));
                     self.running = Some((t, data.clone()));
                     ctx.choose(DURATION, TASK_MS.len() as u32);
                 }
@@ -295,6 +295,13 @@ impl Role for Worker {
         }
     }
 
+    fn standing(&self) -> Standing {
+        Standing {
+            part: Part::Worker,
+            ..Standing::default()
+        }
+    }
+
     fn summary(&self) -> String {
         format!(
             "running {:?}, queue {:?}",
@@ -309,7 +316,7 @@ impl Worker {
     /// client's task was carried out twice.
     fn claim_status(&mut self, ctx: &mut Ctx, t: &str) {
         let token = self.tokens.get(t).cloned().unwrap_or_else(|| t.to_string());
-        ctx.note("status", token);
+        ctx.note(Claim::Status, token);
     }
 
     fn complete(&mut self, ctx: &mut Ctx) {
