@@ -358,6 +358,24 @@ impl Ctx {
         site % 4 == 0 && visit % 4 == 0
     }
 
+    /// Pushes an effect as it is: what a role that wraps another passes on of the other's
+    /// effects ([`Ctx::capture`]).
+    pub fn push(&mut self, effect: Effect) {
+        self.effects.push(effect);
+    }
+
+    /// The effects `f` pushes into a context of its own, handed back instead of pushed here,
+    /// for a role that wraps another and changes some of what the other asks for (then passes
+    /// the rest on with [`Ctx::push`]). The BUGGIFY points the other reaches count as this
+    /// context's, so a wrapped role's faults replay as the role's own would.
+    pub fn capture(&mut self, f: impl FnOnce(&mut Ctx)) -> Vec<Effect> {
+        let mut inner = Ctx::new(self.buggify);
+        f(&mut inner);
+        let (effects, buggify) = inner.finish();
+        self.buggify = buggify;
+        effects
+    }
+
     /// The effects pushed so far, in order.
     pub fn effects(&self) -> &[Effect] {
         &self.effects

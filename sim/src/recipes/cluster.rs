@@ -4,6 +4,7 @@
 use zksim_model::op::{CreateMode, Request};
 use zksim_model::recipes::cluster::{Client, Flavor, Master, Worker, CLIENTS, TASKS};
 use zksim_model::recipes::BuiltinRole;
+use zksim_model::role::Role;
 use zksim_model::Data;
 
 use super::Recipe;
@@ -62,6 +63,23 @@ fn recipe(
         None if name == "fixed" => recipe.verified(),
         None => recipe,
     }
+}
+
+/// A cluster recipe of your own: the processes of `flavor` ([`processes`]), each role passed
+/// through `swap`, which may replace one role by a role of yours (`Either::Right`) and keep
+/// the others (`Either::Left`); the cluster's set-up ([`queued_tasks`]) and properties
+/// ([`properties::cluster`]). `examples/` has two.
+pub fn with_roles<R: Role + 'static>(
+    name: &'static str,
+    flavor: Flavor,
+    swap: impl Fn(BuiltinRole) -> R + Send + Sync + 'static,
+) -> Recipe<R> {
+    Recipe::new(name, move |options, seed| {
+        let roles = processes(flavor, options, seed).into_iter();
+        roles.map(|(name, role)| (name, swap(role))).collect()
+    })
+    .with_set_up(|options| queued_tasks(options.shape.queued.unwrap_or(0)))
+    .with_properties(properties::cluster)
 }
 
 /// The cluster's recipes.
