@@ -438,3 +438,70 @@ impl<A: Role, B: Role> Role for Either<A, B> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Goal: a claim is known by its name alone: every built-in one reads back from its name,
+    // an unknown name is a recipe's own, and one's own claim under a built-in name is that
+    // claim (so a trace read back compares equal to the run).
+    #[test]
+    fn a_claim_is_its_name() {
+        for claim in Claim::BUILT_IN {
+            assert_eq!(Claim::named(claim.name()), claim);
+            assert!(!matches!(Claim::named(claim.name()), Claim::Own(_)));
+        }
+        assert_eq!(Claim::named("pinged"), Claim::Own("pinged".into()));
+        assert_eq!(Claim::Own("moves back".into()), Claim::MovesBack);
+        let json = serde_json::to_string(&Claim::MovesBack).unwrap();
+        assert_eq!(json, "\"moves back\"");
+        assert_eq!(
+            serde_json::from_str::<Claim>(&json).unwrap(),
+            Claim::MovesBack
+        );
+    }
+
+    // Goal: claims sort and hash as their names do, which keeps a world's claims in the order
+    // and with the fingerprint they had as strings.
+    #[test]
+    fn claims_sort_and_hash_as_their_names() {
+        let mut claims = Claim::BUILT_IN.to_vec();
+        claims.sort();
+        let mut names: Vec<&str> = Claim::BUILT_IN.iter().map(Claim::name).collect();
+        names.sort();
+        assert_eq!(claims.iter().map(Claim::name).collect::<Vec<_>>(), names);
+        let hash = |h: &dyn Fn(&mut std::collections::hash_map::DefaultHasher)| {
+            let mut s = std::collections::hash_map::DefaultHasher::new();
+            h(&mut s);
+            std::hash::Hasher::finish(&s)
+        };
+        assert_eq!(
+            hash(&|s| Claim::Runs.hash(s)),
+            hash(&|s| String::from("runs").hash(s))
+        );
+    }
+
+    // Goal: a wrapping role's captured effects are the wrapped role's, and the BUGGIFY visits
+    // made inside count as the wrapper's.
+    #[test]
+    fn capture_hands_back_the_inner_effects() {
+        let mut ctx = Ctx::new(Buggify {
+            seed: Some(7),
+            process: 1,
+            reached: 0,
+        });
+        let effects = ctx.capture(|inner| {
+            inner.log("inside");
+            inner.buggify("a point");
+        });
+        assert_eq!(
+            effects,
+            vec![Effect::Log {
+                line: "inside".into()
+            }]
+        );
+        assert!(ctx.effects().is_empty());
+        assert_eq!(ctx.finish().1.reached, 1);
+    }
+}
