@@ -347,9 +347,14 @@ impl Random {
     }
 
     /// One of `p`'s enabled faults (a disconnect, crash or kill), uniformly, with chance
-    /// `per_mille / 1000`; `None` (and nothing drawn) when it has none.
+    /// `per_mille / 1000`; `None` (and nothing drawn) when it has none. With time abstract,
+    /// an enabled expiry of a silent session counts too: a session a crashed or cut-off
+    /// process left may expire at any moment, this one included.
     fn fault_of(&mut self, p: ProcessId, per_mille: u32) -> Option<Action> {
-        let of_p = |a: &&Action| matches!(a, Action::Disconnect { process } | Action::Crash { process } | Action::Kill { process } if *process == p);
+        let of_p = |a: &&Action| {
+            matches!(a, Action::Disconnect { process } | Action::Crash { process } | Action::Kill { process } if *process == p)
+                || matches!(a, Action::Expire { .. })
+        };
         let n = self.enabled.iter().filter(of_p).count();
         if n == 0 || !self.rng.gen_ratio(per_mille, 1000) {
             return None;

@@ -181,3 +181,47 @@ fn swarm_draws_the_aimed_faults() {
         assert!(drawn.iter().any(|o| pick(o) == 1000));
     }
 }
+
+/// Whether a step handled a request of some process.
+fn handled(events: &[Event]) -> bool {
+    events.iter().any(|e| matches!(e, Event::Handled { .. }))
+}
+
+// Goal: with time abstract, a fault placed right after a write may be the expiry of a silent
+// session (one a crashed or cut-off process left), not only a fault of the writer: that is
+// how `leader-demoted`'s leader comes to hold two election calls in flight, and the
+// simulator finds it. Without write faults, the same seeds never fail.
+#[test]
+fn in_abstract_time_a_write_point_may_expire_a_silent_session() {
+    let base = Options {
+        time: zksim_sim::options::TimeMode::Abstract,
+        ..Options::default()
+    };
+    let aimed = Options {
+        write_fault_per_mille: 1000,
+        ..base.clone()
+    };
+    let recipe = recipes::find("leader-demoted").unwrap();
+    let fails = |options: &Options, seed: u64| {
+        let end = run::simulate(&recipe, options, seed, false, false)
+            .unwrap()
+            .end;
+        !end.violations.is_empty()
+    };
+    let first = (0..3000).find(|&seed| fails(&aimed, seed));
+    let first = first.expect("leader-demoted found in abstract time with write faults");
+    assert!(!(0..=first).any(|seed| fails(&base, seed)));
+    let text = run::simulate(&recipe, &aimed, first, false, true)
+        .unwrap()
+        .text
+        .unwrap();
+    assert_eq!(run::replay(&text).unwrap(), text);
+    // Some expiry in the seeds came right after a handled write, as a write point's fault.
+    let t = traces("fixed", &aimed, 0..50);
+    let at_write_point = t.iter().any(|t| {
+        t.steps
+            .windows(2)
+            .any(|w| handled(&w[0].events) && matches!(w[1].action, Some(Action::Expire { .. })))
+    });
+    assert!(at_write_point);
+}
