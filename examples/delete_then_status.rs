@@ -14,7 +14,7 @@ use zksim_model::recipes::BuiltinRole;
 use zksim_model::role::{Ctx, Effect, Either, Input, Role, Standing, Tag};
 use zksim_sim::options::Options;
 use zksim_sim::recipes::{cluster, Recipe};
-use zksim_sim::run::simulate;
+use zksim_sim::run::first_failure;
 
 /// The project's worker, whose finishing multi `[create /status/<t>, delete /assign/<w>/<t>]`
 /// goes out as the delete alone, then the create.
@@ -88,12 +88,9 @@ pub fn recipe() -> Recipe<Either<BuiltinRole, DeleteFirst>> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    for seed in 0..1000 {
-        let end = simulate(&recipe(), &Options::default(), seed, false, false)?.end;
-        if let Some(v) = end.violations.first() {
-            println!("{NAME}: seed {seed} violates {:?}", v.property);
-            return Ok(());
-        }
-    }
-    Err(format!("{NAME}: no failure in 1000 seeds").into())
+    let failed = first_failure(&recipe(), &Options::default(), 0..1000, false)?;
+    let outcome = failed.ok_or(format!("{NAME}: no failure in 1000 seeds"))?;
+    let property = &outcome.end.violations[0].property;
+    println!("{NAME}: seed {} violates {property:?}", outcome.seed);
+    Ok(())
 }

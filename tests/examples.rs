@@ -15,18 +15,15 @@ use zksim_sim::explore::{search_from, Search, Strategy};
 use zksim_sim::options::{Options, Shape, TimeMode};
 use zksim_sim::properties::{NO_DOUBLE_ASSIGNMENT, NO_LOST_TASK, STATUS_ONCE};
 use zksim_sim::recipes::{self, Recipe};
-use zksim_sim::run::{replay_with, simulate};
+use zksim_sim::run::{self, replay_with, simulate};
 use zksim_sim::scenario;
 use zksim_sim::shrink::shrink_with;
 use zksim_sim::trace;
 
 /// The first seed below `seeds` whose run violates a property, and the property.
 fn first_failure<R: Role>(recipe: &Recipe<R>, seeds: u64) -> Option<(u64, String)> {
-    (0..seeds).find_map(|seed| {
-        let outcome = simulate(recipe, &Options::default(), seed, false, false).unwrap();
-        let v = outcome.end.violations.first()?;
-        Some((seed, v.property.clone()))
-    })
+    let failed = run::first_failure(recipe, &Options::default(), 0..seeds, false).unwrap();
+    failed.map(|o| (o.seed, o.end.violations[0].property.clone()))
 }
 
 /// Simulation finds the bug, its trace replays byte for byte with the user's recipe, and

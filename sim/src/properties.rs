@@ -335,33 +335,23 @@ pub fn a_failover_happened<R: Role>() -> Property<R> {
     })
 }
 
+/// Whether a step's events hold the claim `claim`.
+fn claimed(ev: &[Event], claim: Claim) -> bool {
+    ev.iter()
+        .any(|e| matches!(e, Event::Noted { claim: c, .. } if *c == claim))
+}
+
 /// Reached when a role claims [`Claim::MovesBack`].
 pub fn a_reassignment_happened<R: Role>() -> Property<R> {
     Property::sometimes("a reassignment happened", |_, ev| {
-        ev.iter().any(|e| {
-            matches!(
-                e,
-                Event::Noted {
-                    claim: Claim::MovesBack,
-                    ..
-                }
-            )
-        })
+        claimed(ev, Claim::MovesBack)
     })
 }
 
 /// Reached when a role claims [`Claim::Recovered`].
 pub fn a_connection_loss_was_recovered<R: Role>() -> Property<R> {
     Property::sometimes("a ConnectionLoss was recovered", |_, ev| {
-        ev.iter().any(|e| {
-            matches!(
-                e,
-                Event::Noted {
-                    claim: Claim::Recovered,
-                    ..
-                }
-            )
-        })
+        claimed(ev, Claim::Recovered)
     })
 }
 

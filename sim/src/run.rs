@@ -509,6 +509,23 @@ pub fn simulate<R: Role>(
     simulate_keeping(recipe, options, seed, swarm, record, false)
 }
 
+/// The first seed of `seeds` whose run ([`simulate`], without its trace) violates a
+/// property, with its outcome; `None` when every run holds.
+pub fn first_failure<R: Role>(
+    recipe: &Recipe<R>,
+    options: &Options,
+    seeds: std::ops::Range<u64>,
+    swarm: bool,
+) -> Result<Option<Outcome>, String> {
+    for seed in seeds {
+        let outcome = simulate(recipe, options, seed, swarm, false)?;
+        if !outcome.end.violations.is_empty() {
+            return Ok(Some(outcome));
+        }
+    }
+    Ok(None)
+}
+
 /// [`simulate`] (without the trace), keeping the run's [`Outcome::coverage`]: the protocol
 /// points it reached and the faults right after them ([`crate::coverage`]). Following every
 /// write costs a few per cent of a run's time, so `simulate` does not.
