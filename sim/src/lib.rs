@@ -9,6 +9,7 @@
 //! - [`scenario`]: scripted scenarios (TOML) with expectations;
 //! - [`shrink`]: a failing trace reduced to a smaller one that fails alike;
 //! - [`plural`]: "1 step", "2 steps" in messages;
+//! - [`error`]: the errors, one type per area ([`Error`] is any of them);
 //! - [`files`]: writing a file through a temporary one and a rename, so nothing is lost;
 //! - `proptest` (feature `proptest`, on by default): strategies over shapes, fault plans and
 //!   seeds, and `check_plan`, for property tests in your own crate.
@@ -16,6 +17,7 @@
 
 pub mod action;
 pub mod coverage;
+pub mod error;
 pub mod event;
 pub mod explore;
 pub mod files;
@@ -31,3 +33,5 @@ pub mod scenario;
 pub mod shrink;
 pub mod trace;
 pub mod world;
+
+pub use error::Error;
