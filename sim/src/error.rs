@@ -81,6 +81,18 @@ pub enum InputError {
         /// What is wrong.
         problem: String,
     },
+    /// A scenario naming a recipe that is not built in, at the line of its `recipe`.
+    #[error("{file}:{line}: {error}")]
+    UnknownRecipe {
+        /// The file, as given.
+        file: String,
+        /// The line (from 1).
+        line: usize,
+        /// The column (from 1, in characters).
+        column: usize,
+        /// The name and the known ones.
+        error: UnknownRecipe,
+    },
     /// Text that is wrong with no place to name (a TOML error without a span).
     #[error("{file}: {problem}")]
     Whole {
@@ -101,6 +113,7 @@ impl InputError {
                  file must be UTF-8 text"
             ),
             InputError::At { problem, .. } | InputError::Whole { problem, .. } => problem.clone(),
+            InputError::UnknownRecipe { error, .. } => error.to_string(),
         }
     }
 
@@ -108,7 +121,9 @@ impl InputError {
     pub fn line(&self) -> Option<usize> {
         match self {
             InputError::Io { .. } | InputError::Whole { .. } => None,
-            InputError::NotUtf8 { line, .. } | InputError::At { line, .. } => Some(*line),
+            InputError::NotUtf8 { line, .. }
+            | InputError::At { line, .. }
+            | InputError::UnknownRecipe { line, .. } => Some(*line),
         }
     }
 
@@ -118,6 +133,7 @@ impl InputError {
             InputError::Io { file, .. }
             | InputError::NotUtf8 { file, .. }
             | InputError::At { file, .. }
+            | InputError::UnknownRecipe { file, .. }
             | InputError::Whole { file, .. } => file,
         }
     }
@@ -578,6 +594,15 @@ mod tests {
         assert_eq!(err.file(), "s.toml");
         let unknown = recipes::find("nope").err().unwrap();
         assert_eq!(err.to_string(), format!("s.toml:2: {unknown}"));
+        match err {
+            InputError::UnknownRecipe {
+                line,
+                column,
+                error,
+                ..
+            } => assert_eq!((line, column, error), (2, 10, unknown)),
+            other => panic!("{other:?}"),
+        }
     }
 
     // Goal: an unknown recipe lists every built-in recipe, in order.

@@ -37,7 +37,7 @@ use zksim_model::server::Change;
 use zksim_model::stat::SessionId;
 
 use crate::action::{Action, ProcessId};
-use crate::error::{InputError, RunError};
+use crate::error::{InputError, RunError, UnknownRecipe};
 use crate::event::Event;
 use crate::options::{Invalid, Options, TimeMode};
 use crate::recipes::{self, Recipe};
@@ -295,7 +295,7 @@ pub fn load_with<R: Role>(
 /// that parses runs.
 pub fn parse(text: &str, file: &str) -> Result<Scenario, InputError> {
     parse_picking(text, file, |name| {
-        recipes::find(name).map_err(|e| e.to_string())
+        recipes::find(name).map_err(Unpicked::Unknown)
     })
 }
 
@@ -310,27 +310,44 @@ pub fn parse_with<R: Role>(
         if name == recipe.name {
             Ok(recipe.clone())
         } else {
-            Err(format!(
+            Err(Unpicked::Other(format!(
                 "the scenario is of recipe {name:?}, not {:?}",
                 recipe.name
-            ))
+            )))
         }
     })
+}
+
+/// Why a scenario's recipe was not found.
+enum Unpicked {
+    /// No built-in recipe has its name.
+    Unknown(UnknownRecipe),
+    /// Another problem, told as it is.
+    Other(String),
+}
+
+/// The line and column (from 1, the column in characters) where `offset` falls in `text`.
+fn place(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
 }
 
 /// Parses and checks a scenario, finding its recipe by name with `pick`.
 fn parse_picking<R: Role>(
     text: &str,
     file: &str,
-    pick: impl FnOnce(&str) -> Result<Recipe<R>, String>,
+    pick: impl FnOnce(&str) -> Result<Recipe<R>, Unpicked>,
 ) -> Result<Scenario, InputError> {
     let at = |span: Range<usize>, problem: String| {
-        let before = &text[..span.start.min(text.len())];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let (line, column) = place(text, span.start);
         InputError::At {
             file: file.to_string(),
-            line: before.matches('\n').count() + 1,
-            column: before[line_start..].chars().count() + 1,
+            line,
+            column,
             problem,
         }
     };
@@ -342,7 +359,18 @@ fn parse_picking<R: Role>(
         Some(span) => at(span, e.message().trim().to_string()),
         None => whole(e.message().trim().to_string()),
     })?;
-    let recipe = pick(spec.recipe.get_ref()).map_err(|e| at(spec.recipe.span(), e))?;
+    let recipe = pick(spec.recipe.get_ref()).map_err(|e| match e {
+        Unpicked::Unknown(error) => {
+            let (line, column) = place(text, spec.recipe.span().start);
+            InputError::UnknownRecipe {
+                file: file.to_string(),
+                line,
+                column,
+                error,
+            }
+        }
+        Unpicked::Other(problem) => at(spec.recipe.span(), problem),
+    })?;
     let options_span = spec.options.as_ref().map_or(0..0, |o| o.span());
     let mut options = spec.options.map(Spanned::into_inner).unwrap_or_default();
     // Random faults are off unless the file sets their rate.
