@@ -108,3 +108,36 @@ pub fn exit(result: Result<u8, CliError>) -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Goal: a library error about a named file reads as the file's name, then the library's
+    // message, and keeps its variant.
+    #[test]
+    fn an_error_in_a_file_is_shown_after_the_file_s_name() {
+        let err = zksim_sim::trace::parse("").unwrap_err();
+        let shown = err.to_string();
+        let cli = CliError::in_file(Path::new("t.jsonl"), err);
+        assert_eq!(cli.to_string(), format!("t.jsonl: {shown}"));
+        assert!(matches!(
+            cli,
+            CliError::InFile {
+                error: zksim_sim::Error::Trace(zksim_sim::error::TraceError::Empty),
+                ..
+            }
+        ));
+        assert_eq!(code_of(&cli), 2);
+    }
+
+    // Goal: a verdict's code is 0 for a pass and 1 for a failure; a message of the CLI's own
+    // is shown as it is and exits 2.
+    #[test]
+    fn verdicts_and_messages_get_their_codes() {
+        assert_eq!((passed(true), passed(false)), (0, 1));
+        let cli = CliError::from("--trace takes one scenario");
+        assert_eq!(cli.to_string(), "--trace takes one scenario");
+        assert_eq!(code_of(&cli), 2);
+    }
+}
