@@ -21,6 +21,7 @@ use zksim_sim::plural::count;
 use zksim_sim::recipes;
 use zksim_sim::run;
 
+use crate::exit::CliError;
 use crate::sim_cmd::{simulate_range, SeedRange, Seeds, SeedsDone, Shard, Tally};
 
 /// Arguments of `zksim bench`.
@@ -121,7 +122,7 @@ pub struct Measured {
 
 // The benchmark measures real time; nothing it times depends on the clock.
 #[allow(clippy::disallowed_methods)]
-fn measure(w: &Workload, threads: usize, seeds: u64) -> Result<Measured, String> {
+fn measure(w: &Workload, threads: usize, seeds: u64) -> Result<Measured, CliError> {
     let recipe = recipes::find(w.recipe)?;
     let start = Instant::now();
     let tally = if threads == 1 {
@@ -149,10 +150,7 @@ fn measure(w: &Workload, threads: usize, seeds: u64) -> Result<Measured, String>
     };
     let seconds = start.elapsed().as_secs_f64();
     if let Some((seed, _)) = tally.failed.first() {
-        return Err(format!(
-            "the benchmark workload {} failed on seed {seed}",
-            w.name
-        ));
+        return Err(format!("the benchmark workload {} failed on seed {seed}", w.name).into());
     }
     Ok(Measured {
         workload: w.name,
@@ -169,7 +167,7 @@ fn measure(w: &Workload, threads: usize, seeds: u64) -> Result<Measured, String>
 }
 
 /// Runs `zksim bench`.
-pub fn bench(args: &BenchArgs) -> Result<bool, String> {
+pub fn bench(args: &BenchArgs) -> Result<bool, CliError> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let mut results = Vec::new();
     for w in workloads() {

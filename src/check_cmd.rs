@@ -9,6 +9,7 @@ use zksim_sim::options::{Options, Shape, TimeMode};
 use zksim_sim::plural::count;
 use zksim_sim::{recipes, run};
 
+use crate::exit::CliError;
 use crate::files;
 use crate::sim_cmd::{parse_threads, ranged, ModelKnobs};
 
@@ -435,7 +436,7 @@ impl Verdict {
 /// Runs `zksim check`.
 // It times the search; nothing explored depends on the clock.
 #[allow(clippy::disallowed_methods)]
-pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
+pub fn check(args: &CheckArgs) -> Result<Verdict, CliError> {
     let outputs: Vec<(&str, &Path)> = [
         ("--trace", &args.trace),
         ("--dot", &args.dot),
@@ -520,7 +521,7 @@ pub fn check(args: &CheckArgs) -> Result<Verdict, String> {
 /// Writes the state graph for --dot and --svg (its DOT made once). A search a limit stopped
 /// has only part of the graph, so nothing is written then: returns what to say instead (the
 /// files, the limit and how far the search got, how to raise it).
-fn write_graph(args: &CheckArgs, report: &Report) -> Result<Option<String>, String> {
+fn write_graph(args: &CheckArgs, report: &Report) -> Result<Option<String>, CliError> {
     let wanted: Vec<(&PathBuf, bool)> = [(&args.dot, false), (&args.svg, true)]
         .into_iter()
         .filter_map(|(path, svg)| path.as_ref().map(|p| (p, svg)))

@@ -43,6 +43,7 @@ use zksim_sim::trace::{self, Trace};
 
 use crate::conformance::harness::normalize_reply;
 use crate::conformance::transcript::{Expect, Resume, Step, StepAction, Transcript, SCHEMA};
+use crate::exit::CliError;
 use crate::recorder::{record_transcript, RecordOptions};
 use crate::sim_cmd::{Knobs, SeedRange};
 
@@ -763,7 +764,7 @@ pub fn confirm_trace(
         .map_err(|e| format!("{name}: on the real server: {e}"))?;
     if let Some(path) = transcript {
         let text = serde_json::to_string_pretty(&recorded).map_err(|e| e.to_string())?;
-        crate::files::write(path, text + "\n")?;
+        crate::files::write(path, text + "\n").map_err(|e| e.to_string())?;
     }
     let as_sets = trace.header.options.child_order != zksim_model::children::ChildOrder::Java;
     let compared = compare(&tr, &recorded, as_sets);
@@ -796,13 +797,13 @@ pub fn confirm_trace(
     })
 }
 
-fn read_trace(path: &Path) -> Result<Trace, String> {
+fn read_trace(path: &Path) -> Result<Trace, CliError> {
     let text = crate::files::read_text(path)?;
-    trace::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    trace::parse(&text).map_err(|e| CliError::in_file(path, e))
 }
 
 /// Runs `zksim confirm`; `Ok(false)` when a trace diverged.
-pub fn run(args: &ConfirmArgs) -> Result<bool, String> {
+pub fn run(args: &ConfirmArgs) -> Result<bool, CliError> {
     if args.recipe.is_none() && args.traces.is_empty() {
         return Err("give traces to confirm, or --recipe NAME --seeds A..B".into());
     }

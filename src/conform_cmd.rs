@@ -6,6 +6,7 @@ use serde::Serialize;
 use zksim_sim::plural::{count, noun};
 
 use crate::conformance::check::{self, Report};
+use crate::exit::CliError;
 
 /// Arguments of `zksim conform`.
 #[derive(Clone, Debug, clap::Args)]
@@ -82,7 +83,7 @@ pub fn conform(files: &[PathBuf]) -> Result<Summary, String> {
 }
 
 /// Runs `zksim conform`; `Ok(false)` when any step mismatched.
-pub fn run(args: &ConformArgs) -> Result<bool, String> {
+pub fn run(args: &ConformArgs) -> Result<bool, CliError> {
     let paths = if args.transcripts.is_empty() {
         vec![default_transcripts()]
     } else {
@@ -90,7 +91,7 @@ pub fn run(args: &ConformArgs) -> Result<bool, String> {
     };
     let files = expand(&paths)?;
     if files.is_empty() {
-        return Err(format!("no transcripts found in {}", show(&paths)));
+        return Err(format!("no transcripts found in {}", show(&paths)).into());
     }
     let summary = conform(&files)?;
     if args.json {

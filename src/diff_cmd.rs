@@ -10,6 +10,8 @@ use zksim_sim::recipes;
 use zksim_sim::render;
 use zksim_sim::trace::{self, Header, StepLine, Trace};
 
+use crate::exit::CliError;
+
 /// Steps of context shown before the first difference.
 const CONTEXT_STEPS: usize = 3;
 
@@ -24,7 +26,7 @@ pub struct DiffArgs {
 
 /// Runs `zksim diff`: `Ok(true)` (exit 0) when the traces are identical, `Ok(false)` (exit 1)
 /// when they differ; an error (exit 2) on bad input.
-pub fn diff_cmd(args: &DiffArgs) -> Result<bool, String> {
+pub fn diff_cmd(args: &DiffArgs) -> Result<bool, CliError> {
     let a = load(&args.a)?;
     let b = load(&args.b)?;
     let header_diffs = header_differences(&a.header, &b.header);
@@ -55,16 +57,17 @@ pub fn diff_cmd(args: &DiffArgs) -> Result<bool, String> {
 
 /// Reads and parses a trace; errors name the file, and a trace without its end line is
 /// reported as truncated.
-fn load(path: &Path) -> Result<Trace, String> {
+fn load(path: &Path) -> Result<Trace, CliError> {
     let text = crate::files::read_text(path)?;
-    let t = trace::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let t = trace::parse(&text).map_err(|e| CliError::in_file(path, e))?;
     if t.end.is_none() {
         let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
         return Err(format!(
             "{}: line {lines}: the trace is truncated (no end line after step {})",
             path.display(),
             t.steps.len() - 1
-        ));
+        )
+        .into());
     }
     recipes::find(&t.header.recipe).map_err(|e| format!("{}: line 1: {e}", path.display()))?;
     Ok(t)

@@ -7,6 +7,7 @@ pub mod confirm_cmd;
 pub mod conform_cmd;
 pub mod conformance;
 pub mod diff_cmd;
+pub mod exit;
 pub mod files;
 #[doc(hidden)]
 pub mod fuzz;

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+use zksim::exit::{exit, passed, CliError};
 
 // mimalloc: the explorer clones and drops whole worlds on several threads (a world made on
 // one thread is freed on another), where it is much faster than the system allocator.
@@ -57,15 +58,10 @@ enum Command {
     Bench(zksim::bench_cmd::BenchArgs),
 }
 
-/// A command's exit code from whether it passed: 0 if so, 1 if not (2 is bad input).
-fn passed(ok: bool) -> u8 {
-    u8::from(!ok)
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     zksim::interrupt::install();
-    let result: Result<u8, String> = match cli.command {
+    let result: Result<u8, CliError> = match cli.command {
         Some(Command::Record(args)) => zksim::recorder::run(&args).map(|()| 0),
         Some(Command::Conform(args)) => zksim::conform_cmd::run(&args).map(passed),
         Some(Command::Confirm(args)) => zksim::confirm_cmd::run(&args).map(passed),
@@ -102,11 +98,5 @@ fn main() -> ExitCode {
     };
     // An interruption's handler owns the exit: what the work ended with is its doing.
     zksim::interrupt::defer_to_handler();
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
-    }
+    exit(result)
 }

@@ -43,6 +43,7 @@ use std::path::PathBuf;
 
 use zksim_sim::coverage::Coverage;
 
+use crate::exit::CliError;
 use crate::files;
 use crate::sim_cmd::{print_summary, SeedRange, Shard, Summary, Tally};
 
@@ -58,7 +59,7 @@ pub struct MergeArgs {
 }
 
 /// Runs `zksim merge`: `Ok(false)` when some seed failed, as `simulate` over the whole range.
-pub fn merge_cmd(args: &MergeArgs) -> Result<bool, String> {
+pub fn merge_cmd(args: &MergeArgs) -> Result<bool, CliError> {
     let mut inputs = Vec::with_capacity(args.files.len());
     for path in &args.files {
         let name = path.display().to_string();

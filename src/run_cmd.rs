@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use zksim_sim::plural::{count, noun};
 use zksim_sim::scenario;
 
+use crate::exit::CliError;
 use crate::say;
 
 /// `zksim run`.
@@ -42,13 +43,10 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 
 /// Runs `zksim run`: every file is read and validated before any runs; prints one line per
 /// scenario and, for a failed expectation, what happened and how to reproduce it.
-pub fn run_cmd(args: &RunArgs) -> Result<bool, String> {
+pub fn run_cmd(args: &RunArgs) -> Result<bool, CliError> {
     let files = expand(&args.files)?;
     if args.trace.is_some() && files.len() != 1 {
-        return Err(format!(
-            "--trace takes one scenario, but {} were given",
-            files.len()
-        ));
+        return Err(format!("--trace takes one scenario, but {} were given", files.len()).into());
     }
     if let Some(path) = &args.trace {
         let inputs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
@@ -71,12 +69,13 @@ pub fn run_cmd(args: &RunArgs) -> Result<bool, String> {
             errors.len(),
             count(files.len(), "scenario file", "scenario files"),
             noun(errors.len(), "is", "are")
-        ));
+        )
+        .into());
     }
     let width = scenarios.iter().map(|s| s.name.len()).max().unwrap_or(0);
     let mut failed = 0;
     for (s, file) in scenarios.iter().zip(&files) {
-        let report = s.run().map_err(|e| format!("{}: {e}", file.display()))?;
+        let report = s.run().map_err(|e| CliError::in_file(file, e))?;
         let end = &report.outcome.end;
         let what = match end.violations.first() {
             None => "passed".to_string(),

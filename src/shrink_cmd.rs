@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use zksim_sim::plural::count;
 use zksim_sim::shrink::{self, Faults, Report};
 
+use crate::exit::CliError;
 use crate::files;
 
 /// Arguments of `zksim shrink`.
@@ -21,11 +22,11 @@ pub struct ShrinkArgs {
 }
 
 /// Runs `zksim shrink`; errors (exit 2) on bad input or a trace that breaks nothing.
-pub fn shrink_cmd(args: &ShrinkArgs) -> Result<bool, String> {
+pub fn shrink_cmd(args: &ShrinkArgs) -> Result<bool, CliError> {
     files::check_outputs(&[("-o", &args.output)], &[&args.trace])?;
     let text = files::read_text(&args.trace)?;
-    let shrunk = shrink::shrink(&text, args.replays_max)
-        .map_err(|e| format!("{}: {e}", args.trace.display()))?;
+    let shrunk =
+        shrink::shrink(&text, args.replays_max).map_err(|e| CliError::in_file(&args.trace, e))?;
     files::write(&args.output, &shrunk.text)?;
     print_report(&args.trace, &args.output, &shrunk.report, args.replays_max);
     Ok(true)

@@ -13,6 +13,7 @@ use zksim_sim::recipes::{self, Recipe};
 use zksim_sim::run::{self, Outcome};
 use zksim_sim::{render, trace};
 
+use crate::exit::CliError;
 use crate::files;
 
 /// A half-open range of seeds, written as Rust writes ranges: `A..B` (B excluded), of at most
@@ -822,7 +823,7 @@ pub fn simulate_range(
     swarm: bool,
     jobs: usize,
     done: &SeedsDone,
-) -> Result<Tally, String> {
+) -> Result<Tally, CliError> {
     let Seeds {
         range,
         shard,
@@ -836,7 +837,7 @@ pub fn simulate_range(
         .map(|i| ((i * chunk).min(len), ((i + 1) * chunk).min(len)))
         .filter(|(a, b)| a < b)
         .collect();
-    let results: Vec<Result<Tally, String>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Tally, CliError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = parts
             .iter()
             .map(|&(a, b)| {
@@ -870,7 +871,7 @@ pub fn simulate_range(
 }
 
 /// Runs `zksim simulate`; `Ok(false)` when a property was violated.
-pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
+pub fn simulate(args: &SimulateArgs) -> Result<bool, CliError> {
     if let Some(path) = &args.trace {
         files::check_outputs(&[("--trace", path)], &[])?;
     }
@@ -899,7 +900,8 @@ pub fn simulate(args: &SimulateArgs) -> Result<bool, String> {
             range.start,
             range.end,
             count(range.len(), "seed", "seeds")
-        ));
+        )
+        .into());
     }
     let done = SeedsDone::default();
     let tally = with_progress(range, args.shard, &done, || {
@@ -1123,17 +1125,17 @@ pub struct ReplayArgs {
 }
 
 /// Runs `zksim replay`: `Ok(true)` when the replay is byte-identical.
-pub fn replay(args: &ReplayArgs) -> Result<bool, String> {
+pub fn replay(args: &ReplayArgs) -> Result<bool, CliError> {
     let text = files::read_text(&args.trace)?;
     // A file that is no trace, or one of a recipe this build does not have, is bad input (exit
     // 2, as for `render` and `shrink`); only a trace that replays differently is a failure.
-    let named = |e: String| format!("{}: {e}", args.trace.display());
-    let header = trace::parse(&text).map_err(named)?.header;
-    let recipe = recipes::find(&header.recipe).map_err(named)?;
+    let header = trace::parse(&text)
+        .map_err(|e| CliError::in_file(&args.trace, e))?
+        .header;
+    let recipe = recipes::find(&header.recipe).map_err(|e| CliError::in_file(&args.trace, e))?;
     match run::replay_with(&recipe, &text) {
         Ok(replayed) => {
-            let t =
-                trace::parse(&replayed).map_err(|e| format!("{}: {e}", args.trace.display()))?;
+            let t = trace::parse(&replayed).map_err(|e| CliError::in_file(&args.trace, e))?;
             let end = t.end.expect("a replay ends");
             let drawn = match header.policy {
                 Some(trace::Policy::Simulator) => {
@@ -1182,12 +1184,12 @@ pub struct RenderArgs {
 
 /// Runs `zksim render`: prints the trace as a zkCli-like transcript, a Mermaid diagram, or
 /// writes it as an HTML page.
-pub fn render_cmd(args: &RenderArgs) -> Result<bool, String> {
+pub fn render_cmd(args: &RenderArgs) -> Result<bool, CliError> {
     if let Some(out) = &args.html {
         files::check_outputs(&[("--html", out)], &[&args.trace])?;
     }
     let text = files::read_text(&args.trace)?;
-    let t = trace::parse(&text).map_err(|e| format!("{}: {e}", args.trace.display()))?;
+    let t = trace::parse(&text).map_err(|e| CliError::in_file(&args.trace, e))?;
     if let Some(out) = &args.html {
         files::write(out, crate::html::page(&t))?;
         crate::say!(
@@ -1222,7 +1224,7 @@ struct RecipeInfo {
 }
 
 /// Lists the built-in recipes.
-pub fn list_recipes(args: &RecipesArgs) -> Result<bool, String> {
+pub fn list_recipes(args: &RecipesArgs) -> Result<bool, CliError> {
     let infos: Vec<RecipeInfo> = recipes::all()
         .into_iter()
         .map(|r| RecipeInfo {

@@ -11,7 +11,7 @@
 //! zksim_sim::files::write(&path, "two").unwrap();
 //! assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
 //! // A directory is never replaced by a file, and the error names the path given.
-//! let err = zksim_sim::files::write(&dir, "x").unwrap_err();
+//! let err = zksim_sim::files::write(&dir, "x").unwrap_err().to_string();
 //! assert!(err.contains(&dir.display().to_string()), "{err}");
 //! std::fs::remove_dir_all(&dir).unwrap();
 //! ```
@@ -19,67 +19,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// An input file that cannot be read as text.
-#[derive(Debug)]
-pub enum ReadError {
-    /// The file could not be read at all (it is missing, a directory, unreadable).
-    Io {
-        /// The file, as given.
-        file: String,
-        /// Why.
-        error: std::io::Error,
-    },
-    /// Bytes that are not UTF-8.
-    NotUtf8 {
-        /// The file, as given.
-        file: String,
-        /// The line of the first bad byte (from 1).
-        line: usize,
-        /// The first bad byte's offset in the file (from 0).
-        offset: usize,
-        /// Its offset in its line (from 0).
-        column: usize,
-    },
-}
-
-impl ReadError {
-    /// What is wrong, without the place: `invalid UTF-8 at byte offset 41 ...`.
-    pub fn problem(&self) -> String {
-        match self {
-            ReadError::Io { error, .. } => format!("cannot read: {error}"),
-            ReadError::NotUtf8 { offset, column, .. } => format!(
-                "invalid UTF-8 at byte offset {offset} ({column} bytes into the line): the \
-                 file must be UTF-8 text"
-            ),
-        }
-    }
-
-    /// The line of the problem, if it has one.
-    pub fn line(&self) -> Option<usize> {
-        match self {
-            ReadError::Io { .. } => None,
-            ReadError::NotUtf8 { line, .. } => Some(*line),
-        }
-    }
-}
-
-impl std::fmt::Display for ReadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (ReadError::Io { file, .. } | ReadError::NotUtf8 { file, .. }) = self;
-        match self.line() {
-            Some(line) => write!(f, "{file}:{line}: {}", self.problem()),
-            None => write!(f, "{file}: {}", self.problem()),
-        }
-    }
-}
-
-impl std::error::Error for ReadError {}
-
-impl From<ReadError> for String {
-    fn from(e: ReadError) -> String {
-        e.to_string()
-    }
-}
+use crate::error::{InputError, WriteError};
 
 /// Reads an input file as text; an error names the file and, for bytes that are not UTF-8,
 /// the line and byte offset of the first (`s.toml:3: invalid UTF-8 at byte offset 41 ...`).
@@ -94,16 +34,16 @@ impl From<ReadError> for String {
 ///                        the file must be UTF-8 text"), "{err}");
 /// std::fs::remove_dir_all(&dir).unwrap();
 /// ```
-pub fn read_text(path: &Path) -> Result<String, ReadError> {
+pub fn read_text(path: &Path) -> Result<String, InputError> {
     let file = path.display().to_string();
     match std::fs::read(path) {
         Ok(bytes) => utf8(bytes, &file),
-        Err(error) => Err(ReadError::Io { file, error }),
+        Err(error) => Err(InputError::Io { file, error }),
     }
 }
 
 /// `bytes` as text, or where they stop being UTF-8; `file` names them in the error.
-pub fn utf8(bytes: Vec<u8>, file: &str) -> Result<String, ReadError> {
+pub fn utf8(bytes: Vec<u8>, file: &str) -> Result<String, InputError> {
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         let before = &e.as_bytes()[..offset];
@@ -111,7 +51,7 @@ pub fn utf8(bytes: Vec<u8>, file: &str) -> Result<String, ReadError> {
             .iter()
             .rposition(|&b| b == b'\n')
             .map_or(0, |i| i + 1);
-        ReadError::NotUtf8 {
+        InputError::NotUtf8 {
             file: file.to_string(),
             line: before.iter().filter(|&&b| b == b'\n').count() + 1,
             offset,
@@ -142,17 +82,25 @@ pub fn not_regular(path: &Path) -> Option<&'static str> {
 /// the error names `path`, not the temporary file. A symbolic link is followed (its target is
 /// replaced, the link stays); an existing `path` that is not a regular file is refused. A
 /// replaced file keeps its permissions; a new one gets the usual `0o666` less the umask.
-pub fn write(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), String> {
-    let fail = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
+pub fn write(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), WriteError> {
+    let io = |error: std::io::Error| WriteError::Io {
+        path: path.to_path_buf(),
+        error,
+    };
     if let Some(what) = not_regular(path) {
-        return Err(fail(&format!("it is {what}")));
+        return Err(WriteError::NotRegular {
+            path: path.to_path_buf(),
+            what,
+        });
     }
     let target = resolved(path);
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = target.file_name().ok_or_else(|| fail(&"no file name"))?;
+    let name = target.file_name().ok_or_else(|| WriteError::NoFileName {
+        path: path.to_path_buf(),
+    })?;
     let mut prefix = std::ffi::OsString::from(".");
     prefix.push(name);
     prefix.push(".");
@@ -166,11 +114,10 @@ pub fn write(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), String> {
         builder.permissions(mode);
     }
     // The temporary file removes itself when dropped, so every early return cleans up.
-    let mut tmp = builder.tempfile_in(&dir).map_err(|e| fail(&cause(&e)))?;
-    tmp.write_all(bytes.as_ref())
-        .map_err(|e| fail(&cause(&e)))?;
-    tmp.as_file().sync_all().map_err(|e| fail(&cause(&e)))?;
-    tmp.persist(&target).map_err(|e| fail(&cause(&e.error)))?;
+    let mut tmp = builder.tempfile_in(&dir).map_err(io)?;
+    tmp.write_all(bytes.as_ref()).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(&target).map_err(|e| io(e.error))?;
     sync_dir(&dir);
     Ok(())
 }
@@ -178,7 +125,7 @@ pub fn write(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), String> {
 /// What went wrong, without the temporary file's name that tempfile appends to its errors
 /// (`... at path "dir/.x.ab12.tmp"`, and the inner error is not reachable as a source): the
 /// user never named that file.
-fn cause(e: &std::io::Error) -> String {
+pub(crate) fn cause(e: &std::io::Error) -> String {
     let text = e.to_string();
     match text.rfind(" at path \"") {
         Some(at) if e.get_ref().is_some() => text[..at].to_string(),
@@ -273,7 +220,7 @@ mod tests {
     fn a_failed_write_names_the_path_given() {
         let dir = scratch("missing");
         let p = dir.join("missing/x.json");
-        let err = write(&p, "x").unwrap_err();
+        let err = write(&p, "x").unwrap_err().to_string();
         assert!(err.contains(&p.display().to_string()), "{err}");
         assert!(!err.contains(".tmp"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
@@ -290,7 +237,10 @@ mod tests {
         {
             let null = Path::new("/dev/null");
             assert_eq!(not_regular(null), Some("not a regular file"));
-            assert!(write(null, "x").unwrap_err().contains("/dev/null"));
+            assert!(write(null, "x")
+                .unwrap_err()
+                .to_string()
+                .contains("/dev/null"));
         }
         assert_eq!(not_regular(&dir.join("new")), None);
         std::fs::remove_dir_all(&dir).unwrap();

@@ -11,6 +11,7 @@
 //! - [`scenario`]: scripted scenarios (TOML) with expectations;
 //! - [`shrink`]: a failing trace reduced to a smaller one that fails alike;
 //! - [`plural`]: "1 step", "2 steps" in messages;
+//! - [`error`]: the errors, one type per area ([`Error`] is any of them);
 //! - [`files`]: writing a file through a temporary one and a rename, so nothing is lost;
 //! - `proptest` (feature `proptest`, on by default): strategies over shapes, fault plans and
 //!   seeds, and `check_plan`, for property tests in your own crate.
@@ -18,6 +19,7 @@
 
 pub mod action;
 pub mod coverage;
+pub mod error;
 pub mod event;
 pub mod explore;
 pub mod files;
@@ -34,3 +36,5 @@ pub mod scenario;
 pub mod shrink;
 pub mod trace;
 pub mod world;
+
+pub use error::Error;

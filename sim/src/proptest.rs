@@ -70,6 +70,7 @@ use ::proptest::prelude::*;
 use ::proptest::sample::select;
 use ::proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestRng, TestRunner};
 
+use crate::error::PlanError;
 use crate::options::{Options, Shape};
 use crate::recipes::{self, Recipe};
 use crate::scenario::{self, FaultKind};
@@ -233,7 +234,7 @@ impl Plan {
         shape: Shape,
         seed: u64,
         expect: &str,
-    ) -> Result<String, String> {
+    ) -> Result<String, PlanError> {
         self.scenario_with(&recipes::find(recipe)?, shape, seed, expect)
     }
 
@@ -244,7 +245,7 @@ impl Plan {
         shape: Shape,
         seed: u64,
         expect: &str,
-    ) -> Result<String, String> {
+    ) -> Result<String, PlanError> {
         let recipe = r.name;
         let options = Options {
             shape,
@@ -256,7 +257,9 @@ impl Plan {
             .map(|(n, _)| n)
             .collect();
         if names.is_empty() {
-            return Err(format!("recipe {recipe} runs no process with this shape"));
+            return Err(PlanError::NoProcess {
+                recipe: recipe.to_string(),
+            });
         }
         let mut t = String::new();
         t.push_str(&format!("# A fault plan: {self}.\n"));
@@ -447,7 +450,7 @@ fn write_scenario(dir: &Path, recipe: &str, seed: u64, text: &str) -> Result<Pat
         .canonicalize()
         .map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join(format!("{recipe}-{seed}-{}.toml", digest(text)));
-    crate::files::write(&path, text)?;
+    crate::files::write(&path, text).map_err(|e| e.to_string())?;
     Ok(path)
 }
 
@@ -458,8 +461,14 @@ fn write_scenario(dir: &Path, recipe: &str, seed: u64, text: &str) -> Result<Pat
 /// Scripted faults that never fire are not failures (a generated plan may
 /// name a process that is down, or a landmark the run never reaches).
 pub fn check_plan(recipe: &str, shape: Shape, plan: &Plan, seed: u64) -> Result<(), Box<Failure>> {
-    let run = |text: &str| scenario::parse(text, "plan.toml").and_then(|s| s.run());
-    let text = |expect: &str| plan.scenario(recipe, shape, seed, expect);
+    let run = |text: &str| {
+        let s = scenario::parse(text, "plan.toml").map_err(|e| e.to_string())?;
+        s.run().map_err(|e| e.to_string())
+    };
+    let text = |expect: &str| {
+        plan.scenario(recipe, shape, seed, expect)
+            .map_err(|e| e.to_string())
+    };
     check_plan_by(recipe, true, &text, &run, shape, plan, seed)
 }
 
@@ -473,9 +482,13 @@ pub fn check_plan_with<R: Role>(
     seed: u64,
 ) -> Result<(), Box<Failure>> {
     let run = |text: &str| {
-        scenario::parse_with(recipe, text, "plan.toml").and_then(|s| s.run_with(recipe))
+        let s = scenario::parse_with(recipe, text, "plan.toml").map_err(|e| e.to_string())?;
+        s.run_with(recipe).map_err(|e| e.to_string())
     };
-    let text = |expect: &str| plan.scenario_with(recipe, shape, seed, expect);
+    let text = |expect: &str| {
+        plan.scenario_with(recipe, shape, seed, expect)
+            .map_err(|e| e.to_string())
+    };
     check_plan_by(recipe.name, false, &text, &run, shape, plan, seed)
 }
 

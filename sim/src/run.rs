@@ -28,6 +28,9 @@ use zksim_model::server::ToClient;
 
 use crate::action::{Action, ProcessId};
 use crate::coverage::{self, RunCoverage};
+use crate::error::{
+    Difference, Divergence, FieldDifference, ReplayError, Rerun, RunError, WrongRecipe,
+};
 use crate::event::Event;
 use crate::options::Options;
 use crate::property::Check;
@@ -51,7 +54,7 @@ pub struct Outcome {
 
 /// Where a run's actions come from.
 pub(crate) trait Source<R = BuiltinRole> {
-    fn next(&mut self, world: &World<R>) -> Result<Option<Action>, String>;
+    fn next(&mut self, world: &World<R>) -> Result<Option<Action>, RunError>;
 
     /// Sees the events of each step (the start's too) on the world after it; a scripted
     /// source watches them for its triggers.
@@ -225,7 +228,7 @@ impl<R: Role> Source<R> for Random {
         }
     }
 
-    fn next(&mut self, world: &World<R>) -> Result<Option<Action>, String> {
+    fn next(&mut self, world: &World<R>) -> Result<Option<Action>, RunError> {
         world.enabled_actions_into(&mut self.enabled);
         if let Some(p) = self.held {
             let live = world.processes()[p]
@@ -487,7 +490,7 @@ struct Recorded {
 }
 
 impl<R: Role> Source<R> for Recorded {
-    fn next(&mut self, _: &World<R>) -> Result<Option<Action>, String> {
+    fn next(&mut self, _: &World<R>) -> Result<Option<Action>, RunError> {
         Ok(self.actions.next())
     }
 
@@ -505,7 +508,7 @@ pub fn simulate<R: Role>(
     seed: u64,
     swarm: bool,
     record: bool,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, RunError> {
     simulate_keeping(recipe, options, seed, swarm, record, false)
 }
 
@@ -516,7 +519,7 @@ pub fn first_failure<R: Role>(
     options: &Options,
     seeds: std::ops::Range<u64>,
     swarm: bool,
-) -> Result<Option<Outcome>, String> {
+) -> Result<Option<Outcome>, RunError> {
     for seed in seeds {
         let outcome = simulate(recipe, options, seed, swarm, false)?;
         if !outcome.end.violations.is_empty() {
@@ -534,7 +537,7 @@ pub fn simulate_covered<R: Role>(
     options: &Options,
     seed: u64,
     swarm: bool,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, RunError> {
     simulate_keeping(recipe, options, seed, swarm, false, true)
 }
 
@@ -545,7 +548,7 @@ fn simulate_keeping<R: Role>(
     swarm: bool,
     record: bool,
     cover: bool,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, RunError> {
     let mut options = if swarm {
         options.swarmed(seed)
     } else {
@@ -566,7 +569,7 @@ pub fn run_actions<R: Role>(
     options: &Options,
     seed: u64,
     actions: Vec<Action>,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, RunError> {
     let mut source = Recorded {
         actions: actions.into_iter(),
         policy: None,
@@ -587,7 +590,7 @@ pub fn run_actions<R: Role>(
 /// seed and options too, so a header edited to another seed, rate, budget or phase length
 /// fails even where the recorded actions still replay. Returns the replayed text (equal to
 /// the input's lines) or an error naming the first line that differs.
-pub fn replay(text: &str) -> Result<String, String> {
+pub fn replay(text: &str) -> Result<String, ReplayError> {
     let t = trace::parse(text)?;
     let recipe = recipes::find(&t.header.recipe)?;
     replay_with(&recipe, text)
@@ -595,14 +598,15 @@ pub fn replay(text: &str) -> Result<String, String> {
 
 /// [`replay`] for a recipe that is not built in (a recipe of your own roles): the trace's
 /// header must name it.
-pub fn replay_with<R: Role>(recipe: &Recipe<R>, text: &str) -> Result<String, String> {
+pub fn replay_with<R: Role>(recipe: &Recipe<R>, text: &str) -> Result<String, ReplayError> {
     let t = trace::parse(text)?;
     let h = &t.header;
     if h.recipe != recipe.name {
-        return Err(format!(
-            "line 1: the trace is of recipe {:?}, not {:?}",
-            h.recipe, recipe.name
-        ));
+        return Err(WrongRecipe {
+            trace: h.recipe.clone(),
+            recipe: recipe.name.to_string(),
+        }
+        .into());
     }
     let actions: Vec<Action> = t
         .steps
@@ -618,11 +622,11 @@ pub fn replay_with<R: Role>(recipe: &Recipe<R>, text: &str) -> Result<String, St
         .map(|(n, _)| n)
         .collect();
     if processes != h.processes {
-        return Err(format!(
-            "line 1 differs on replay: header processes: recorded {:?}, but recipe {} with \
-             these options runs {processes:?}",
-            h.processes, recipe.name
-        ));
+        return Err(ReplayError::Processes {
+            recorded: h.processes.clone(),
+            recipe: recipe.name.to_string(),
+            runs: processes,
+        });
     }
     let mut source = Recorded {
         actions: actions.into_iter(),
@@ -637,10 +641,9 @@ pub fn replay_with<R: Role>(recipe: &Recipe<R>, text: &str) -> Result<String, St
         true,
         false,
     )
-    .map_err(|e| format!("{e} (the recorded action cannot be taken on replay of this header)"))?;
+    .map_err(ReplayError::CannotTake)?;
     let replayed = outcome.text.expect("recorded");
-    same_lines(text, &replayed, "replayed")
-        .map_err(|(line, e)| format!("line {line} differs on replay:{e}"))?;
+    same_lines(text, &replayed, Rerun::Replayed).map_err(ReplayError::Diverged)?;
     if h.policy == Some(Policy::Simulator) {
         let mut drawn = Random::new(h.seed, &h.options);
         let outcome = run(
@@ -652,58 +655,63 @@ pub fn replay_with<R: Role>(recipe: &Recipe<R>, text: &str) -> Result<String, St
             true,
             false,
         )?;
-        same_lines(text, &outcome.text.expect("recorded"), "drawn").map_err(|(line, e)| {
-            format!(
-                "line {line}: seed {} and the header's options draw another run, though the \
-                 recorded actions replay alike: the header was edited in a field only the \
-                 simulator's choices read (the seed, fault_per_mille, repair_per_mille, \
-                 steps_max, liveness_steps_max, a budget, a delay){e}",
-                h.seed
-            )
+        same_lines(text, &outcome.text.expect("recorded"), Rerun::Drawn).map_err(|divergence| {
+            ReplayError::Redrawn {
+                seed: h.seed,
+                divergence,
+            }
         })?;
     }
     Ok(replayed)
 }
 
 /// Whether `other` has the lines of the recorded `text` (blank lines aside); if not, the
-/// first line that differs (from 1) and both versions of it, the other called `what`. A
+/// first line that differs (from 1) and both versions of it, the other from `rerun`. A
 /// header that differs is told field by field.
-fn same_lines(text: &str, other: &str, what: &str) -> Result<(), (usize, String)> {
+fn same_lines(text: &str, other: &str, rerun: Rerun) -> Result<(), Divergence> {
     let recorded: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let others: Vec<&str> = other.lines().collect();
     for (i, (a, b)) in recorded.iter().zip(&others).enumerate() {
         if a != b {
             let fields = if i == 0 { header_fields(a, b) } else { None };
-            return Err((
-                i + 1,
-                match fields {
-                    Some(f) => format!(" header {f}"),
-                    None => format!(
-                        "\n  recorded: {}\n  {what}: {}{}",
-                        shorten(a),
-                        " ".repeat("recorded".len().saturating_sub(what.len())),
-                        shorten(b)
-                    ),
+            return Err(Divergence {
+                line: i + 1,
+                step: step_of(a),
+                difference: match fields {
+                    Some(f) => Difference::Header(f),
+                    None => Difference::Line {
+                        recorded: a.to_string(),
+                        other: b.to_string(),
+                        rerun,
+                    },
                 },
-            ));
+            });
         }
     }
     if recorded.len() != others.len() {
-        return Err((
-            recorded.len().min(others.len()) + 1,
-            format!(
-                "\n  the recorded trace has {} lines, the {what} run {}",
-                recorded.len(),
-                others.len()
-            ),
-        ));
+        let line = recorded.len().min(others.len()) + 1;
+        return Err(Divergence {
+            line,
+            step: recorded.get(line - 1).and_then(|l| step_of(l)),
+            difference: Difference::Length {
+                recorded: recorded.len(),
+                other: others.len(),
+                rerun,
+            },
+        });
     }
     Ok(())
 }
 
+/// The step of a trace's step line (`{"step":3,...}`), `None` for any other line.
+fn step_of(line: &str) -> Option<u64> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    v.get("step")?.as_u64()
+}
+
 /// The fields two header lines differ in (`processes: recorded [...], replayed [...]`), or
 /// `None` when they are not both header lines.
-fn header_fields(a: &str, b: &str) -> Option<String> {
+fn header_fields(a: &str, b: &str) -> Option<Vec<FieldDifference>> {
     let flat = |line: &str| -> Option<Vec<(String, String)>> {
         let v: serde_json::Value = serde_json::from_str(line).ok()?;
         let mut out = Vec::new();
@@ -728,39 +736,31 @@ fn header_fields(a: &str, b: &str) -> Option<String> {
     let mut keys: Vec<&String> = fa.iter().chain(&fb).map(|(k, _)| k).collect();
     keys.sort();
     keys.dedup();
-    let differ: Vec<String> = keys
+    let differ: Vec<FieldDifference> = keys
         .into_iter()
         .filter(|k| get(&fa, k) != get(&fb, k))
-        .map(|k| format!("{k}: recorded {}, replayed {}", get(&fa, k), get(&fb, k)))
+        .map(|k| FieldDifference {
+            field: k.clone(),
+            recorded: get(&fa, k),
+            replayed: get(&fb, k),
+        })
         .collect();
-    (!differ.is_empty()).then(|| differ.join("; "))
-}
-
-fn shorten(line: &str) -> String {
-    if line.len() > 400 {
-        format!(
-            "{}…",
-            &line[..line.char_indices().nth(400).map_or(line.len(), |(i, _)| i)]
-        )
-    } else {
-        line.to_string()
-    }
+    (!differ.is_empty()).then_some(differ)
 }
 
 /// The recipe's properties less those the options leave out (an unknown name is an error).
 fn checked_properties<R>(
     recipe: &Recipe<R>,
     options: &Options,
-) -> Result<Vec<crate::property::Property<R>>, String> {
+) -> Result<Vec<crate::property::Property<R>>, RunError> {
     let all = recipe.properties();
     for name in &options.unchecked {
         if !all.iter().any(|p| p.name == name) {
-            let known: Vec<&str> = all.iter().map(|p| p.name).collect();
-            return Err(format!(
-                "recipe {} has no property {name:?} (it has: {})",
-                recipe.name,
-                known.join("; ")
-            ));
+            return Err(RunError::UnknownProperty {
+                recipe: recipe.name.to_string(),
+                name: name.clone(),
+                known: all.iter().map(|p| p.name.to_string()).collect(),
+            });
         }
     }
     Ok(all
@@ -780,9 +780,9 @@ pub(crate) fn run<R: Role>(
     source: &mut dyn Source<R>,
     record: bool,
     cover: bool,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, RunError> {
     // Checked before the processes are built: a shape out of range would not fit in memory.
-    crate::recipes::validate(recipe.name, &options).map_err(|e| format!("options.{e}"))?;
+    crate::recipes::validate(recipe.name, &options).map_err(RunError::Options)?;
     let roles = recipe.processes(&options, seed);
     let header = Header {
         schema: trace::SCHEMA.into(),
@@ -835,9 +835,10 @@ pub(crate) fn run<R: Role>(
         if let Some(points) = &mut points {
             points.action(&action);
         }
-        let ev = world
-            .step(&action)
-            .map_err(|e| format!("step {}: {e}", steps + 1))?;
+        let ev = world.step(&action).map_err(|error| RunError::NotEnabled {
+            step: steps + 1,
+            error,
+        })?;
         steps += 1;
         events += ev.len() as u64;
         source.observe(&world, &ev);

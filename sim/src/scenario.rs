@@ -37,6 +37,7 @@ use zksim_model::server::Change;
 use zksim_model::stat::SessionId;
 
 use crate::action::{Action, ProcessId};
+use crate::error::{InputError, RunError, UnknownRecipe};
 use crate::event::Event;
 use crate::options::{Invalid, Options, TimeMode};
 use crate::recipes::{self, Recipe};
@@ -273,14 +274,17 @@ struct OnSpec {
 }
 
 /// Reads and validates a scenario file. Errors read `FILE:LINE: problem`.
-pub fn load(path: &std::path::Path) -> Result<Scenario, String> {
+pub fn load(path: &std::path::Path) -> Result<Scenario, InputError> {
     let file = path.display().to_string();
     let text = crate::files::read_text(path)?;
     parse(&text, &file)
 }
 
 /// [`load`] for a recipe that is not built in (a recipe of your own roles).
-pub fn load_with<R: Role>(recipe: &Recipe<R>, path: &std::path::Path) -> Result<Scenario, String> {
+pub fn load_with<R: Role>(
+    recipe: &Recipe<R>,
+    path: &std::path::Path,
+) -> Result<Scenario, InputError> {
     let file = path.display().to_string();
     let text = crate::files::read_text(path)?;
     parse_with(recipe, &text, &file)
@@ -289,44 +293,88 @@ pub fn load_with<R: Role>(recipe: &Recipe<R>, path: &std::path::Path) -> Result<
 /// Parses and validates scenario text; `file` names it in errors and gives the default name.
 /// Everything is checked here (recipe, processes, properties, times, triggers), so a scenario
 /// that parses runs.
-pub fn parse(text: &str, file: &str) -> Result<Scenario, String> {
-    parse_picking(text, file, recipes::find)
+pub fn parse(text: &str, file: &str) -> Result<Scenario, InputError> {
+    parse_picking(text, file, |name| {
+        recipes::find(name).map_err(Unpicked::Unknown)
+    })
 }
 
 /// [`parse`] for a recipe that is not built in (a recipe of your own roles): the file's
 /// `recipe` must name it.
-pub fn parse_with<R: Role>(recipe: &Recipe<R>, text: &str, file: &str) -> Result<Scenario, String> {
+pub fn parse_with<R: Role>(
+    recipe: &Recipe<R>,
+    text: &str,
+    file: &str,
+) -> Result<Scenario, InputError> {
     parse_picking(text, file, |name| {
         if name == recipe.name {
             Ok(recipe.clone())
         } else {
-            Err(format!(
+            Err(Unpicked::Other(format!(
                 "the scenario is of recipe {name:?}, not {:?}",
                 recipe.name
-            ))
+            )))
         }
     })
+}
+
+/// Why a scenario's recipe was not found.
+enum Unpicked {
+    /// No built-in recipe has its name.
+    Unknown(UnknownRecipe),
+    /// Another problem, told as it is.
+    Other(String),
+}
+
+/// The line and column (from 1, the column in characters) where `offset` falls in `text`.
+fn place(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
 }
 
 /// Parses and checks a scenario, finding its recipe by name with `pick`.
 fn parse_picking<R: Role>(
     text: &str,
     file: &str,
-    pick: impl FnOnce(&str) -> Result<Recipe<R>, String>,
-) -> Result<Scenario, String> {
+    pick: impl FnOnce(&str) -> Result<Recipe<R>, Unpicked>,
+) -> Result<Scenario, InputError> {
     let at = |span: Range<usize>, problem: String| {
-        let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-        format!("{file}:{line}: {problem}")
+        let (line, column) = place(text, span.start);
+        InputError::At {
+            file: file.to_string(),
+            line,
+            column,
+            problem,
+        }
+    };
+    let whole = |problem: String| InputError::Whole {
+        file: file.to_string(),
+        problem,
     };
     let spec: FileSpec = toml::from_str(text).map_err(|e| match e.span() {
         Some(span) => at(span, e.message().trim().to_string()),
-        None => format!("{file}: {}", e.message().trim()),
+        None => whole(e.message().trim().to_string()),
     })?;
-    let recipe = pick(spec.recipe.get_ref()).map_err(|e| at(spec.recipe.span(), e))?;
+    let recipe = pick(spec.recipe.get_ref()).map_err(|e| match e {
+        Unpicked::Unknown(error) => {
+            let (line, column) = place(text, spec.recipe.span().start);
+            InputError::UnknownRecipe {
+                file: file.to_string(),
+                line,
+                column,
+                error,
+            }
+        }
+        Unpicked::Other(problem) => at(spec.recipe.span(), problem),
+    })?;
     let options_span = spec.options.as_ref().map_or(0..0, |o| o.span());
     let mut options = spec.options.map(Spanned::into_inner).unwrap_or_default();
     // Random faults are off unless the file sets their rate.
-    let raw: toml::Table = toml::from_str(text).map_err(|e| format!("{file}: {e}"))?;
+    let raw: toml::Table = toml::from_str(text).map_err(|e| whole(e.to_string()))?;
     let sets_rate = raw
         .get("options")
         .and_then(|o| o.as_table())
@@ -394,7 +442,7 @@ fn parse_picking<R: Role>(
         .into_iter()
         .map(|(n, _)| n)
         .collect();
-    let target = |s: &Spanned<String>| -> Result<Target, String> {
+    let target = |s: &Spanned<String>| -> Result<Target, InputError> {
         let name = s.get_ref();
         if name == "master" {
             return Ok(Target::Master);
@@ -549,9 +597,9 @@ fn key_span(text: &str, key: &str) -> Option<Range<usize>> {
 
 fn event_match(
     on: &OnSpec,
-    at: &dyn Fn(Range<usize>, String) -> String,
-    target: &dyn Fn(&Spanned<String>) -> Result<Target, String>,
-) -> Result<EventMatch, String> {
+    at: &dyn Fn(Range<usize>, String) -> InputError,
+    target: &dyn Fn(&Spanned<String>) -> Result<Target, InputError>,
+) -> Result<EventMatch, InputError> {
     let kind = EVENT_KINDS
         .iter()
         .find(|(n, _)| n == on.event.get_ref())
@@ -948,7 +996,7 @@ struct Scripted<'a> {
 }
 
 impl<R: Role> Source<R> for Scripted<'_> {
-    fn next(&mut self, world: &World<R>) -> Result<Option<Action>, String> {
+    fn next(&mut self, world: &World<R>) -> Result<Option<Action>, RunError> {
         let now = world.now_ms();
         self.last_sessions.resize(world.processes().len(), None);
         for (last, p) in self.last_sessions.iter_mut().zip(world.processes()) {
@@ -1052,12 +1100,12 @@ impl Report {
 
 impl Scenario {
     /// Runs the scenario and checks its expectation.
-    pub fn run(&self) -> Result<Report, String> {
+    pub fn run(&self) -> Result<Report, RunError> {
         self.run_with(&recipes::find(&self.recipe)?)
     }
 
     /// [`Scenario::run`] for a recipe that is not built in (a recipe of your own roles).
-    pub fn run_with<R: Role>(&self, recipe: &Recipe<R>) -> Result<Report, String> {
+    pub fn run_with<R: Role>(&self, recipe: &Recipe<R>) -> Result<Report, RunError> {
         let mut source = Scripted {
             random: Random::new(self.seed, &self.options),
             faults: &self.faults,

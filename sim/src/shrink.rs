@@ -39,6 +39,7 @@ use std::collections::BTreeMap;
 use zksim_model::stat::SessionId;
 
 use crate::action::Action;
+use crate::error::{ShrinkError, WrongRecipe};
 use crate::options::Options;
 use crate::property::Check;
 use crate::recipes::{self, Recipe};
@@ -130,9 +131,9 @@ pub struct Shrunk {
 
 /// Shrinks a failing trace, replaying at most `replays_max` candidates. Errors when the
 /// text is not a complete trace, does not replay, or breaks no property.
-pub fn shrink(text: &str, replays_max: u64) -> Result<Shrunk, String> {
+pub fn shrink(text: &str, replays_max: u64) -> Result<Shrunk, ShrinkError> {
     let t = trace::parse(text)?;
-    let recipe = recipes::find(&t.header.recipe).map_err(|e| format!("line 1: {e}"))?;
+    let recipe = recipes::find(&t.header.recipe).map_err(ShrinkError::UnknownRecipe)?;
     shrink_with(&recipe, text, replays_max)
 }
 
@@ -142,25 +143,21 @@ pub fn shrink_with<R: Role>(
     recipe: &Recipe<R>,
     text: &str,
     replays_max: u64,
-) -> Result<Shrunk, String> {
+) -> Result<Shrunk, ShrinkError> {
     let t = trace::parse(text)?;
     if t.header.recipe != recipe.name {
-        return Err(format!(
-            "line 1: the trace is of recipe {:?}, not {:?}",
-            t.header.recipe, recipe.name
-        ));
+        return Err(WrongRecipe {
+            trace: t.header.recipe.clone(),
+            recipe: recipe.name.to_string(),
+        }
+        .into());
     }
-    let end = t.end.as_ref().ok_or_else(|| {
-        let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
-        format!(
-            "line {lines}: the trace is truncated (no end line after step {})",
-            t.steps.len() - 1
-        )
+    let end = t.end.as_ref().ok_or_else(|| ShrinkError::Truncated {
+        line: text.lines().filter(|l| !l.trim().is_empty()).count(),
+        step: t.steps.len() as u64 - 1,
     })?;
-    let first = end.violations.first().ok_or_else(|| {
-        "the trace breaks no property: there is nothing to shrink (every property held)".to_string()
-    })?;
-    run::replay_with(recipe, text).map_err(|e| format!("the trace does not replay: {e}"))?;
+    let first = end.violations.first().ok_or(ShrinkError::NoViolation)?;
+    run::replay_with(recipe, text).map_err(ShrinkError::DoesNotReplay)?;
     let eventually = recipe
         .properties()
         .iter()

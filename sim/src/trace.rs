@@ -16,6 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
+use crate::error::TraceError;
 use crate::event::Event;
 use crate::options::Options;
 
@@ -152,38 +153,35 @@ pub fn end_line(e: &End) -> String {
 }
 
 /// Parses trace text; errors name the line (1-based) and the problem.
-pub fn parse(text: &str) -> Result<Trace, String> {
+pub fn parse(text: &str) -> Result<Trace, TraceError> {
     let mut lines = text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty());
-    let (_, first) = lines.next().ok_or("line 1: empty trace (no header)")?;
+    let (_, first) = lines.next().ok_or(TraceError::Empty)?;
     let probe: serde_json::Value =
-        serde_json::from_str(first).map_err(|e| format!("line 1: malformed JSON: {e}"))?;
+        serde_json::from_str(first).map_err(TraceError::MalformedHeader)?;
     let schema = probe.pointer("/header/schema").and_then(|v| v.as_str());
     if schema != Some(SCHEMA) {
-        return Err(format!("line 1: not a {SCHEMA} header"));
+        return Err(TraceError::NotATrace);
     }
     let version = probe.pointer("/header/version").and_then(|v| v.as_u64());
     if version != Some(u64::from(VERSION)) {
-        return Err(format!(
-            "line 1: trace version {} is not supported (this build reads version {VERSION})",
-            version.map_or("?".to_string(), |v| v.to_string())
-        ));
+        return Err(TraceError::Version { found: version });
     }
     let header = serde_json::from_str::<HeaderLine>(first)
-        .map_err(|e| format!("line 1: bad header: {e}"))?
+        .map_err(TraceError::BadHeader)?
         .header;
     // A header out of range would build a world of a billion processes, or run for ever.
-    crate::recipes::validate(&header.recipe, &header.options)
-        .map_err(|e| format!("line 1: header.options.{e}"))?;
+    crate::recipes::validate(&header.recipe, &header.options).map_err(TraceError::Options)?;
     if header.swarm {
         if let Some((field, here, drawn)) = header.options.not_swarmed(header.seed) {
-            return Err(format!(
-                "line 1: header.options.{field} is {here}, but header.swarm is true and seed {} \
-                 draws {drawn}: the header was edited (its seed or its {field})",
-                header.seed
-            ));
+            return Err(TraceError::NotSwarmed {
+                field,
+                here,
+                drawn,
+                seed: header.seed,
+            });
         }
     }
     let mut steps = Vec::new();
@@ -191,28 +189,25 @@ pub fn parse(text: &str) -> Result<Trace, String> {
     for (i, line) in lines {
         let n = i + 1;
         if end.is_some() {
-            return Err(format!("line {n}: text after the end line"));
+            return Err(TraceError::AfterEnd { line: n });
         }
+        let bad = |error| TraceError::BadLine { line: n, error };
         if line.starts_with("{\"end\"") {
-            end = Some(
-                serde_json::from_str::<EndLine>(line)
-                    .map_err(|e| format!("line {n}: {e}"))?
-                    .end,
-            );
+            end = Some(serde_json::from_str::<EndLine>(line).map_err(bad)?.end);
             continue;
         }
-        let step: StepLine = serde_json::from_str(line).map_err(|e| format!("line {n}: {e}"))?;
+        let step: StepLine = serde_json::from_str(line).map_err(bad)?;
         if step.step != steps.len() as u64 {
-            return Err(format!(
-                "line {n}: step {} where step {} was expected",
-                step.step,
-                steps.len()
-            ));
+            return Err(TraceError::OutOfOrder {
+                line: n,
+                found: step.step,
+                expected: steps.len() as u64,
+            });
         }
         steps.push(step);
     }
     if steps.is_empty() {
-        return Err("the trace has no start line (step 0)".into());
+        return Err(TraceError::NoStart);
     }
     Ok(Trace { header, steps, end })
 }

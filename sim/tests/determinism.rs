@@ -84,7 +84,7 @@ fn a_tampered_trace_fails_replay_at_the_first_difference() {
         .unwrap();
     let tampered = text.replacen("\"c2\"", "\"c9\"", 1);
     assert_ne!(tampered, text);
-    let err = replay(&tampered).unwrap_err();
+    let err = replay(&tampered).unwrap_err().to_string();
     assert!(err.starts_with("line "), "{err}");
     assert!(err.contains("differs on replay"), "{err}");
 }
@@ -121,7 +121,7 @@ fn malformed_traces_are_refused_with_the_line() {
         ),
     ];
     for (bad, wanted) in cases {
-        let err = replay(&bad).unwrap_err();
+        let err = replay(&bad).unwrap_err().to_string();
         assert!(err.contains(wanted), "wanted {wanted:?}, got {err:?}");
     }
 }

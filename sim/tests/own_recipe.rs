@@ -96,9 +96,15 @@ fn a_failing_property_of_ones_own_recipe_is_found_and_replays() {
     assert_eq!(failing.end.violations[0].property, "never both nodes");
     let text = failing.text.unwrap();
     assert_eq!(replay_with(&never, &text).unwrap(), text);
-    assert!(replay(&text).unwrap_err().contains("creators-never-both"));
+    assert!(replay(&text)
+        .unwrap_err()
+        .to_string()
+        .contains("creators-never-both"));
     let other = recipe("creators", Vec::new);
-    assert!(replay_with(&other, &text).unwrap_err().contains("line 1"));
+    assert!(replay_with(&other, &text)
+        .unwrap_err()
+        .to_string()
+        .contains("line 1"));
 }
 
 // Goal: a scenario with scripted faults runs a recipe of one's own roles too: `b` is cut off
@@ -127,7 +133,9 @@ on = { event = "handled", op = "create", path = "/b" }
         "the fault was taken"
     );
     let other = recipe("other", Vec::new);
-    let err = zksim_sim::scenario::parse_with(&other, text, "creators.toml").unwrap_err();
+    let err = zksim_sim::scenario::parse_with(&other, text, "creators.toml")
+        .unwrap_err()
+        .to_string();
     assert!(err.starts_with("creators.toml:2:"), "{err}");
 }
 
@@ -214,5 +222,6 @@ fn a_failing_trace_of_ones_own_recipe_shrinks() {
     let other = recipe("creators", Vec::new);
     assert!(zksim_sim::shrink::shrink_with(&other, &text, 3000)
         .unwrap_err()
+        .to_string()
         .contains("line 1"));
 }

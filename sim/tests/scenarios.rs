@@ -68,7 +68,9 @@ fn the_catalog_shows_every_mutant_breaking_its_property() {
 }
 
 fn error_of(text: &str) -> String {
-    scenario::parse(text, "bad.toml").expect_err("refused")
+    scenario::parse(text, "bad.toml")
+        .expect_err("refused")
+        .to_string()
 }
 
 const HEAD: &str = "recipe = \"fixed\"\nseed = 1\nexpect = \"pass\"\n";

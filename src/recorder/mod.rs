@@ -38,6 +38,7 @@ pub use record::{record_transcript, RecordOptions};
 
 use crate::conformance::check::ParseError;
 use crate::conformance::transcript::Transcript;
+use crate::exit::CliError;
 
 /// Arguments of `zksim record`.
 #[derive(Clone, Debug, clap::Args)]
@@ -63,7 +64,7 @@ pub struct RecordArgs {
 /// Runs `zksim record`: one fresh server per script, one transcript per script written to
 /// `--out` under the script's file name. A script that fails is reported (file, step, problem)
 /// and leaves no transcript behind; the others are still recorded.
-pub fn run(args: &RecordArgs) -> Result<(), String> {
+pub fn run(args: &RecordArgs) -> Result<(), CliError> {
     check_transcript_paths(args)?;
     let opts = RecordOptions {
         java: args.java.clone(),
@@ -93,7 +94,8 @@ pub fn run(args: &RecordArgs) -> Result<(), String> {
             failures.len(),
             count(args.scripts.len(), "script", "scripts"),
             failures.join("\n")
-        ))
+        )
+        .into())
     }
 }
 
@@ -127,7 +129,7 @@ fn check_transcript_paths(args: &RecordArgs) -> Result<(), String> {
 #[allow(clippy::disallowed_methods)]
 fn record_file(script: &Path, out: &Path, opts: &RecordOptions) -> Result<(), String> {
     let started = Instant::now();
-    let text = crate::files::read_text(script)?;
+    let text = crate::files::read_text(script).map_err(|e| e.to_string())?;
     let at = |e: String| format!("{}: {e}", script.display());
     let parsed = parse_script(&text).map_err(|e| match e.line {
         Some(line) => format!(
@@ -141,7 +143,7 @@ fn record_file(script: &Path, out: &Path, opts: &RecordOptions) -> Result<(), St
     let mut json = serde_json::to_string_pretty(&recorded)
         .map_err(|e| at(format!("cannot serialize the transcript: {e}")))?;
     json.push('\n');
-    crate::files::write(out, json).map_err(at)?;
+    crate::files::write(out, json).map_err(|e| at(e.to_string()))?;
     crate::say!(
         "recorded {} ({}) in {:.1} s",
         recorded.name,

@@ -288,11 +288,13 @@ pub fn validate(name: &str, options: &Options) -> Result<(), Invalid> {
 }
 
 /// The recipe of that name, or an error listing the known ones.
-pub fn find(name: &str) -> Result<Recipe, String> {
+pub fn find(name: &str) -> Result<Recipe, crate::error::UnknownRecipe> {
     let all = all();
-    let names: Vec<&str> = all.iter().map(|r| r.name).collect();
-    let known = names.join(", ");
+    let known = all.iter().map(|r| r.name.to_string()).collect();
     all.into_iter()
         .find(|r| r.name == name)
-        .ok_or_else(|| format!("unknown recipe {name:?} (known: {known})"))
+        .ok_or_else(|| crate::error::UnknownRecipe {
+            name: name.to_string(),
+            known,
+        })
 }
