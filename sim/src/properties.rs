@@ -62,6 +62,11 @@ pub fn master_owner<R: Role>(w: &World<R>) -> Option<SessionId> {
     w.server().tree().get(MASTER).and_then(|n| n.owner())
 }
 
+/// `/master`, if any, belongs to a session the server still has.
+fn master_is_live<R: Role>(w: &World<R>) -> bool {
+    master_owner(w).is_none_or(|s| w.server().is_live(s))
+}
+
 fn standing<R: Role>(p: &crate::world::Process<R>) -> Standing {
     p.role.standing()
 }
@@ -136,10 +141,7 @@ fn task_node(path: &str) -> Option<&str> {
 
 /// [`ONE_LIVE_MASTER`]: `/master`, if any, belongs to a live session. Reads the tree alone.
 pub fn one_live_master<R: Role>() -> Property<R> {
-    Property::always(ONE_LIVE_MASTER, |w| {
-        master_owner(w).is_none_or(|s| w.server().is_live(s))
-    })
-    .shared_state_only()
+    Property::always(ONE_LIVE_MASTER, master_is_live).shared_state_only()
 }
 
 /// [`ASSIGNMENTS_FROM_MASTER`]: every `/assign/<w>/<task>` created in a step was created by
@@ -404,9 +406,7 @@ pub fn election<R: Role>() -> Vec<Property<R>> {
     vec![
         // The election's own reading of the model's guarantee: not marked shared-state-only,
         // so the explorer reduces the election's searches as it always has.
-        Property::always(ONE_LIVE_MASTER, |w| {
-            master_owner(w).is_none_or(|s| w.server().is_live(s))
-        }),
+        Property::always(ONE_LIVE_MASTER, master_is_live),
         leader_owns_master(),
         Property::eventually(A_LEADER_IS_ELECTED, a_leader_owns_master),
         Property::sometimes("a candidate led", |w, _| {
