@@ -189,6 +189,8 @@ pub struct SimulatorOnly {
     leader_fault_per_mille: Option<Refused>,
     #[arg(long, hide = true, value_parser = every_schedule)]
     pct_depth: Option<Refused>,
+    #[arg(long, hide = true, value_parser = every_fault)]
+    sites_one_in: Option<Refused>,
     #[arg(long, hide = true, value_parser = every_step)]
     steps_max: Option<Refused>,
     #[arg(long, hide = true, value_parser = every_step)]

@@ -319,6 +319,11 @@ pub struct Knobs {
     /// priority order that changes at depth - 1 random steps; 0 picks uniformly [default: 0].
     #[arg(long, value_parser = ranged!(u32, 0, Options::PCT_DEPTH_MAX))]
     pub pct_depth: Option<u32>,
+    /// Activate one protocol point in this many for a run (1 to 1000000), by the seed, for
+    /// the faults placed after writes and notifications; fewer active points leave more of
+    /// the fault budget to the points late in a run [default: 4].
+    #[arg(long, value_parser = ranged!(u32, 1, Options::SITES_ONE_IN_MAX))]
+    pub sites_one_in: Option<u32>,
     /// Steps of the safety phase, at most 100000 [default: 1000].
     #[arg(long, value_parser = ranged!(u32, 0, Options::STEPS_MAX))]
     pub steps_max: Option<u32>,
@@ -387,6 +392,7 @@ impl Knobs {
                 .leader_fault_per_mille
                 .unwrap_or(d.leader_fault_per_mille),
             pct_depth: self.pct_depth.unwrap_or(d.pct_depth),
+            sites_one_in: self.sites_one_in.unwrap_or(d.sites_one_in),
             repair_per_mille: self.repair_per_mille.unwrap_or(d.repair_per_mille),
             steps_max: self.steps_max.unwrap_or(d.steps_max),
             liveness_steps_max: self.liveness_steps_max.unwrap_or(d.liveness_steps_max),
@@ -424,6 +430,7 @@ impl Knobs {
                 "leader_fault_per_mille",
                 self.leader_fault_per_mille.is_some(),
             ),
+            ("sites_one_in", self.sites_one_in.is_some()),
         ];
         debug_assert!(given
             .iter()
@@ -534,6 +541,11 @@ pub fn replay_flags(options: &Options) -> String {
             u64::from(d.pct_depth),
         ),
         (
+            "sites-one-in",
+            u64::from(options.sites_one_in),
+            u64::from(d.sites_one_in),
+        ),
+        (
             "steps-max",
             u64::from(options.steps_max),
             u64::from(d.steps_max),
@@ -596,8 +608,8 @@ pub struct SimulateArgs {
     pub seed: Option<u64>,
     /// Draw the fault knobs from each seed (swarm testing): session timeout, message delay,
     /// fault budgets, fault and repair rates, buggify, the assign policy, faults at protocol
-    /// points and the PCT depth, each refused as
-    /// a flag beside it; the other flags apply.
+    /// points and the share of them active, and the PCT depth, each refused as a flag beside
+    /// it; the other flags apply.
     #[arg(long)]
     pub swarm: bool,
     /// Write the trace of the seed (or of the first failing seed of a range) to this file.
@@ -1284,6 +1296,7 @@ mod tests {
             notify_fault_per_mille: d.notify_fault_per_mille + 1,
             leader_fault_per_mille: d.leader_fault_per_mille + 1,
             pct_depth: d.pct_depth + 1,
+            sites_one_in: d.sites_one_in + 1,
             steps_max: d.steps_max + 1,
             liveness_steps_max: d.liveness_steps_max + 1,
             child_order: ChildOrder::Sorted,

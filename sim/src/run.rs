@@ -90,6 +90,8 @@ pub(crate) struct Random {
     after_write: Option<(ProcessId, u64)>,
     /// The run's seed, which decides the sites that are active.
     seed: u64,
+    /// One protocol point in this many is active in the run.
+    sites_one_in: u64,
     /// Whether faults are placed after writes (`write_fault_per_mille` above 0).
     watch_writes: bool,
     /// Whether faults are placed after watch notifications (`notify_fault_per_mille` above
@@ -106,6 +108,10 @@ pub(crate) struct Random {
     /// A process cut off at a protocol point and kept from reconnecting until its session
     /// has expired (a long partition: what makes a lost reply meet an expiry).
     held: Option<ProcessId>,
+    /// With time abstract: the session of a process faulted at a protocol point, which then
+    /// expires within a few steps (each step with chance 1/3) rather than as a rare fault:
+    /// a session's timeout running out while the others take a few steps.
+    doomed: Option<zksim_model::stat::SessionId>,
     /// The PCT schedule (`pct_depth` above 0), drawn at the first step it decides (when the
     /// world's processes are known).
     pct: Option<Pct>,
@@ -241,11 +247,24 @@ impl<R: Role> Source<R> for Random {
                 self.held = None;
             }
         }
+        if let Some(session) = self.doomed {
+            let expire = Action::Expire { session };
+            if !world.faults_on() || !world.server().sessions().contains_key(&session) {
+                self.doomed = None;
+            } else if self.safety_left > 0
+                && self.enabled.contains(&expire)
+                && self.rng.gen_ratio(1, 3)
+            {
+                self.doomed = None;
+                self.safety_left -= 1;
+                return Ok(Some(expire));
+            }
+        }
         if let Some((p, site)) = self.after_write.take() {
             // As BUGGIFY does: a site is active for the whole run with chance 1/4 (by the
             // seed), and only an active site fires, so a run that faults after one kind of
             // write tends to fault there again.
-            let active = mix(self.seed ^ site) % 4 == 0;
+            let active = mix(self.seed ^ site) % self.sites_one_in == 0;
             let per_mille = if active {
                 world.options().write_fault_per_mille.min(1000)
             } else {
@@ -257,6 +276,7 @@ impl<R: Role> Source<R> for Random {
                     if chosen == (Action::Disconnect { process: p }) && self.rng.gen_ratio(1, 2) {
                         self.held = Some(p);
                     }
+                    self.doom(world, p, &chosen);
                     return Ok(Some(chosen));
                 }
             }
@@ -267,6 +287,7 @@ impl<R: Role> Source<R> for Random {
             if world.faults_on() && self.safety_left > 0 {
                 if let Some(chosen) = self.fault_of(p, per_mille) {
                     self.safety_left -= 1;
+                    self.doom(world, p, &chosen);
                     return Ok(Some(chosen));
                 }
             }
@@ -329,6 +350,7 @@ impl Random {
             writes: BTreeMap::new(),
             after_write: None,
             seed,
+            sites_one_in: u64::from(options.sites_one_in.max(1)),
             watch_writes: options.write_fault_per_mille > 0,
             watch_notices: options.notify_fault_per_mille > 0,
             notices: Vec::new(),
@@ -336,10 +358,21 @@ impl Random {
             aim_at_leader: options.leader_fault_per_mille > 0,
             leader: None,
             held: None,
+            doomed: None,
             pct: None,
             pct_depth: options.pct_depth,
             pct_steps: options.steps_max,
         }
+    }
+
+    /// With time abstract, after a fault of `p` at a protocol point that cut it off (a
+    /// disconnect, crash or kill): its session is doomed to expire soon.
+    fn doom<R: Role>(&mut self, world: &World<R>, p: ProcessId, fault: &Action) {
+        if world.options().time != crate::options::TimeMode::Abstract || fault.process() != Some(p)
+        {
+            return;
+        }
+        self.doomed = world.processes()[p].session();
     }
 
     /// With `leader_fault_per_mille`, and its chance: one of the leader's enabled faults,
@@ -397,7 +430,7 @@ impl Random {
             let Some(event) = last else {
                 continue;
             };
-            if mix(self.seed ^ notice_site(p, event)) % 4 != 0 {
+            if mix(self.seed ^ notice_site(p, event)) % self.sites_one_in != 0 {
                 continue;
             }
             active += 1;
