@@ -336,6 +336,13 @@ fn fits(name: &str, s: &Summary, range: SeedRange, shard: Shard) -> Result<(), S
             site.process, site.write, c.written, s.runs
         ));
     }
+    let notices = s.coverage.iter().flat_map(|c| &c.notices);
+    if let Some((site, c)) = notices.into_iter().find(|(_, c)| c.written > s.runs) {
+        return Err(format!(
+            "{name}: coverage notice {} {} queued in {} runs of {}",
+            site.process, site.write, c.written, s.runs
+        ));
+    }
     Ok(())
 }
 

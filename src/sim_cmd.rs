@@ -621,8 +621,10 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "I/N", conflicts_with = "seed")]
     pub shard: Option<Shard>,
     /// Count coverage: for each protocol point (a process's write, by operation and path,
-    /// each part with a digit as `*`), in how many runs the server handled it and in how many a fault of that process
-    /// came right after it (the sometimes-properties are always counted).
+    /// each part with a digit as `*`), in how many runs the server handled it and in how
+    /// many a fault of that process came right after it; the same for each notification
+    /// point (a watch notification queued to a process, by event type and path). The
+    /// sometimes-properties are always counted.
     #[arg(long)]
     pub coverage: bool,
     /// Print a machine-readable summary.
@@ -1044,44 +1046,64 @@ fn seeds_run(range: SeedRange, shard: Option<Shard>) -> String {
 }
 
 /// Prints the protocol points of `--coverage`, one a line: in how many of the `runs` each was
-/// written, and in how many a fault of its process came right after it, by kind.
+/// written, and in how many a fault of its process came right after it, by kind; then the
+/// notification points the same way.
 fn print_coverage(coverage: &Coverage, runs: u64) {
     crate::say!(
-        "  coverage: {} written, {} with a fault of the process right after",
+        "  coverage: {} written, {} with a fault of the process right after; {} queued, {} \
+         with a fault right after",
         count(coverage.points.len(), "protocol point", "protocol points"),
-        coverage.faulted()
+        coverage.faulted(),
+        count(
+            coverage.notices.len(),
+            "notification point",
+            "notification points"
+        ),
+        coverage.notices_faulted()
     );
     let label = |site: &zksim_sim::coverage::Site| format!("{} {}", site.process, site.write);
     let width = coverage
         .points
         .keys()
+        .chain(coverage.notices.keys())
         .map(|s| label(s).len())
         .max()
         .unwrap_or(0);
+    let after = |c: &zksim_sim::coverage::Counts| {
+        if c.faulted == 0 {
+            return "never a fault right after".to_string();
+        }
+        let kinds: Vec<String> = [
+            (c.disconnected, "disconnected"),
+            (c.crashed, "crashed"),
+            (c.killed, "killed"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, kind)| format!("{kind} {n}"))
+        .collect();
+        format!(
+            "a fault right after in {} ({})",
+            c.faulted,
+            kinds.join(", ")
+        )
+    };
     for (site, c) in &coverage.points {
-        let after = if c.faulted == 0 {
-            "never a fault right after".to_string()
-        } else {
-            let kinds: Vec<String> = [
-                (c.disconnected, "disconnected"),
-                (c.crashed, "crashed"),
-                (c.killed, "killed"),
-            ]
-            .into_iter()
-            .filter(|(n, _)| *n > 0)
-            .map(|(n, kind)| format!("{kind} {n}"))
-            .collect();
-            format!(
-                "a fault right after in {} ({})",
-                c.faulted,
-                kinds.join(", ")
-            )
-        };
         crate::say!(
-            "  point {:<width$} written in {}/{runs} {}, {after}",
+            "  point  {:<width$} written in {}/{runs} {}, {}",
             label(site),
             c.written,
-            noun(runs, "run", "runs")
+            noun(runs, "run", "runs"),
+            after(c)
+        );
+    }
+    for (site, c) in &coverage.notices {
+        crate::say!(
+            "  notice {:<width$} queued in {}/{runs} {}, {}",
+            label(site),
+            c.written,
+            noun(runs, "run", "runs"),
+            after(c)
         );
     }
 }

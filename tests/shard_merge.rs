@@ -413,6 +413,74 @@ fn points(v: &serde_json::Value) -> Vec<(String, u64, u64)> {
         .collect()
 }
 
+/// The notification points of a summary's coverage, by `process event`, with the runs
+/// that queued each and that faulted its process right after.
+fn notices(v: &serde_json::Value) -> Vec<(String, u64, u64)> {
+    v["coverage"]["notices"]
+        .as_array()
+        .expect("coverage.notices")
+        .iter()
+        .map(|p| {
+            (
+                format!(
+                    "{} {}",
+                    p["process"].as_str().unwrap(),
+                    p["event"].as_str().unwrap()
+                ),
+                p["queued"].as_u64().unwrap(),
+                p["faulted"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+// Goal: notification points are counted: the watches the cluster sets show as the
+// notifications queued (a worker hears of its assignments, the master of new tasks), and
+// faults placed after notifications show as faults right after them.
+#[test]
+fn coverage_counts_notification_points_and_faults_after_them() {
+    let args = ["--recipe", "fixed", "--seeds", "0..30", "--coverage"];
+    let plain: serde_json::Value =
+        serde_json::from_slice(&simulate(&args, &["--json"]).stdout).unwrap();
+    let n = notices(&plain);
+    let queued = |n: &[(String, u64, u64)], name: &str| -> (u64, u64) {
+        let found = n.iter().find(|(x, _, _)| x == name);
+        let (_, q, f) = found.unwrap_or_else(|| panic!("{name} in {n:?}"));
+        (*q, *f)
+    };
+    assert!(n.iter().all(|(_, q, f)| *q <= 30 && f <= q), "{n:?}");
+    assert!(
+        queued(&n, "w1 NodeChildrenChanged /assign/*").0 >= 20,
+        "{n:?}"
+    );
+    assert!(queued(&n, "c1 NodeCreated /status/*").0 >= 20, "{n:?}");
+    assert!(
+        n.iter().all(|(x, _, _)| !x.contains(" None ")),
+        "session events are no notification points: {n:?}"
+    );
+    let faulted = |n: &[(String, u64, u64)]| n.iter().map(|(_, _, f)| f).sum::<u64>();
+    let placed: serde_json::Value = serde_json::from_slice(
+        &simulate(&args, &["--notify-fault-per-mille", "1000", "--json"]).stdout,
+    )
+    .unwrap();
+    let m = notices(&placed);
+    assert!(
+        faulted(&m) > 3 * faulted(&n).max(1),
+        "{} vs {}",
+        faulted(&m),
+        faulted(&n)
+    );
+    let text = stdout(&simulate(&args, &[]));
+    assert!(
+        text.contains(&format!("; {} notification points queued, ", n.len())),
+        "{text}"
+    );
+    assert!(
+        text.contains("  notice w1 NodeChildrenChanged /assign/* "),
+        "{text}"
+    );
+}
+
 // Goal: the coverage of a small range is not trivial (the cluster's points written in most
 // runs, some of them with a fault right after, none in more runs than were made), faults
 // placed after writes show there, and it adds up across shards to the single run's.
@@ -459,7 +527,7 @@ fn coverage_counts_points_and_faults_after_them_and_merges() {
         "  coverage: {} protocol points written, ",
         p.len()
     )));
-    assert!(text.contains("  point m1 create /master "), "{text}");
+    assert!(text.contains("  point  m1 create /master "), "{text}");
     assert!(
         text.contains(" written in 30/30 runs, "),
         "a point of every run: {text}"
@@ -474,6 +542,7 @@ fn coverage_counts_points_and_faults_after_them_and_merges() {
     let shard_points = |i: usize| -> Vec<(String, u64, u64)> {
         points(&serde_json::from_slice(&std::fs::read(&files[i]).unwrap()).unwrap())
     };
+    assert_eq!(merged["coverage"]["notices"], plain["coverage"]["notices"]);
     let m1 = (0..3).map(|i| named(&shard_points(i), "m1 create /master").0);
     assert_eq!(m1.sum::<u64>(), named(&p, "m1 create /master").0);
     // A coverage point written in more runs than the shard made is refused.
@@ -487,6 +556,19 @@ fn coverage_counts_points_and_faults_after_them_and_merges() {
     let err = refused(&[&files[0], &inflated, &files[2]]);
     assert!(
         err.contains("inflated.json: coverage point ") && err.contains("written in 11 runs of 10"),
+        "{err}"
+    );
+    let inflated = edited(&dir, &files[1], "inflated-notice.json", |v| {
+        v["coverage"]["notices"][0]["queued"] = 11.into();
+        v["coverage"]["notices"][0]["faulted"] = 0.into();
+        v["coverage"]["notices"][0]["disconnected"] = 0.into();
+        v["coverage"]["notices"][0]["crashed"] = 0.into();
+        v["coverage"]["notices"][0]["killed"] = 0.into();
+    });
+    let err = refused(&[&files[0], &inflated, &files[2]]);
+    assert!(
+        err.contains("inflated-notice.json: coverage notice ")
+            && err.contains("queued in 11 runs of 10"),
         "{err}"
     );
     let impossible = edited(&dir, &files[1], "impossible.json", |v| {

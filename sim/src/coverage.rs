@@ -11,6 +11,14 @@
 //! process gone between two writes of one recipe step. A point never faulted after in a range
 //! is a ConnectionLoss or a crash there that the range did not test.
 //!
+//! A notification point is the other kind `--notify-fault-per-mille` aims at: the server
+//! queued a watch notification to a process (a watched node created, changed or deleted),
+//! named by the process, the event type and the path read the same way (`m2 NodeDeleted
+//! /master`, `m1 NodeChildrenChanged /workers`). A fault right after one is a fault of that
+//! process in the very next step, the notification still on its way: a disconnect loses it
+//! (the client hears what changed when it re-sets its watches), a crash or kill loses the
+//! process's reaction to it.
+//!
 //! (`--write-fault-per-mille` activates sites a little finer than these points: a path
 //! keeps its parts and loses only its trailing sequence number, and a multi goes by its
 //! first operation's path.)
@@ -40,10 +48,13 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use zksim_model::op::Request;
+use zksim_model::op::{EventType, Request, WatchedEvent};
+use zksim_model::role::Role;
+use zksim_model::server::ToClient;
 
 use crate::action::{Action, ProcessId};
 use crate::event::Event;
+use crate::world::World;
 
 /// A protocol point: a process's write, by operation and path pattern.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -73,18 +84,21 @@ impl FaultsAfter {
     }
 }
 
-/// What one run reached: each point the server handled a write at, with the faults that
-/// came right after it.
+/// What one run reached: each point the server handled a write at, and each notification
+/// point, with the faults that came right after it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunCoverage {
     /// The points, in the order the run first reached them.
     pub points: Vec<(Site, FaultsAfter)>,
+    /// The notification points (a [`Site`] whose `write` is the event type and path), in
+    /// the order the run first reached them.
+    pub notices: Vec<(Site, FaultsAfter)>,
 }
 
 /// For one point, in how many runs of a range.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
-    /// The server handled the write.
+    /// The server handled the write (for a notification point: queued the notification).
     pub written: u64,
     /// A fault of the process came right after it (any kind).
     pub faulted: u64,
@@ -103,41 +117,60 @@ pub struct Counts {
 pub struct Coverage {
     /// The points, by site.
     pub points: BTreeMap<Site, Counts>,
+    /// The notification points, by site (`write` is the event type and path).
+    pub notices: BTreeMap<Site, Counts>,
+}
+
+/// Adds one run's points of a kind to a range's.
+fn add_points(total: &mut BTreeMap<Site, Counts>, run: &[(Site, FaultsAfter)]) {
+    for (site, after) in run {
+        // Looked up before inserting: a site is cloned once a range, not once a run.
+        if !total.contains_key(site) {
+            total.insert(site.clone(), Counts::default());
+        }
+        let counts = total.get_mut(site).expect("inserted above");
+        counts.written += 1;
+        counts.faulted += u64::from(after.any());
+        counts.disconnected += u64::from(after.disconnect);
+        counts.crashed += u64::from(after.crash);
+        counts.killed += u64::from(after.kill);
+    }
+}
+
+/// Adds another range's points of a kind; `None` if a count would overflow.
+fn merge_points(total: &mut BTreeMap<Site, Counts>, other: BTreeMap<Site, Counts>) -> Option<()> {
+    for (site, c) in other {
+        let total = total.entry(site).or_default();
+        total.written = total.written.checked_add(c.written)?;
+        total.faulted = total.faulted.checked_add(c.faulted)?;
+        total.disconnected = total.disconnected.checked_add(c.disconnected)?;
+        total.crashed = total.crashed.checked_add(c.crashed)?;
+        total.killed = total.killed.checked_add(c.killed)?;
+    }
+    Some(())
 }
 
 impl Coverage {
     /// Adds one run.
     pub fn add(&mut self, run: &RunCoverage) {
-        for (site, after) in &run.points {
-            // Looked up before inserting: a site is cloned once a range, not once a run.
-            if !self.points.contains_key(site) {
-                self.points.insert(site.clone(), Counts::default());
-            }
-            let counts = self.points.get_mut(site).expect("inserted above");
-            counts.written += 1;
-            counts.faulted += u64::from(after.any());
-            counts.disconnected += u64::from(after.disconnect);
-            counts.crashed += u64::from(after.crash);
-            counts.killed += u64::from(after.kill);
-        }
+        add_points(&mut self.points, &run.points);
+        add_points(&mut self.notices, &run.notices);
     }
 
     /// Adds another range's runs; `None` if a count would overflow (only an edited file's do).
     pub fn merge(&mut self, other: Coverage) -> Option<()> {
-        for (site, c) in other.points {
-            let total = self.points.entry(site).or_default();
-            total.written = total.written.checked_add(c.written)?;
-            total.faulted = total.faulted.checked_add(c.faulted)?;
-            total.disconnected = total.disconnected.checked_add(c.disconnected)?;
-            total.crashed = total.crashed.checked_add(c.crashed)?;
-            total.killed = total.killed.checked_add(c.killed)?;
-        }
-        Some(())
+        merge_points(&mut self.points, other.points)?;
+        merge_points(&mut self.notices, other.notices)
     }
 
     /// How many points had a fault right after them in some run.
     pub fn faulted(&self) -> usize {
         self.points.values().filter(|c| c.faulted > 0).count()
+    }
+
+    /// How many notification points had a fault right after them in some run.
+    pub fn notices_faulted(&self) -> usize {
+        self.notices.values().filter(|c| c.faulted > 0).count()
     }
 }
 
@@ -154,10 +187,26 @@ struct PointJson {
     killed: u64,
 }
 
+/// A notification point as `--json` writes it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoticeJson {
+    process: String,
+    event: String,
+    queued: u64,
+    faulted: u64,
+    disconnected: u64,
+    crashed: u64,
+    killed: u64,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CoverageJson {
     points: Vec<PointJson>,
+    /// Absent in the summaries of builds before notification points were counted.
+    #[serde(default)]
+    notices: Vec<NoticeJson>,
 }
 
 impl From<Coverage> for CoverageJson {
@@ -176,6 +225,19 @@ impl From<Coverage> for CoverageJson {
                     killed: n.killed,
                 })
                 .collect(),
+            notices: c
+                .notices
+                .into_iter()
+                .map(|(s, n)| NoticeJson {
+                    process: s.process,
+                    event: s.write,
+                    queued: n.written,
+                    faulted: n.faulted,
+                    disconnected: n.disconnected,
+                    crashed: n.crashed,
+                    killed: n.killed,
+                })
+                .collect(),
         }
     }
 }
@@ -187,43 +249,82 @@ impl TryFrom<CoverageJson> for Coverage {
     /// runs faulted than written, a kind in more runs than any fault, or any fault in more
     /// runs than the kinds together).
     fn try_from(j: CoverageJson) -> Result<Self, String> {
-        let mut points = BTreeMap::new();
-        for p in j.points {
-            let site = Site {
-                process: p.process,
-                write: p.write,
-            };
-            let named = format!("coverage point {} {}", site.process, site.write);
-            let kinds = [p.disconnected, p.crashed, p.killed];
-            let kinds_max = kinds.into_iter().max().unwrap_or(0);
-            let kinds_sum = kinds.into_iter().fold(0u64, u64::saturating_add);
-            if p.faulted > p.written || kinds_max > p.faulted || p.faulted > kinds_sum {
-                return Err(format!(
-                    "{named}: written {}, faulted {}, disconnected {}, crashed {}, killed {}: \
-                     these counts of runs cannot be one range's",
-                    p.written, p.faulted, p.disconnected, p.crashed, p.killed
-                ));
-            }
-            if points
-                .last_key_value()
-                .is_some_and(|(last, _)| *last >= site)
-            {
-                return Err(format!(
-                    "{named}: listed out of order or twice (points are listed once each, by \
-                     process and write)"
-                ));
-            }
-            let counts = Counts {
-                written: p.written,
-                faulted: p.faulted,
-                disconnected: p.disconnected,
-                crashed: p.crashed,
-                killed: p.killed,
-            };
-            points.insert(site, counts);
-        }
-        Ok(Coverage { points })
+        let points = checked_points(
+            "coverage point",
+            "written",
+            j.points.into_iter().map(|p| {
+                let site = Site {
+                    process: p.process,
+                    write: p.write,
+                };
+                (
+                    site,
+                    [p.written, p.faulted, p.disconnected, p.crashed, p.killed],
+                )
+            }),
+        )?;
+        let notices = checked_points(
+            "coverage notice",
+            "queued",
+            j.notices.into_iter().map(|p| {
+                let site = Site {
+                    process: p.process,
+                    write: p.event,
+                };
+                (
+                    site,
+                    [p.queued, p.faulted, p.disconnected, p.crashed, p.killed],
+                )
+            }),
+        )?;
+        Ok(Coverage { points, notices })
     }
+}
+
+/// The points of a kind as read from `--json` (each with its counts: reached, faulted,
+/// disconnected, crashed, killed), refused when listed twice, out of site order, or with
+/// counts that cannot be.
+fn checked_points(
+    what: &str,
+    reached: &str,
+    listed: impl Iterator<Item = (Site, [u64; 5])>,
+) -> Result<BTreeMap<Site, Counts>, String> {
+    let mut points = BTreeMap::new();
+    for (site, [written, faulted, disconnected, crashed, killed]) in listed {
+        let named = format!("{what} {} {}", site.process, site.write);
+        let kinds = [disconnected, crashed, killed];
+        let kinds_max = kinds.into_iter().max().unwrap_or(0);
+        let kinds_sum = kinds.into_iter().fold(0u64, u64::saturating_add);
+        if faulted > written || kinds_max > faulted || faulted > kinds_sum {
+            return Err(format!(
+                "{named}: {reached} {written}, faulted {faulted}, disconnected {disconnected}, \
+                 crashed {crashed}, killed {killed}: these counts of runs cannot be one range's"
+            ));
+        }
+        if points
+            .last_key_value()
+            .is_some_and(|(last, _)| *last >= site)
+        {
+            return Err(format!(
+                "{named}: listed out of order or twice (points are listed once each, by \
+                 process and {what_of})",
+                what_of = if reached == "queued" {
+                    "event"
+                } else {
+                    "write"
+                }
+            ));
+        }
+        let counts = Counts {
+            written,
+            faulted,
+            disconnected,
+            crashed,
+            killed,
+        };
+        points.insert(site, counts);
+    }
+    Ok(points)
 }
 
 /// Writes into `out` the protocol point `request` is, without its process (`create /master`,
@@ -257,6 +358,29 @@ fn operation(request: &Request, out: &mut String) {
         return;
     };
     out.push(' ');
+    push_path(path, out);
+}
+
+/// A notification point without its process: the event type and the path, each part
+/// holding a digit as `*` (`NodeChildrenChanged /assign/*`).
+pub fn describe_notice(event: &WatchedEvent, out: &mut String) {
+    out.clear();
+    out.push_str(match event.kind {
+        EventType::None => "None",
+        EventType::NodeCreated => "NodeCreated",
+        EventType::NodeDeleted => "NodeDeleted",
+        EventType::NodeDataChanged => "NodeDataChanged",
+        EventType::NodeChildrenChanged => "NodeChildrenChanged",
+        EventType::DataWatchRemoved => "DataWatchRemoved",
+        EventType::ChildWatchRemoved => "ChildWatchRemoved",
+        EventType::PersistentWatchRemoved => "PersistentWatchRemoved",
+    });
+    out.push(' ');
+    push_path(&event.path, out);
+}
+
+/// A path with each part holding a digit as `*`.
+fn push_path(path: &str, out: &mut String) {
     for (i, part) in path.split('/').enumerate() {
         if i > 0 {
             out.push('/');
@@ -302,20 +426,55 @@ pub(crate) struct Tracker {
     after: Option<(ProcessId, usize)>,
     /// The description of the request at hand (one buffer for the run).
     buffer: String,
+    /// The notification points (their `write` is the event type and path).
+    notices: Vec<Seen>,
+    /// The length of each process's link from the server after the last step.
+    links: Vec<usize>,
+    /// The notifications the last step queued: each process and its index in `notices`.
+    after_notices: Vec<(ProcessId, usize)>,
 }
 
 impl Tracker {
     /// Sees the action of the next step, before it is taken.
     pub(crate) fn action(&mut self, action: &Action) {
-        let Some((p, i)) = self.after.take() else {
-            return;
-        };
-        let after = &mut self.seen[i].after;
-        match *action {
-            Action::Disconnect { process } if process == p => after.disconnect = true,
-            Action::Crash { process } if process == p => after.crash = true,
-            Action::Kill { process } if process == p => after.kill = true,
-            _ => {}
+        if let Some((p, i)) = self.after.take() {
+            fault_after(&mut self.seen[i].after, p, action);
+        }
+        for (p, i) in self.after_notices.drain(..) {
+            fault_after(&mut self.notices[i].after, p, action);
+        }
+    }
+
+    /// Sees the notifications a step queued (the start's too): the frames past each
+    /// process's link length after the step before. Only a step that committed a change or
+    /// reconnected a client queues any, so only those look.
+    pub(crate) fn observe_links<R: Role>(&mut self, world: &World<R>, events: &[Event]) {
+        let processes = world.processes();
+        self.links.resize(processes.len(), 0);
+        let queues = events
+            .iter()
+            .any(|e| matches!(e, Event::Changed { .. } | Event::Reconnected { .. }));
+        for (p, process) in processes.iter().enumerate() {
+            let before = std::mem::replace(&mut self.links[p], process.to_client().len());
+            if !queues {
+                continue;
+            }
+            for frame in process.to_client().skip(before) {
+                let ToClient::Event { event } = frame else {
+                    continue;
+                };
+                if event.kind == EventType::None {
+                    continue;
+                }
+                let mut notice = std::mem::take(&mut self.buffer);
+                describe_notice(event, &mut notice);
+                let i = index_of(&mut self.notices, p, &notice);
+                self.buffer = notice;
+                self.notices[i].written = true;
+                if !self.after_notices.contains(&(p, i)) {
+                    self.after_notices.push((p, i));
+                }
+            }
         }
     }
 
@@ -349,43 +508,60 @@ impl Tracker {
         }
     }
 
-    /// The index in `seen` of a point, added if new (a run has a few dozen: a scan is
-    /// cheaper than a map keyed by strings).
+    /// The index in `seen` of a point, added if new.
     fn index(&mut self, process: ProcessId, write: &str) -> usize {
-        let found = self
-            .seen
-            .iter()
-            .position(|s| s.process == process && s.write == write);
-        found.unwrap_or_else(|| {
-            self.seen.push(Seen {
-                process,
-                write: write.to_string(),
-                written: false,
-                after: FaultsAfter::default(),
-            });
-            self.seen.len() - 1
-        })
+        index_of(&mut self.seen, process, write)
     }
 
     /// The run's coverage, processes named by `names` (by process id).
     pub(crate) fn finish(self, names: &[String]) -> RunCoverage {
-        let points = self
-            .seen
-            .into_iter()
-            .filter(|s| s.written)
-            .map(|s| {
-                let site = Site {
-                    process: names
-                        .get(s.process)
-                        .cloned()
-                        .unwrap_or_else(|| s.process.to_string()),
-                    write: s.write,
-                };
-                (site, s.after)
-            })
-            .collect();
-        RunCoverage { points }
+        let named = |seen: Vec<Seen>| {
+            seen.into_iter()
+                .filter(|s| s.written)
+                .map(|s| {
+                    let site = Site {
+                        process: names
+                            .get(s.process)
+                            .cloned()
+                            .unwrap_or_else(|| s.process.to_string()),
+                        write: s.write,
+                    };
+                    (site, s.after)
+                })
+                .collect()
+        };
+        RunCoverage {
+            points: named(self.seen),
+            notices: named(self.notices),
+        }
     }
+}
+
+/// Marks a fault of `p` in `action` as right after a point of `p`.
+fn fault_after(after: &mut FaultsAfter, p: ProcessId, action: &Action) {
+    match *action {
+        Action::Disconnect { process } if process == p => after.disconnect = true,
+        Action::Crash { process } if process == p => after.crash = true,
+        Action::Kill { process } if process == p => after.kill = true,
+        _ => {}
+    }
+}
+
+/// The index in `seen` of a point, added if new (a run has a few dozen: a scan is cheaper
+/// than a map keyed by strings).
+fn index_of(seen: &mut Vec<Seen>, process: ProcessId, write: &str) -> usize {
+    let found = seen
+        .iter()
+        .position(|s| s.process == process && s.write == write);
+    found.unwrap_or_else(|| {
+        seen.push(Seen {
+            process,
+            write: write.to_string(),
+            written: false,
+            after: FaultsAfter::default(),
+        });
+        seen.len() - 1
+    })
 }
 
 #[cfg(test)]

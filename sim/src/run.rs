@@ -834,6 +834,7 @@ pub(crate) fn run<R: Role>(
     let mut points = cover.then(coverage::Tracker::default);
     if let Some(points) = &mut points {
         points.observe(&start);
+        points.observe_links(&world, &start);
     }
     let mut text = record.then(|| {
         let mut t = trace::header_line(&header);
@@ -877,6 +878,7 @@ pub(crate) fn run<R: Role>(
         source.observe(&world, &ev);
         if let Some(points) = &mut points {
             points.observe(&ev);
+            points.observe_links(&world, &ev);
         }
         for p in &properties {
             let holds = match p.check {
