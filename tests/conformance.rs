@@ -123,6 +123,16 @@ fn a_session_used_before_it_connects_is_a_script_error() {
 /// (a wait, or just before a request's reply), `b`'s probes answering the node before it and
 /// NoNode from it on; `at` past the probes leaves the node there throughout.
 fn expiry_moved_to(t: &Transcript, at: usize) -> Transcript {
+    expiry_moved(t, at, false)
+}
+
+/// As [`expiry_moved_to`], the NodeDeleted in request step `at` coming just after its reply,
+/// which still answers the node.
+fn expiry_moved_after_reply(t: &Transcript, at: usize) -> Transcript {
+    expiry_moved(t, at, true)
+}
+
+fn expiry_moved(t: &Transcript, at: usize, after_reply: bool) -> Transcript {
     let mut t = t.clone();
     let probes = 8..=21;
     let alive = t.steps[9].expect.clone().unwrap();
@@ -133,14 +143,15 @@ fn expiry_moved_to(t: &Transcript, at: usize) -> Transcript {
     for i in probes {
         let step = &mut t.steps[i];
         let is_request = matches!(step.action, StepAction::Request { .. });
-        let mut e = match (is_request, i >= at) {
+        let gone_here = if after_reply { i > at } else { i >= at };
+        let mut e = match (is_request, gone_here) {
             (false, _) => Expect::default(),
             (true, false) => alive.clone(),
             (true, true) => gone.clone(),
         };
         if i == at {
             e.events.insert("b".into(), deleted.clone());
-            e.before_reply = is_request.then_some(1);
+            e.before_reply = is_request.then_some(if after_reply { 0 } else { 1 });
         }
         step.expect = Some(e);
     }
@@ -154,8 +165,8 @@ fn expiry_moved_to(t: &Transcript, at: usize) -> Transcript {
 // Goal: the moment of expiry is the real server's to choose within the tick after the timeout
 // (its tick boundaries lie on its own clock), and only there: with a 400 ms timeout and a
 // 200 ms tick, a transcript with the expiry in any step from the wait to 410 ms after the
-// disconnect to the wait to 630 ms matches; one with it by 370 ms (before the timeout), or
-// still there at 630 ms (more than a tick after it), does not.
+// disconnect to the wait to 630 ms (or just after a probe's reply in it) matches; one with it by
+// 370 ms (before the timeout), or still there at 630 ms (more than a tick after it), does not.
 #[test]
 fn a_session_expires_anywhere_in_the_tick_after_its_timeout_and_nowhere_else() {
     let file = transcripts_dir().join("session_expiry_moment.json");
@@ -175,6 +186,20 @@ fn a_session_expires_anywhere_in_the_tick_after_its_timeout_and_nowhere_else() {
             .iter()
             .any(|e| e.session == "a" && e.step == at));
     }
+    // Just after a probe's reply, before the step ends (a recording on CI saw it so at 450 ms):
+    // from the probe at 410 ms to the one at 570 ms, and not at 370 ms.
+    for at in [11, 13, 15, 17, 19] {
+        let report = check(&expiry_moved_after_reply(&t, at), &file).unwrap();
+        assert_eq!(
+            report.mismatched, 0,
+            "expired after the reply of step {at}: {:?}",
+            report.mismatches
+        );
+        assert!(report
+            .expiries
+            .iter()
+            .any(|e| e.session == "a" && e.step == at));
+    }
     for (at, first_wrong) in [(8, 8), (9, 9), (21, 20), (22, 20)] {
         let report = check(&expiry_moved_to(&t, at), &file).unwrap();
         assert!(report.mismatched > 0, "expired at step {at} matched");
@@ -184,6 +209,11 @@ fn a_session_expires_anywhere_in_the_tick_after_its_timeout_and_nowhere_else() {
             report.mismatches
         );
     }
+    let report = check(&expiry_moved_after_reply(&t, 9), &file).unwrap();
+    assert!(
+        report.mismatched > 0,
+        "expired after the probe at 370 ms matched"
+    );
 }
 
 // Goal: a restart keeps the data, the zxid and the sessions, every session's timeout starts

@@ -67,7 +67,8 @@ pub struct Report {
 /// A session the server expired by its clock, and the step whose observation shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Expiry {
-    /// 0-based step index: the wait it expired during, or the step it expired just before.
+    /// 0-based step index: the wait it expired during, or the step it expired just before (or,
+    /// a request, just after its reply).
     pub step: usize,
     /// The session's name.
     pub session: String,

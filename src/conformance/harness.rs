@@ -10,7 +10,8 @@
 //! recorder's steps take a little real time: so the harness leaves the moment to the
 //! checker. A session last heard from at `h` with timeout `T` *may* be gone at any step after
 //! `h + T` and *must* be gone by `h + T + tick`: at each step in that window the checker tries
-//! both ([`Harness::fates`]), and a wait that reaches the end of the window expires it.
+//! both ([`Harness::fates`]), and a wait that reaches the end of the window expires it. A
+//! request step may also see it expire just after its reply, before the step's barrier.
 //! After a restart, `h` is only known to lie within the time the new server had been up
 //! when it served (the recording's `server_up_ms`): its session tracker was built, and the
 //! timeouts started over, at some moment of its start.
@@ -68,6 +69,11 @@ pub struct Fate {
     /// Sessions whose expiry window is open that the server expires before the step (during
     /// it, for a wait), by name.
     pub expire: Vec<String>,
+    /// `request` only: sessions whose expiry window is open that the server expires after
+    /// answering the request, before the step's barrier ends, by name: their watch events
+    /// follow the reply (ZooKeeper 3.8.0 was seen to do this on a probe of
+    /// `session_expiry_moment`).
+    pub expire_after: Vec<String>,
     /// `restart_server` only: sessions the new server expires as it starts (their timeouts
     /// started over more than the timeout before it served), by name.
     pub expire_in_restart: Vec<String>,
@@ -86,7 +92,7 @@ struct Restarted {
 }
 
 /// At most this many sessions may be in their expiry window at one step: the checker tries
-/// every subset of them.
+/// every way they may expire (each before the step, after a request's reply, or not).
 pub const OPEN_WINDOWS_MAX: usize = 4;
 
 /// Events collected per session during one step, with the acting session's reply position.
@@ -167,7 +173,7 @@ impl Harness {
         let server_up_ms = restarted.up_ms;
         let mut fates = Vec::new();
         for &fate in in_flight {
-            for expire in subsets(&open) {
+            for (expire, expire_after) in before_and_after(action, &open) {
                 // A restart starts every remaining session's timeout over, up to
                 // `server_up_ms` before the new server served: those shorter than that may
                 // be gone already.
@@ -187,6 +193,7 @@ impl Harness {
                     fates.push(Fate {
                         in_flight: fate,
                         expire: expire.clone(),
+                        expire_after: expire_after.clone(),
                         expire_in_restart,
                         server_up_ms,
                     });
@@ -375,6 +382,7 @@ impl Harness {
                 self.wait(&mut c, u64::from(*ms), &fate.expire, &mut expired)?
             }
         }
+        self.expire_now(&mut c, &fate.expire_after, &mut expired)?;
         // The barrier: every connected session is heard from at the end of every step.
         let now = self.now_ms;
         for client in self.clients.values() {
@@ -610,6 +618,27 @@ fn check_open(open: &[String]) -> Result<(), ScriptError> {
 }
 
 /// Every subset of `names`, the empty one first, each in the order of `names`.
+/// The ways the sessions of `open` may expire around `action`: each subset expires before it,
+/// and, for a request, each subset of the rest after its reply (within the step).
+fn before_and_after(action: &StepAction, open: &[String]) -> Vec<(Vec<String>, Vec<String>)> {
+    let mut ways = Vec::new();
+    for before in subsets(open) {
+        if !matches!(action, StepAction::Request { .. }) {
+            ways.push((before, Vec::new()));
+            continue;
+        }
+        let rest: Vec<String> = open
+            .iter()
+            .filter(|n| !before.contains(n))
+            .cloned()
+            .collect();
+        for after in subsets(&rest) {
+            ways.push((before.clone(), after));
+        }
+    }
+    ways
+}
+
 fn subsets(names: &[String]) -> Vec<Vec<String>> {
     (0..1u32 << names.len())
         .map(|mask| {
