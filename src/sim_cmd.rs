@@ -294,7 +294,7 @@ pub struct Knobs {
     /// 0]; --swarm keeps it.
     #[arg(long, value_parser = ranged!(u32, 0, Options::FAULTS_MAX))]
     pub server_restarts_max: Option<u32>,
-    /// Chance of a fault per step when one is enabled, per mille (0 to 1000) [default: 50].
+    /// Chance of a fault per step when one is enabled, per mille (0 to 1000) [default: 20].
     #[arg(long, value_parser = ranged!(u32, 0, Options::PER_MILLE_MAX))]
     pub fault_per_mille: Option<u32>,
     /// Chance of a repair (restart, reconnect) when something else could happen, per mille
@@ -303,16 +303,16 @@ pub struct Knobs {
     pub repair_per_mille: Option<u32>,
     /// Chance, per mille (0 to 1000), that right after the server handled a process's write
     /// the next step drops that process's connection or crashes it (faults at protocol
-    /// points) [default: 0].
+    /// points) [default: 1000].
     #[arg(long, value_parser = ranged!(u32, 0, Options::PER_MILLE_MAX))]
     pub write_fault_per_mille: Option<u32>,
     /// Chance, per mille (0 to 1000), that right after the server queued a watch
     /// notification to a process the next step drops that process's connection or crashes it
-    /// (faults at protocol points) [default: 0].
+    /// (faults at protocol points) [default: 1000].
     #[arg(long, value_parser = ranged!(u32, 0, Options::PER_MILLE_MAX))]
     pub notify_fault_per_mille: Option<u32>,
     /// Chance, per mille (0 to 1000), that a fault strikes the leader (the process that last
-    /// claimed to lead) when it has one enabled [default: 0].
+    /// claimed to lead) when it has one enabled [default: 500].
     #[arg(long, value_parser = ranged!(u32, 0, Options::PER_MILLE_MAX))]
     pub leader_fault_per_mille: Option<u32>,
     /// Schedule the safety phase by PCT of this depth (1 to 16): processes in a random
@@ -321,7 +321,7 @@ pub struct Knobs {
     pub pct_depth: Option<u32>,
     /// Activate one protocol point in this many for a run (1 to 1000000), by the seed, for
     /// the faults placed after writes and notifications; fewer active points leave more of
-    /// the fault budget to the points late in a run [default: 4].
+    /// the fault budget to the points late in a run [default: 16].
     #[arg(long, value_parser = ranged!(u32, 1, Options::SITES_ONE_IN_MAX))]
     pub sites_one_in: Option<u32>,
     /// Steps of the safety phase, at most 100000 [default: 1000].
@@ -1292,6 +1292,33 @@ mod tests {
     use zksim_model::recipes::cluster::AssignPolicy;
     use zksim_sim::options::{Options, TimeMode};
 
+    // Goal: the default a knob's help names is the one a run takes (`Options::default`), for
+    // every numeric knob: the help is written by hand and would drift when a default moves.
+    #[test]
+    fn the_help_names_the_defaults_a_run_takes() {
+        #[derive(clap::Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            knobs: Knobs,
+        }
+        let defaults = serde_json::to_value(Options::default()).unwrap();
+        let command = <Wrap as clap::CommandFactory>::command();
+        let mut checked = 0;
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            let Some(value) = defaults.get(id).filter(|v| v.is_u64()) else {
+                continue;
+            };
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            assert!(
+                help.contains(&format!("[default: {value}]")),
+                "--{id}: the help says {help:?}, the default is {value}"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 15, "{checked} knobs checked");
+    }
+
     // Goal: the flags a reproduce command gives make the options that ran, for every knob a
     // flag sets (a knob the list forgets would make a failure pass when reproduced).
     #[test]
@@ -1314,8 +1341,8 @@ mod tests {
             server_restarts_max: d.server_restarts_max + 1,
             fault_per_mille: d.fault_per_mille + 1,
             repair_per_mille: d.repair_per_mille + 1,
-            write_fault_per_mille: d.write_fault_per_mille + 1,
-            notify_fault_per_mille: d.notify_fault_per_mille + 1,
+            write_fault_per_mille: d.write_fault_per_mille - 1,
+            notify_fault_per_mille: d.notify_fault_per_mille - 1,
             leader_fault_per_mille: d.leader_fault_per_mille + 1,
             pct_depth: d.pct_depth + 1,
             sites_one_in: d.sites_one_in + 1,

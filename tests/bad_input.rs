@@ -303,7 +303,7 @@ fn a_trace_header_edited_in_any_field_the_run_reads_fails_replay() {
         ("timed", "crashes_max", "2", "0", 1, not_enabled),
         ("timed", "kills_max", "1", "2", 1, drawn),
         ("timed", "disconnects_max", "3", "4", 1, drawn),
-        ("timed", "fault_per_mille", "50", "500", 1, drawn),
+        ("timed", "fault_per_mille", "20", "500", 1, drawn),
         ("timed", "repair_per_mille", "200", "300", 1, drawn),
         ("timed", "steps_max", "200", "100", 1, drawn),
         ("timed", "liveness_steps_max", "2000", "5", 1, drawn),
@@ -340,7 +340,7 @@ fn a_trace_header_edited_in_any_field_the_run_reads_fails_replay() {
             1,
             differs,
         ),
-        ("abstract", "expiries_max", "2", "3", 1, drawn),
+        ("abstract", "expiries_max", "2", "1", 1, drawn),
         (
             "abstract",
             "child_order",

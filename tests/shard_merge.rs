@@ -37,6 +37,24 @@ fn simulate(args: &[&str], more: &[&str]) -> Output {
     zksim(&all)
 }
 
+/// The flags of `Options::unaimed` (faults at a uniform rate only), with `set` (a flag and
+/// its value) in place of that flag's: the base the coverage tests compare aimed faults with.
+fn unaimed(set: [&'static str; 2]) -> Vec<&'static str> {
+    let mut flags = vec![
+        ["--fault-per-mille", "50"],
+        ["--write-fault-per-mille", "0"],
+        ["--notify-fault-per-mille", "0"],
+        ["--leader-fault-per-mille", "0"],
+        ["--sites-one-in", "4"],
+    ];
+    for flag in &mut flags {
+        if flag[0] == set[0] {
+            *flag = set;
+        }
+    }
+    flags.concat()
+}
+
 fn merge(files: &[&Path], more: &[&str]) -> Output {
     let mut all = vec!["merge"];
     all.extend(files.iter().map(|p| s(p)));
@@ -440,8 +458,10 @@ fn notices(v: &serde_json::Value) -> Vec<(String, u64, u64)> {
 #[test]
 fn coverage_counts_notification_points_and_faults_after_them() {
     let args = ["--recipe", "fixed", "--seeds", "0..30", "--coverage"];
+    let base = unaimed(["", ""]);
     let plain: serde_json::Value =
-        serde_json::from_slice(&simulate(&args, &["--json"]).stdout).unwrap();
+        serde_json::from_slice(&simulate(&args, &[&base[..], &["--json"]].concat()).stdout)
+            .unwrap();
     let n = notices(&plain);
     let queued = |n: &[(String, u64, u64)], name: &str| -> (u64, u64) {
         let found = n.iter().find(|(x, _, _)| x == name);
@@ -460,7 +480,15 @@ fn coverage_counts_notification_points_and_faults_after_them() {
     );
     let faulted = |n: &[(String, u64, u64)]| n.iter().map(|(_, _, f)| f).sum::<u64>();
     let placed: serde_json::Value = serde_json::from_slice(
-        &simulate(&args, &["--notify-fault-per-mille", "1000", "--json"]).stdout,
+        &simulate(
+            &args,
+            &[
+                &unaimed(["--notify-fault-per-mille", "1000"])[..],
+                &["--json"],
+            ]
+            .concat(),
+        )
+        .stdout,
     )
     .unwrap();
     let m = notices(&placed);
@@ -470,7 +498,7 @@ fn coverage_counts_notification_points_and_faults_after_them() {
         faulted(&m),
         faulted(&n)
     );
-    let text = stdout(&simulate(&args, &[]));
+    let text = stdout(&simulate(&args, &base));
     assert!(
         text.contains(&format!("; {} notification points queued, ", n.len())),
         "{text}"
@@ -487,8 +515,10 @@ fn coverage_counts_notification_points_and_faults_after_them() {
 #[test]
 fn coverage_counts_points_and_faults_after_them_and_merges() {
     let args = ["--recipe", "fixed", "--seeds", "0..30", "--coverage"];
+    let base = unaimed(["", ""]);
     let plain: serde_json::Value =
-        serde_json::from_slice(&simulate(&args, &["--json"]).stdout).unwrap();
+        serde_json::from_slice(&simulate(&args, &[&base[..], &["--json"]].concat()).stdout)
+            .unwrap();
     let p = points(&plain);
     let named = |p: &[(String, u64, u64)], name: &str| -> (u64, u64) {
         let found = p.iter().find(|(n, _, _)| n == name);
@@ -511,7 +541,15 @@ fn coverage_counts_points_and_faults_after_them_and_merges() {
     assert!(faulted(&p) > 0, "a fault after some write: {p:?}");
     // Faults placed at protocol points show as many more faults right after writes.
     let placed: serde_json::Value = serde_json::from_slice(
-        &simulate(&args, &["--write-fault-per-mille", "500", "--json"]).stdout,
+        &simulate(
+            &args,
+            &[
+                &unaimed(["--write-fault-per-mille", "500"])[..],
+                &["--json"],
+            ]
+            .concat(),
+        )
+        .stdout,
     )
     .unwrap();
     let q = points(&placed);
@@ -522,7 +560,7 @@ fn coverage_counts_points_and_faults_after_them_and_merges() {
         faulted(&p)
     );
     // The printed summary lists each point.
-    let text = stdout(&simulate(&args, &[]));
+    let text = stdout(&simulate(&args, &base));
     assert!(text.contains(&format!(
         "  coverage: {} protocol points written, ",
         p.len()
@@ -534,7 +572,7 @@ fn coverage_counts_points_and_faults_after_them_and_merges() {
     );
     // Shards add up to the same coverage.
     let dir = scratch("coverage-merge");
-    let files = shards(&dir, &args, 3);
+    let files = shards(&dir, &[&args[..], &base[..]].concat(), 3);
     let all: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
     let merged: serde_json::Value =
         serde_json::from_slice(&merge(&all, &["--json"]).stdout).unwrap();

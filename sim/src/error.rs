@@ -655,7 +655,7 @@ mod tests {
     fn an_edited_simulator_header_is_redrawn_not_diverged() {
         let mut lines = election_trace();
         let header = lines[0].clone();
-        let rate = "\"fault_per_mille\":50,";
+        let rate = "\"fault_per_mille\":20,";
         assert!(header.contains(rate), "{header}");
         // Faults at every chance: the recorded actions still replay, the draw is another.
         lines[0] = header.replacen(rate, "\"fault_per_mille\":1000,", 1);

@@ -168,8 +168,10 @@ pub struct Options {
     /// connection drops (the write applied, its reply lost: a ConnectionLoss the role must
     /// resolve) or it crashes between two writes of one recipe step. Faults placed at these
     /// protocol points (BUGGIFY-style, per site) reach bugs that faults falling anywhere
-    /// rarely do. 0 (the default) leaves faults to `fault_per_mille` alone.
-    #[serde(skip_serializing_if = "is_zero")]
+    /// rarely do. 1000 (certain, at the active sites) by default; 0 leaves faults to
+    /// `fault_per_mille` alone, and is what a trace that leaves the field out means (as
+    /// for the other protocol-point knobs: traces written before these defaults omit it).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub write_fault_per_mille: u32,
     /// The simulator's chance, per mille, that the step right after the server queued a
     /// watch notification to a process (a watched node created, changed or deleted, by a
@@ -179,16 +181,16 @@ pub struct Options {
     /// ZooKeeper does), or it crashes before it reacts. The race between a change and its
     /// notification is where watch-driven recipes go wrong; faults placed at these protocol
     /// points (BUGGIFY-style, per site: the process, the event type and the path) reach it.
-    /// 0 (the default) places none.
-    #[serde(skip_serializing_if = "is_zero")]
+    /// 1000 by default; 0 places none.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub notify_fault_per_mille: u32,
     /// The simulator's chance, per mille, that a fault it takes (a crash, kill or
     /// disconnect) strikes the leader, when the leader has one enabled: the process that
     /// last claimed to lead (a role's `leads` claim) and has not crashed or lost its session
     /// since. Jepsen's nemeses aim at the primary the same way: the bugs of failover need
     /// the leader to fail, often more than once, and uniform targets spread the few faults
-    /// a run has over every process. 0 (the default) aims every fault uniformly.
-    #[serde(skip_serializing_if = "is_zero")]
+    /// a run has over every process. 500 by default; 0 aims every fault uniformly.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub leader_fault_per_mille: u32,
     /// The simulator's schedule in the safety phase: 0 (the default) picks uniformly among the
     /// enabled steps; `d` above 0 is PCT (probabilistic concurrency testing, Burckhardt et al.,
@@ -198,15 +200,15 @@ pub struct Options {
     /// then hit with a chance bounded below by 1/(n k^(d-1)) (n processes, k steps), where
     /// uniform choice can make it vanishingly rare. Faults and repairs keep their own rates;
     /// the liveness phase stays uniform (a fixed priority could starve a process).
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub pct_depth: u32,
     /// One protocol point in this many is active in a run (for `write_fault_per_mille` and
     /// `notify_fault_per_mille`), chosen by the seed per site as BUGGIFY activates its sites.
     /// Few active sites leave a run's fault budget to the points that come late in it (a
     /// worker's status write comes after the election, the registrations and the
     /// submissions, whose sites would otherwise take every fault first); many fault a run's
-    /// first writes again and again. 4 by default.
-    #[serde(skip_serializing_if = "is_four")]
+    /// first writes again and again. 16 by default (a trace that leaves it out means 4).
+    #[serde(default = "four", skip_serializing_if = "is_four")]
     pub sites_one_in: u32,
     /// Steps of the safety phase (faults allowed).
     pub steps_max: u32,
@@ -240,13 +242,13 @@ impl Default for Options {
             disconnects_max: 3,
             expiries_max: 2,
             server_restarts_max: 0,
-            fault_per_mille: 50,
+            fault_per_mille: 20,
             repair_per_mille: 200,
-            write_fault_per_mille: 0,
-            notify_fault_per_mille: 0,
-            leader_fault_per_mille: 0,
+            write_fault_per_mille: 1000,
+            notify_fault_per_mille: 1000,
+            leader_fault_per_mille: 500,
             pct_depth: 0,
-            sites_one_in: 4,
+            sites_one_in: 16,
             steps_max: 1000,
             liveness_steps_max: 2000,
             buggify: false,
@@ -364,6 +366,21 @@ impl Options {
         "sites_one_in",
     ];
 
+    /// The defaults with every aimed fault off: faults only at a uniform rate
+    /// (`fault_per_mille` 50), none placed at protocol points or aimed at the leader, one
+    /// protocol-point site in 4: what [`Options::default`] was before aimed faults became
+    /// the default, and the base to measure what aiming adds.
+    pub fn unaimed() -> Self {
+        Options {
+            fault_per_mille: 50,
+            write_fault_per_mille: 0,
+            notify_fault_per_mille: 0,
+            leader_fault_per_mille: 0,
+            sites_one_in: 4,
+            ..Options::default()
+        }
+    }
+
     /// Swarm testing over the default options: [`Options::swarmed`] of
     /// [`Options::default`].
     pub fn swarm(seed: u64) -> Self {
@@ -433,4 +450,30 @@ fn is_zero(n: &u32) -> bool {
 
 fn is_four(n: &u32) -> bool {
     *n == 4
+}
+
+fn four() -> u32 {
+    4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Options;
+
+    // Goal: a trace written before protocol-point faults were the default, which leaves the
+    // aimed knobs out (it ran with them off), reads back as the run it was: a left-out knob
+    // means 0 (`sites_one_in` 4), not today's default; and every value survives the trip.
+    #[test]
+    fn aimed_knobs_left_out_of_a_header_mean_off() {
+        let old: Options = serde_json::from_str(r#"{"fault_per_mille": 50}"#).unwrap();
+        assert_eq!(old, Options::unaimed());
+        for options in [Options::default(), Options::unaimed(), Options::swarm(7)] {
+            let text = serde_json::to_string(&options).unwrap();
+            assert_eq!(
+                serde_json::from_str::<Options>(&text).unwrap(),
+                options,
+                "{text}"
+            );
+        }
+    }
 }

@@ -56,7 +56,7 @@ fn notifications_lost(traces: &[Trace]) -> (usize, usize) {
 fn faults_after_notifications_lose_the_notification() {
     let base = Options {
         fault_per_mille: 5,
-        ..Options::default()
+        ..Options::unaimed()
     };
     let aimed = Options {
         notify_fault_per_mille: 1000,
@@ -106,7 +106,7 @@ fn faults_on_the_leader(traces: &[Trace]) -> (usize, usize) {
 // the cluster's six processes does.
 #[test]
 fn faults_aimed_at_the_leader_strike_it() {
-    let base = Options::default();
+    let base = Options::unaimed();
     let aimed = Options {
         leader_fault_per_mille: 1000,
         ..base.clone()
@@ -129,7 +129,7 @@ fn aimed_faults_find_the_backup_that_misses_a_reelection() {
     let base = Options {
         fault_per_mille: 10,
         repair_per_mille: 100,
-        ..Options::default()
+        ..Options::unaimed()
     };
     let found = |o: &Options| {
         (0..400u64)
@@ -195,7 +195,7 @@ fn handled(events: &[Event]) -> bool {
 fn in_abstract_time_a_write_point_may_expire_a_silent_session() {
     let base = Options {
         time: zksim_sim::options::TimeMode::Abstract,
-        ..Options::default()
+        ..Options::unaimed()
     };
     let aimed = Options {
         write_fault_per_mille: 1000,
@@ -238,7 +238,7 @@ fn fewer_active_sites_reach_the_late_protocol_points() {
         fault_per_mille: 0,
         write_fault_per_mille: 1000,
         sites_one_in,
-        ..Options::default()
+        ..Options::unaimed()
     };
     let failing = |options: &Options| -> Vec<u64> {
         (0..400)
@@ -279,7 +279,7 @@ fn in_abstract_time_a_session_cut_off_at_a_protocol_point_expires_soon() {
         time: zksim_sim::options::TimeMode::Abstract,
         fault_per_mille: 0,
         write_fault_per_mille: 1000,
-        ..Options::default()
+        ..Options::unaimed()
     };
     let (mut cut, mut soon) = (0, 0);
     for t in traces("fixed", &options, 0..100) {

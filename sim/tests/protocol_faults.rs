@@ -66,7 +66,7 @@ fn is_write(r: &zksim_model::op::Request) -> bool {
 fn faults_at_protocol_points_come_right_after_a_write_of_their_process() {
     let base = Options {
         fault_per_mille: 1,
-        ..Options::default()
+        ..Options::unaimed()
     };
     let placed = Options {
         write_fault_per_mille: 1000,
@@ -86,7 +86,7 @@ fn a_run_with_faults_at_protocol_points_replays() {
     let recipe = recipes::find("backup-misses-reelection").unwrap();
     let options = Options {
         write_fault_per_mille: 300,
-        ..Options::default()
+        ..Options::unaimed()
     };
     for seed in 0..20 {
         let text = run::simulate(&recipe, &options, seed, false, true)
