@@ -294,6 +294,11 @@ pub struct Knobs {
     /// 0]; --swarm keeps it.
     #[arg(long, value_parser = ranged!(u32, 0, Options::FAULTS_MAX))]
     pub server_restarts_max: Option<u32>,
+    /// Stalls of a process's event thread allowed per run (timed time), placed right after
+    /// a write until a silent session's deadline, at most 10000 [default: 0]; --swarm keeps
+    /// it.
+    #[arg(long, value_parser = ranged!(u32, 0, Options::FAULTS_MAX))]
+    pub stalls_max: Option<u32>,
     /// Chance of a fault per step when one is enabled, per mille (0 to 1000) [default: 20].
     #[arg(long, value_parser = ranged!(u32, 0, Options::PER_MILLE_MAX))]
     pub fault_per_mille: Option<u32>,
@@ -381,6 +386,7 @@ impl Knobs {
             disconnects_max: self.disconnects_max.unwrap_or(d.disconnects_max),
             expiries_max: self.expiries_max.unwrap_or(d.expiries_max),
             server_restarts_max: self.server_restarts_max.unwrap_or(d.server_restarts_max),
+            stalls_max: self.stalls_max.unwrap_or(d.stalls_max),
             fault_per_mille: self.fault_per_mille.unwrap_or(d.fault_per_mille),
             write_fault_per_mille: self
                 .write_fault_per_mille
@@ -509,6 +515,11 @@ pub fn replay_flags(options: &Options) -> String {
             "server-restarts-max",
             u64::from(options.server_restarts_max),
             u64::from(d.server_restarts_max),
+        ),
+        (
+            "stalls-max",
+            u64::from(options.stalls_max),
+            u64::from(d.stalls_max),
         ),
         (
             "fault-per-mille",
@@ -1339,6 +1350,7 @@ mod tests {
             disconnects_max: d.disconnects_max + 1,
             expiries_max: d.expiries_max + 1,
             server_restarts_max: d.server_restarts_max + 1,
+            stalls_max: d.stalls_max + 1,
             fault_per_mille: d.fault_per_mille + 1,
             repair_per_mille: d.repair_per_mille + 1,
             write_fault_per_mille: d.write_fault_per_mille - 1,

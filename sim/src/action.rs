@@ -89,11 +89,19 @@ pub enum Action {
     /// re-registers it. Each connected client reads what is already on its link, then the
     /// close; requests still on the way to the server are lost unapplied.
     RestartServer,
+    /// The process's event thread blocks for `ms` (timed mode): frames from the server wait
+    /// on its side, its connection and session stay alive.
+    Stall {
+        /// The process.
+        process: ProcessId,
+        /// How long.
+        ms: u64,
+    },
 }
 
 impl Action {
     /// Every kind of action, in the enum's order, as [`Action::kind`] names them.
-    pub const KINDS: [&'static str; 13] = [
+    pub const KINDS: [&'static str; 14] = [
         "to_server",
         "to_client",
         "timer",
@@ -107,6 +115,7 @@ impl Action {
         "stop_faults",
         "advance",
         "restart_server",
+        "stall",
     ];
 
     /// The action's kind, as a trace spells it (`to_server`, `crash`, ...): its index in
@@ -126,6 +135,7 @@ impl Action {
             Action::StopFaults => 10,
             Action::Advance { .. } => 11,
             Action::RestartServer => 12,
+            Action::Stall { .. } => 13,
         }
     }
 
@@ -138,6 +148,7 @@ impl Action {
                 | Action::Disconnect { .. }
                 | Action::Expire { .. }
                 | Action::RestartServer
+                | Action::Stall { .. }
         )
     }
 
@@ -158,7 +169,8 @@ impl Action {
             | Action::Kill { process }
             | Action::Restart { process }
             | Action::Disconnect { process }
-            | Action::Reconnect { process } => Some(process),
+            | Action::Reconnect { process }
+            | Action::Stall { process, .. } => Some(process),
             Action::Expire { .. }
             | Action::StopFaults
             | Action::Advance { .. }
@@ -195,6 +207,7 @@ mod tests {
             Action::StopFaults,
             Action::Advance { ms: 1 },
             Action::RestartServer,
+            Action::Stall { process: 0, ms: 1 },
         ];
         for (i, action) in all.iter().enumerate() {
             let json = serde_json::to_value(action).unwrap();

@@ -157,6 +157,16 @@ pub struct Options {
     /// ([`crate::action::Action::RestartServer`]). 0 (the default) never restarts it.
     #[serde(skip_serializing_if = "is_zero")]
     pub server_restarts_max: u32,
+    /// How many times in a run a process's event thread may stall (timed mode): the frames
+    /// the server sends it wait on its side while its connection keeps the session alive,
+    /// as when a watcher or callback blocks (ZooKeeper's client runs them all on one event
+    /// thread). The simulator places a stall at a protocol point, right after the server
+    /// handled one of the process's writes, lasting until a silent session's deadline: a
+    /// session expires between a write and its reply's handling, the race a
+    /// check-then-act recipe loses. With time abstract a silent session may expire at any
+    /// step anyway, so stalls are for timed runs only. 0 (the default) never stalls.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stalls_max: u32,
     /// The simulator's chance, per mille, of taking a fault when one is enabled.
     pub fault_per_mille: u32,
     /// The simulator's chance, per mille, of repairing (restart, reconnect) when something else
@@ -242,6 +252,7 @@ impl Default for Options {
             disconnects_max: 3,
             expiries_max: 2,
             server_restarts_max: 0,
+            stalls_max: 0,
             fault_per_mille: 20,
             repair_per_mille: 200,
             write_fault_per_mille: 1000,
@@ -310,6 +321,7 @@ impl Options {
                 self.server_restarts_max,
                 Self::FAULTS_MAX,
             ),
+            ("stalls_max", self.stalls_max, Self::FAULTS_MAX),
             ("fault_per_mille", self.fault_per_mille, Self::PER_MILLE_MAX),
             (
                 "repair_per_mille",

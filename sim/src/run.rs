@@ -110,13 +110,16 @@ pub(crate) struct Random {
     held: Option<ProcessId>,
     /// With time abstract: the session of a process faulted at a protocol point, which then
     /// expires within a few steps (each step with chance 1/3) rather than as a rare fault:
-    /// a session's timeout running out while the others take a few steps.
+    /// a session's timeout running out while the others take a few steps. With stalls on
+    /// (timed), the session whose deadline a stall may wait for.
     doomed: Option<zksim_model::stat::SessionId>,
     /// The PCT schedule (`pct_depth` above 0), drawn at the first step it decides (when the
     /// world's processes are known).
     pct: Option<Pct>,
     pct_depth: u32,
     pct_steps: u32,
+    /// Whether stalls are placed (`stalls_max` above 0, time timed).
+    stalls: bool,
 }
 
 /// A PCT schedule ([`Options::pct_depth`]): a priority per process (and one, the last, for
@@ -260,6 +263,12 @@ impl<R: Role> Source<R> for Random {
                 return Ok(Some(expire));
             }
         }
+        if let Some(stall) = self.stall_until_doom(world) {
+            self.after_write = None;
+            self.doomed = None;
+            self.safety_left -= 1;
+            return Ok(Some(stall));
+        }
         if let Some((p, site)) = self.after_write.take() {
             // As BUGGIFY does: a site is active for the whole run with chance 1/4 (by the
             // seed), and only an active site fires, so a run that faults after one kind of
@@ -271,7 +280,7 @@ impl<R: Role> Source<R> for Random {
                 0
             };
             if world.faults_on() && self.safety_left > 0 {
-                if let Some(chosen) = self.fault_of(p, per_mille) {
+                if let Some(chosen) = self.fault_of(world, p, per_mille) {
                     self.safety_left -= 1;
                     if chosen == (Action::Disconnect { process: p }) && self.rng.gen_ratio(1, 2) {
                         self.held = Some(p);
@@ -285,7 +294,7 @@ impl<R: Role> Source<R> for Random {
             // The site was active (`observe_notices` keeps only those).
             let per_mille = world.options().notify_fault_per_mille.min(1000);
             if world.faults_on() && self.safety_left > 0 {
-                if let Some(chosen) = self.fault_of(p, per_mille) {
+                if let Some(chosen) = self.fault_of(world, p, per_mille) {
                     self.safety_left -= 1;
                     self.doom(world, p, &chosen);
                     return Ok(Some(chosen));
@@ -362,41 +371,86 @@ impl Random {
             pct: None,
             pct_depth: options.pct_depth,
             pct_steps: options.steps_max,
+            stalls: options.stalls_max > 0 && options.time == crate::options::TimeMode::Timed,
         }
     }
 
-    /// With time abstract, after a fault of `p` at a protocol point that cut it off (a
-    /// disconnect, crash or kill): its session is doomed to expire soon.
+    /// After a fault of `p` at a protocol point that cut it off (a disconnect, crash or
+    /// kill): its session is doomed. With time abstract it then expires within a few steps;
+    /// with stalls on (timed), the next write of another process the server handles may
+    /// stall that process until the session's deadline ([`Random::stall_until_doom`]).
     fn doom<R: Role>(&mut self, world: &World<R>, p: ProcessId, fault: &Action) {
-        if world.options().time != crate::options::TimeMode::Abstract || fault.process() != Some(p)
+        let abstract_time = world.options().time == crate::options::TimeMode::Abstract;
+        if !(abstract_time || self.stalls)
+            || fault.process() != Some(p)
+            || matches!(fault, Action::Stall { .. })
         {
             return;
         }
         self.doomed = world.processes()[p].session();
     }
 
+    /// With stalls on, a session doomed and another process's write just handled: with
+    /// chance 1/3, a stall of that process until the doomed session's deadline, so the
+    /// session expires between the write and the handling of its reply (timed mode's
+    /// counterpart of a doomed session expiring within a few steps).
+    fn stall_until_doom<R: Role>(&mut self, world: &World<R>) -> Option<Action> {
+        let (session, (q, _)) = (self.doomed?, self.after_write?);
+        if !self.stalls || !world.faults_on() || self.safety_left == 0 {
+            return None;
+        }
+        let now = world.now_ms();
+        let deadline = world.server().sessions().get(&session)?.deadline_ms;
+        let stall = Action::Stall {
+            process: q,
+            ms: deadline.checked_sub(now).filter(|&ms| ms > 0)?,
+        };
+        let other = world.processes()[q].session() != Some(session);
+        (other && world.is_enabled(&stall) && self.rng.gen_ratio(1, 3)).then_some(stall)
+    }
+
     /// With `leader_fault_per_mille`, and its chance: one of the leader's enabled faults,
     /// uniformly.
     fn leader_fault<R: Role>(&mut self, world: &World<R>) -> Option<Action> {
         let leader = self.leader.filter(|_| self.aim_at_leader)?;
-        self.fault_of(leader, world.options().leader_fault_per_mille.min(1000))
+        self.fault_of(
+            world,
+            leader,
+            world.options().leader_fault_per_mille.min(1000),
+        )
     }
 
     /// One of `p`'s enabled faults (a disconnect, crash or kill), uniformly, with chance
     /// `per_mille / 1000`; `None` (and nothing drawn) when it has none. With time abstract,
     /// an enabled expiry of a silent session counts too: a session a crashed or cut-off
-    /// process left may expire at any moment, this one included.
-    fn fault_of(&mut self, p: ProcessId, per_mille: u32) -> Option<Action> {
+    /// process left may expire at any moment, this one included. With stalls on (timed),
+    /// so does a stall of `p` until the next silent session's deadline, its timed
+    /// counterpart.
+    fn fault_of<R: Role>(
+        &mut self,
+        world: &World<R>,
+        p: ProcessId,
+        per_mille: u32,
+    ) -> Option<Action> {
         let of_p = |a: &&Action| {
             matches!(a, Action::Disconnect { process } | Action::Crash { process } | Action::Kill { process } if *process == p)
                 || matches!(a, Action::Expire { .. })
         };
-        let n = self.enabled.iter().filter(of_p).count();
+        let stall = self
+            .stalls
+            .then(|| world.next_silent_deadline_ms())
+            .flatten()
+            .map(|d| Action::Stall {
+                process: p,
+                ms: d - world.now_ms(),
+            })
+            .filter(|a| world.is_enabled(a));
+        let n = self.enabled.iter().filter(of_p).count() + usize::from(stall.is_some());
         if n == 0 || !self.rng.gen_ratio(per_mille, 1000) {
             return None;
         }
         let k = self.rng.gen_range(0..n);
-        self.enabled.iter().filter(of_p).nth(k).cloned()
+        self.enabled.iter().filter(of_p).nth(k).cloned().or(stall)
     }
 
     /// Notes a watch notification the last step queued to a process, at an active site (a

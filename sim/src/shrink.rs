@@ -580,7 +580,8 @@ fn with_process(a: &Action, process: usize) -> Action {
         | Action::Kill { process: p }
         | Action::Restart { process: p }
         | Action::Disconnect { process: p }
-        | Action::Reconnect { process: p } => *p = process,
+        | Action::Reconnect { process: p }
+        | Action::Stall { process: p, .. } => *p = process,
         Action::Expire { .. }
         | Action::StopFaults
         | Action::Advance { .. }

@@ -73,6 +73,8 @@ pub struct Process<R> {
     /// drop yet. The server reads nothing more from it.
     closed_by_server: bool,
     buggify: Buggify,
+    /// Its event thread is blocked until this time (timed mode): frames wait on its side.
+    stalled_until_ms: u64,
 }
 
 /// Every field, each xid on the links and in the tag table as its handle hashes its own
@@ -93,6 +95,7 @@ impl<R: std::hash::Hash> std::hash::Hash for Process<R> {
             killed,
             closed_by_server,
             buggify,
+            stalled_until_ms,
         } = self;
         // A crashed process has no handle, and then no xid anywhere either.
         let offset = |xid: i32| client.as_ref().map_or(xid, |c| c.hashed_xid(xid));
@@ -122,7 +125,15 @@ impl<R: std::hash::Hash> std::hash::Hash for Process<R> {
         for (xid, tag) in tags {
             (offset(*xid), tag).hash(h);
         }
-        (timers, choices, killed, closed_by_server, buggify).hash(h);
+        (
+            timers,
+            choices,
+            killed,
+            closed_by_server,
+            buggify,
+            stalled_until_ms,
+        )
+            .hash(h);
     }
 }
 
@@ -147,6 +158,7 @@ impl<R> Process<R> {
                 process: index,
                 reached: 0,
             },
+            stalled_until_ms: 0,
         }
     }
 
@@ -210,6 +222,8 @@ pub struct Budget {
     pub expiries: u32,
     /// Server restarts so far.
     pub server_restarts: u32,
+    /// Stalls so far.
+    pub stalls: u32,
 }
 
 /// Why an action could not be applied.
@@ -544,7 +558,7 @@ impl<R: Role> World<R> {
             if !p.to_server.is_empty() && !p.closed_by_server {
                 out.push(Action::ToServer { process });
             }
-            if !p.to_client.is_empty() {
+            if !p.to_client.is_empty() && p.stalled_until_ms <= self.now_ms {
                 out.push(Action::ToClient { process });
             }
             for (&timer, &due) in &p.timers {
@@ -618,6 +632,17 @@ impl<R: Role> World<R> {
             .filter(|s| self.is_silent(*s))
     }
 
+    /// The earliest deadline of a session no connected client holds, if still to come.
+    pub fn next_silent_deadline_ms(&self) -> Option<u64> {
+        self.server
+            .sessions()
+            .iter()
+            .filter(|(s, _)| self.is_silent(**s))
+            .map(|(_, i)| i.deadline_ms)
+            .filter(|&d| d > self.now_ms)
+            .min()
+    }
+
     /// Whether no connected client holds this session.
     fn is_silent(&self, session: SessionId) -> bool {
         !self
@@ -652,11 +677,16 @@ impl<R: Role> World<R> {
                 waiting = true;
                 bound(due);
             }
+            let stalled = p.stalled_until_ms > self.now_ms;
+            if stalled {
+                waiting = true;
+                bound(p.stalled_until_ms);
+            }
             let sent = p
                 .to_server
                 .iter()
                 .map(|m| m.sent_ms)
-                .chain(p.to_client.iter().map(|m| m.sent_ms));
+                .chain(p.to_client.iter().filter(|_| !stalled).map(|m| m.sent_ms));
             for sent_ms in sent {
                 // A message in flight lets time pass, up to the latest it may arrive.
                 waiting = true;
@@ -684,6 +714,8 @@ impl<R: Role> World<R> {
                     && *ms > 0
                     && self.advance_limit_ms().is_some_and(|l| *ms <= l)
             }
+            // Never listed (its length is the simulator's to choose), decided here alone.
+            Action::Stall { .. } => self.is_enabled_now(action),
             other => {
                 let enabled = self.is_enabled_now(other);
                 debug_assert_eq!(enabled, self.enabled_actions().contains(other));
@@ -703,7 +735,15 @@ impl<R: Role> World<R> {
             Action::ToServer { process: i } => {
                 process(i).is_some_and(|p| !p.to_server.is_empty() && !p.closed_by_server)
             }
-            Action::ToClient { process: i } => process(i).is_some_and(|p| !p.to_client.is_empty()),
+            Action::ToClient { process: i } => process(i)
+                .is_some_and(|p| !p.to_client.is_empty() && p.stalled_until_ms <= self.now_ms),
+            Action::Stall { process: i, ms } => {
+                timed
+                    && ms > 0
+                    && faults(self.budget.stalls, self.options.stalls_max)
+                    && process(i)
+                        .is_some_and(|p| p.is_connected() && p.stalled_until_ms <= self.now_ms)
+            }
             Action::Timer { process: i, timer } => process(i)
                 .and_then(|p| p.timers.get(&timer))
                 .is_some_and(|&due| !timed || due <= self.now_ms),
@@ -804,6 +844,10 @@ impl<R: Role> World<R> {
                 self.route(frames, &mut ev);
             }
             Action::StopFaults => self.faults_on = false,
+            Action::Stall { process, ms } => {
+                self.budget.stalls += 1;
+                self.processes[process].stalled_until_ms = self.now_ms + ms;
+            }
             Action::Advance { ms } => self.advance(ms, &mut ev),
             Action::RestartServer => {
                 self.budget.server_restarts += 1;

@@ -338,3 +338,44 @@ fn swarm_draws_the_active_sites_and_runs_without_uniform_faults() {
     );
     assert!(drawn.iter().any(|o| o.fault_per_mille > 0));
 }
+
+// Goal: in timed runs, a stall of a process's event thread right after one of its writes,
+// lasting until a cut-off process's session runs out, makes that expiry land between the
+// write and the handling of its reply, as abstract time's doomed expiries do: how
+// `leader-demoted`'s leader comes to hold two election calls in flight with a clock.
+// Without stalls the same seeds never fail; the correct master never fails with them; the
+// stall is in the trace, which replays.
+#[test]
+fn in_timed_runs_a_stall_lets_an_expiry_fall_between_a_write_and_its_reply() {
+    let base = Options {
+        sites_one_in: 1,
+        shape: zksim_sim::options::Shape {
+            workers: Some(0),
+            clients: Some(0),
+            ..Default::default()
+        },
+        ..Options::default()
+    };
+    let stalling = Options {
+        stalls_max: 2,
+        ..base.clone()
+    };
+    let fails = |recipe: &str, options: &Options, seed: u64| {
+        let recipe = recipes::find(recipe).unwrap();
+        let end = run::simulate(&recipe, options, seed, false, false)
+            .unwrap()
+            .end;
+        !end.violations.is_empty()
+    };
+    let first = (0..2000).find(|&seed| fails("leader-demoted", &stalling, seed));
+    let first = first.expect("leader-demoted found in timed runs with stalls");
+    assert!(!(0..=first).any(|seed| fails("leader-demoted", &base, seed)));
+    assert!(!(0..=first).any(|seed| fails("fixed", &stalling, seed)));
+    let recipe = recipes::find("leader-demoted").unwrap();
+    let text = run::simulate(&recipe, &stalling, first, false, true)
+        .unwrap()
+        .text
+        .unwrap();
+    assert!(text.contains(r#""action":"stall""#), "{text}");
+    assert_eq!(run::replay(&text).unwrap(), text);
+}

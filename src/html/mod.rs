@@ -135,6 +135,7 @@ pub fn action_label(a: &Action, names: &[String]) -> String {
         Action::StopFaults => "faults stop".into(),
         Action::Advance { ms } => format!("time passes {ms}ms"),
         Action::RestartServer => "restart the server".into(),
+        Action::Stall { process, ms } => format!("{} stalls {ms}ms", name(process)),
     }
 }
 

@@ -162,6 +162,7 @@ fn faults<R: Role>(world: &World<R>) -> String {
             "server restart",
             "server restarts",
         ),
+        (o.stalls_max, used.stalls, "stall", "stalls"),
     ];
     let counts = |n: fn(u32, u32) -> u32| -> Vec<String> {
         budgets
@@ -211,6 +212,7 @@ pub(super) fn action<R: Role>(world: &World<R>, action: &Action) -> String {
         Action::Restart { process } => format!("restart {}", name(process)),
         Action::Disconnect { process } => format!("disconnect {}", name(process)),
         Action::Reconnect { process } => format!("reconnect {}", name(process)),
+        Action::Stall { process, ms } => format!("stall {} {ms} ms", name(process)),
         Action::Expire { session } => match holder(world, session) {
             Some(p) => format!("expire {p}'s session"),
             None => format!("expire {session:#x}"),
