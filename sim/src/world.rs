@@ -740,6 +740,7 @@ impl<R: Role> World<R> {
             Action::Stall { process: i, ms } => {
                 timed
                     && ms > 0
+                    && ms <= Options::DURATION_MS_MAX
                     && faults(self.budget.stalls, self.options.stalls_max)
                     && process(i)
                         .is_some_and(|p| p.is_connected() && p.stalled_until_ms <= self.now_ms)
@@ -1087,6 +1088,8 @@ impl<R: Role> World<R> {
         let session = p.session().expect("enabled");
         p.role = p.initial.clone();
         p.client = None;
+        // Its event thread dies with it: a restarted process is not stalled.
+        p.stalled_until_ms = 0;
         p.tags.clear();
         p.timers.clear();
         p.choices.clear();

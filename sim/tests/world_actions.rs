@@ -1555,3 +1555,77 @@ fn a_killed_process_never_restarts_and_its_ephemeral_goes_with_its_session() {
         .enabled_actions()
         .contains(&Action::Restart { process: 0 }));
 }
+
+// ---- Stall -------------------------------------------------------------------------------
+
+// Goal: a stalled process's event thread holds the frames the server sent it (they no longer
+// bound the clock, its connection keeps the session alive), until the stall's end; a stall
+// is a fault within its budget, for timed runs only, at most a day long, and a crash ends it.
+#[test]
+fn a_stall_holds_the_frames_and_lets_time_pass_until_it_ends() {
+    let options = Options {
+        stalls_max: 2,
+        crashes_max: 1,
+        ..base(TimeMode::Timed)
+    };
+    let mut w = world(options.clone(), vec![Probe::new("p0")]);
+    while w.is_enabled(&Action::ToServer { process: 0 }) {
+        apply(&mut w, Action::ToServer { process: 0 });
+    }
+    assert!(w.is_enabled(&Action::ToClient { process: 0 }));
+    let too_long = Action::Stall {
+        process: 0,
+        ms: Options::DURATION_MS_MAX + 1,
+    };
+    assert!(!w.is_enabled(&too_long));
+    assert!(w.step(&too_long).is_err());
+    let start = w.now_ms();
+    w.step(&Action::Stall {
+        process: 0,
+        ms: 10_000,
+    })
+    .unwrap();
+    assert!(!w.is_enabled(&Action::ToClient { process: 0 }));
+    assert!(!w
+        .enabled_actions()
+        .contains(&Action::ToClient { process: 0 }));
+    // The replies on the way no longer bound the clock (50 ms); the stall's end does.
+    assert_eq!(w.advance_limit_ms(), Some(10_000));
+    let s = session(&w, 0);
+    advance(&mut w, 10_000);
+    assert_eq!(w.now_ms(), start + 10_000);
+    assert!(
+        w.server().sessions().contains_key(&s),
+        "the session lives on"
+    );
+    assert!(w.is_enabled(&Action::ToClient { process: 0 }));
+    deliver_all(&mut w);
+    // A second stall, then the budget is spent.
+    let stall = Action::Stall {
+        process: 0,
+        ms: 500,
+    };
+    w.step(&stall).unwrap();
+    advance(&mut w, 500);
+    assert!(!w.is_enabled(&stall));
+    // A crash ends a stall: the restarted process reads its links at once.
+    let mut w = world(options.clone(), vec![Probe::new("p0")]);
+    w.step(&Action::Stall {
+        process: 0,
+        ms: 10_000,
+    })
+    .unwrap();
+    apply(&mut w, Action::Crash { process: 0 });
+    apply(&mut w, Action::Restart { process: 0 });
+    apply(&mut w, Action::ToServer { process: 0 });
+    assert!(w.is_enabled(&Action::ToClient { process: 0 }));
+    // Time abstract: never.
+    let mut w = world(
+        Options {
+            time: TimeMode::Abstract,
+            ..options
+        },
+        vec![Probe::new("p0")],
+    );
+    assert!(w.step(&stall).is_err());
+}
