@@ -295,8 +295,8 @@ pub struct Knobs {
     #[arg(long, value_parser = ranged!(u32, 0, Options::FAULTS_MAX))]
     pub server_restarts_max: Option<u32>,
     /// Stalls of a process's event thread allowed per run (timed time), placed right after
-    /// a write until a silent session's deadline, at most 10000 [default: 0]; --swarm keeps
-    /// it.
+    /// a write to the path a cut-off process last wrote, until its session's deadline, at
+    /// most 10000 [default: 2].
     #[arg(long, value_parser = ranged!(u32, 0, Options::FAULTS_MAX))]
     pub stalls_max: Option<u32>,
     /// Chance of a fault per step when one is enabled, per mille (0 to 1000) [default: 20].
@@ -437,6 +437,7 @@ impl Knobs {
                 self.leader_fault_per_mille.is_some(),
             ),
             ("sites_one_in", self.sites_one_in.is_some()),
+            ("stalls_max", self.stalls_max.is_some()),
         ];
         debug_assert!(given
             .iter()
@@ -618,9 +619,9 @@ pub struct SimulateArgs {
     #[arg(long, value_parser = ranged!(u64, 0, SeedRange::SEED_MAX))]
     pub seed: Option<u64>,
     /// Draw the fault knobs from each seed (swarm testing): session timeout, message delay,
-    /// fault budgets, fault and repair rates, buggify, the assign policy, faults at protocol
-    /// points and the share of them active, and the PCT depth, each refused as a flag beside
-    /// it; the other flags apply.
+    /// fault budgets (stalls too), fault and repair rates, buggify, the assign policy,
+    /// faults at protocol points and the share of them active, and the PCT depth, each
+    /// refused as a flag beside it; the other flags apply.
     #[arg(long)]
     pub swarm: bool,
     /// Write the trace of the seed (or of the first failing seed of a range) to this file.

@@ -354,6 +354,7 @@ fn in_timed_runs_a_stall_lets_an_expiry_fall_between_a_write_and_its_reply() {
             clients: Some(0),
             ..Default::default()
         },
+        stalls_max: 0,
         ..Options::default()
     };
     let stalling = Options {
@@ -378,4 +379,45 @@ fn in_timed_runs_a_stall_lets_an_expiry_fall_between_a_write_and_its_reply() {
         .unwrap();
     assert!(text.contains(r#""action":"stall""#), "{text}");
     assert_eq!(run::replay(&text).unwrap(), text);
+}
+
+// Goal: stalls are on by default in plain runs and drawn by swarm, placed on the first write
+// to the path where a cut-off process was faulted, so the seeded simulator finds
+// `leader-demoted` with its defaults: seed 41 plain and seed 4476 with `--swarm` (the first
+// failing seeds the README gives), each through a stall, while with stalls off neither
+// fails and the correct recipe passes both.
+#[test]
+fn the_default_and_swarm_runs_find_leader_demoted_through_stalls() {
+    for (seed, swarm) in [(41, false), (4476, true)] {
+        let outcome = |recipe: &str, options: &Options| {
+            let recipe = recipes::find(recipe).unwrap();
+            run::simulate(&recipe, options, seed, swarm, true).unwrap()
+        };
+        let found = outcome("leader-demoted", &Options::default());
+        assert!(
+            found
+                .end
+                .violations
+                .iter()
+                .any(|v| v.property == "a master is elected once faults stop"),
+            "seed {seed}: {:?}",
+            found.end.violations
+        );
+        let text = found.text.unwrap();
+        assert!(text.contains(r#""action":"stall""#), "seed {seed}");
+        assert_eq!(run::replay(&text).unwrap(), text);
+        let fixed = outcome("fixed", &Options::default());
+        assert!(fixed.end.violations.is_empty(), "seed {seed}");
+    }
+    let drawn = Options::swarm(4476);
+    assert!(drawn.stalls_max > 0);
+    let unstalled = Options {
+        stalls_max: 0,
+        ..Options::default()
+    };
+    let recipe = recipes::find("leader-demoted").unwrap();
+    let end = run::simulate(&recipe, &unstalled, 41, false, false)
+        .unwrap()
+        .end;
+    assert!(end.violations.is_empty());
 }
