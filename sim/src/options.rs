@@ -382,8 +382,8 @@ impl Options {
 
     /// The defaults with every aimed fault off: faults only at a uniform rate
     /// (`fault_per_mille` 50), none placed at protocol points or aimed at the leader, no
-    /// stalls, one protocol-point site in 4: what [`Options::default`] was before aimed faults became
-    /// the default, and the base to measure what aiming adds.
+    /// stalls, one protocol-point site in 4: what [`Options::default`] was before aimed
+    /// faults became the default, and the base to measure what aiming adds.
     pub fn unaimed() -> Self {
         Options {
             fault_per_mille: 50,

@@ -273,9 +273,9 @@ impl<R: Role> Source<R> for Random {
             return Ok(Some(stall));
         }
         if let Some((p, site, path)) = self.after_write.take() {
-            // As BUGGIFY does: a site is active for the whole run with chance 1/4 (by the
-            // seed), and only an active site fires, so a run that faults after one kind of
-            // write tends to fault there again.
+            // As BUGGIFY does: a site is active for the whole run with chance
+            // 1/`sites_one_in` (by the seed), and only an active site fires, so a run that
+            // faults after one kind of write tends to fault there again.
             let active = mix(self.seed ^ site) % self.sites_one_in == 0;
             let per_mille = if active {
                 world.options().write_fault_per_mille.min(1000)
@@ -381,8 +381,9 @@ impl Random {
 
     /// After a fault of `p` at a protocol point that cut it off (a disconnect, crash or
     /// kill): its session is doomed. With time abstract it then expires within a few steps;
-    /// with stalls on (timed), the next write of another process the server handles may
-    /// stall that process until the session's deadline ([`Random::stall_until_doom`]).
+    /// with stalls on (timed), the next write another process makes to the path `p` was cut
+    /// off at stalls that process until the session's deadline
+    /// ([`Random::stall_until_doom`]).
     fn doom<R: Role>(&mut self, world: &World<R>, p: ProcessId, fault: &Action, path: u64) {
         let abstract_time = world.options().time == crate::options::TimeMode::Abstract;
         if !(abstract_time || self.stalls)
@@ -397,8 +398,8 @@ impl Random {
 
     /// With stalls on, a session doomed and another process's write to the same path (no
     /// sequence number) just handled: a stall of that process until the doomed session's
-    /// deadline, so the session expires between the write and the handling of its reply (timed mode's
-    /// counterpart of a doomed session expiring within a few steps).
+    /// deadline, so the session expires between the write and the handling of its reply
+    /// (timed mode's counterpart of a doomed session expiring within a few steps).
     fn stall_until_doom<R: Role>(&mut self, world: &World<R>) -> Option<Action> {
         let (session, (q, _, path)) = (self.doomed?, self.after_write?);
         if !self.stalls || !world.faults_on() || self.safety_left == 0 {
@@ -564,8 +565,8 @@ impl Random {
 
 /// The protocol point a write is, as a hash: the process, the operation and the path without
 /// its sequence number (so `/tasks/task-c1.4-1-0000000003` and its siblings are one site),
-/// and that path's own hash; `None` for a read. A multi is one site by its first operation's path. (The sites
-/// [`crate::coverage`] counts.)
+/// and that path's own hash; `None` for a read. A multi is one site by its first operation's
+/// path. (The sites [`crate::coverage`] counts.)
 fn write_site(process: ProcessId, request: &Request) -> Option<(u64, u64)> {
     let (op, stem) = coverage::write_point(request)?;
     let path = fnv_str(stem);
