@@ -495,13 +495,13 @@ impl Random {
             let Some(event) = last else {
                 continue;
             };
-            if mix(self.seed ^ notice_site(p, event)) % self.sites_one_in != 0 {
+            let (site, path) = notice_site(p, event);
+            if mix(self.seed ^ site) % self.sites_one_in != 0 {
                 continue;
             }
             active += 1;
             if active == 1 || self.rng.gen_ratio(1, active) {
-                let stem = event.path.trim_end_matches(|c: char| c.is_ascii_digit());
-                chosen = Some((p, fnv_str(stem)));
+                chosen = Some((p, path));
             }
         }
         self.after_notice = chosen;
@@ -577,10 +577,12 @@ fn write_site(process: ProcessId, request: &Request) -> Option<(u64, u64)> {
 }
 
 /// The protocol point a watch notification is, as a hash: the process, the event type and
-/// the path without its trailing sequence number.
-fn notice_site(process: ProcessId, event: &WatchedEvent) -> u64 {
+/// the path without its trailing sequence number; and that path's own hash (as for writes).
+fn notice_site(process: ProcessId, event: &WatchedEvent) -> (u64, u64) {
     let stem = event.path.trim_end_matches(|c: char| c.is_ascii_digit());
-    mix((event.kind.code() as u64) << 40 ^ fnv_str(stem).rotate_left(23) ^ (process as u64) << 8)
+    let path = fnv_str(stem);
+    let site = mix((event.kind.code() as u64) << 40 ^ path.rotate_left(23) ^ (process as u64) << 8);
+    (site, path)
 }
 
 /// The actions of a recorded trace, in order.

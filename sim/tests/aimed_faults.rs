@@ -384,8 +384,8 @@ fn in_timed_runs_a_stall_lets_an_expiry_fall_between_a_write_and_its_reply() {
 // Goal: stalls are on by default in plain runs and drawn by swarm, placed on the first write
 // to the path where a cut-off process was faulted, so the seeded simulator finds
 // `leader-demoted` with its defaults: seed 41 plain and seed 4476 with `--swarm` (the first
-// failing seeds the README gives), each through a stall, while with stalls off neither
-// fails and the correct recipe passes both.
+// failing seeds the README gives), each through a stall, while the correct recipe passes
+// both and seed 41 passes with stalls off.
 #[test]
 fn the_default_and_swarm_runs_find_leader_demoted_through_stalls() {
     for (seed, swarm) in [(41, false), (4476, true)] {
